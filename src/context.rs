@@ -1,0 +1,119 @@
+//! Which world an `HPyContext` belongs to: its HPy mode and the interpreter behind it.
+//!
+//! Contexts say what they are only through `ctx->name`, so classification is an exact lookup of the
+//! names HPy 0.9 gives its contexts (see docs/ and `../shared/notes`). A name not in the table is an
+//! unknown family of its own: callers must treat it with the fully general path, never a guess.
+
+use hpy_sys::HPyContext;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Universal,
+    Debug,
+    Trace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Interpreter {
+    CPython,
+    PyPy,
+}
+
+/// Contexts of one family share handle representation and calling rules.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Known { mode: Mode, interpreter: Interpreter },
+    /// Another interpreter or a future mode, keyed by the context's name.
+    Unknown(String),
+}
+
+/// The context names of HPy 0.9, CPython's `hpy.universal` and PyPy 7.3.19's `_hpy_universal`.
+const KNOWN_NAMES: [(&str, Mode, Interpreter); 6] = [
+    ("HPy Universal ABI (CPython backend)", Mode::Universal, Interpreter::CPython),
+    ("HPy Debug Mode ABI", Mode::Debug, Interpreter::CPython),
+    ("HPy Trace Mode ABI", Mode::Trace, Interpreter::CPython),
+    ("HPy Universal ABI (PyPy backend)", Mode::Universal, Interpreter::PyPy),
+    ("HPy Debug Mode ABI (PyPy backend)", Mode::Debug, Interpreter::PyPy),
+    ("HPy Trace Mode ABI (PyPy backend)", Mode::Trace, Interpreter::PyPy),
+];
+
+impl Family {
+    pub fn from_name(name: &str) -> Family {
+        KNOWN_NAMES
+            .iter()
+            .find(|(known, ..)| *known == name)
+            .map(|&(_, mode, interpreter)| Family::Known { mode, interpreter })
+            .unwrap_or_else(|| Family::Unknown(name.to_owned()))
+    }
+
+    /// # Safety
+    /// `ctx` must point to a live HPy context.
+    pub unsafe fn of(ctx: *const HPyContext) -> Family {
+        Family::from_name(&crate::hpycall::context_name(ctx).to_string_lossy())
+    }
+
+    pub fn mode(&self) -> Option<Mode> {
+        match self {
+            Family::Known { mode, .. } => Some(*mode),
+            Family::Unknown(_) => None,
+        }
+    }
+
+    pub fn interpreter(&self) -> Option<Interpreter> {
+        match self {
+            Family::Known { interpreter, .. } => Some(*interpreter),
+            Family::Unknown(_) => None,
+        }
+    }
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Universal => "universal",
+            Mode::Debug => "debug",
+            Mode::Trace => "trace",
+        }
+    }
+}
+
+impl Interpreter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interpreter::CPython => "CPython",
+            Interpreter::PyPy => "PyPy",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Family::Known { mode, interpreter } => write!(f, "{}/{}", mode.as_str(), interpreter.as_str()),
+            Family::Unknown(name) => write!(f, "unknown ({name:?})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_names_classify_exactly() {
+        for (name, mode, interpreter) in KNOWN_NAMES {
+            assert_eq!(Family::from_name(name), Family::Known { mode, interpreter });
+        }
+    }
+
+    #[test]
+    fn anything_else_is_its_own_unknown_family() {
+        let f = Family::from_name("HPy Universal ABI (GraalPy backend)");
+        assert_eq!(f, Family::Unknown("HPy Universal ABI (GraalPy backend)".into()));
+        assert_eq!(f.mode(), None);
+        assert_ne!(f, Family::from_name("HPy Debug Mode ABI (GraalPy backend)"));
+        // A near-miss is not a guess at the closest known name.
+        assert!(matches!(Family::from_name("HPy Debug Mode ABI "), Family::Unknown(_)));
+    }
+}

@@ -1,0 +1,37 @@
+/* The definition of the `hpybridge._runtime` module: methods, slots and the HPyModuleDef.
+ *
+ * Why C: HPyDef_METH / HPyDef_SLOT expand, from HPy's own headers, into the CPython-side trampoline
+ * each definition needs (how it packs arguments for ctx_CallRealFunctionFromTrampoline is an HPy
+ * detail that changes between releases). Compiling them keeps that glue in lockstep with the headers
+ * we build against; every function here only forwards to Rust (src/pyapi.rs).
+ *
+ * The four HPy_MODINIT symbols are defined in Rust (src/modinit.rs), because a Rust cdylib exports
+ * only Rust's own `#[no_mangle]` functions: C symbols linked into it stay hidden. */
+#include <hpy.h>
+#include "runtime.h"
+
+/* HPy_MODINIT would define this; modinit.rs sets it through HPyInitGlobalContext__runtime. */
+HPyContext *_ctx_for_trampolines;
+
+HPyDef_METH(abi_info, "abi_info", HPyFunc_NOARGS,
+            .doc = "abi_info() -> dict: the hpybridge version, the HPy ABI it was built for, and the "
+                   "HPy context (name, mode, interpreter) this module was called with.")
+static HPy abi_info_impl(HPyContext *ctx, HPy self)
+{
+    (void)self;
+    return hpybridge_abi_info(ctx);
+}
+
+HPyDef_SLOT(exec, HPy_mod_exec)
+static int exec_impl(HPyContext *ctx, HPy module)
+{
+    return hpybridge_exec(ctx, module);
+}
+
+static HPyDef *module_defines[] = {&abi_info, &exec, NULL};
+
+HPyModuleDef hpybridge_moduledef = {
+    .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",
+    .size = 0,
+    .defines = module_defines,
+};

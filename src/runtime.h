@@ -1,0 +1,9 @@
+/* The Rust side of the runtime module, as seen by the C glue in module.c. */
+#ifndef HPYBRIDGE_RUNTIME_H
+#define HPYBRIDGE_RUNTIME_H
+#include <hpy.h>
+
+HPy hpybridge_abi_info(HPyContext *ctx);
+int hpybridge_exec(HPyContext *ctx, HPy module);
+
+#endif

@@ -1,0 +1,1 @@
+//! Trampolines generated from a parsed signature. Filled in by the trampoline issue.
