@@ -1,0 +1,31 @@
+"""hpybridge: HPy extensions exporting C APIs to each other, across HPy modes and interpreters.
+
+Importing the package loads its runtime, `hpybridge._runtime`, an HPy universal extension, in the
+mode the `HPY` environment variable selects (see `hpybridge.loader`).
+"""
+
+import os
+
+from .loader import MODES, LoadError, load_extension, mode_from_env
+
+__version__ = "0.1.0"
+__all__ = ["MODES", "LoadError", "abi_info", "get_include", "load_extension", "mode_from_env"]
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_runtime_path = os.path.join(_here, "_runtime.hpy0.so")
+if not os.path.exists(_runtime_path):
+    raise ImportError(
+        "hpybridge's runtime %s is not built: run `make build` in the source tree, or `pip install .`"
+        % _runtime_path
+    )
+_runtime = load_extension("hpybridge._runtime", _runtime_path, register=True)
+
+
+def abi_info():
+    """The runtime's version, the HPy ABI it was built for and the context it runs in."""
+    return _runtime.abi_info()
+
+
+def get_include():
+    """The directory holding hpybridge's C headers, for extensions that use it."""
+    return os.path.join(_here, "include")

@@ -1,0 +1,158 @@
+"""Builds HPy universal extensions (`<name>.hpy0.so`) from C sources, without setuptools.
+
+Used by hpybridge's tests, examples and benchmarks, and usable by extension authors. Builds are
+cached by the content of what goes into them, so the CPython and the PyPy test runs load the very
+same files. `copy_for_mode` gives each HPy mode its own copy of a file: dlopen returns the same
+handle for one file loaded twice (even through a hard link), and the second load would overwrite
+the first one's `_ctx_for_trampolines`.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HPY_VERSION = "0.9.0"
+_RUNTIME_HELPERS = ("argparse.c", "buildvalue.c", "format.c", "helpers.c", "structseq.c")
+_CFLAGS = ("-shared", "-fPIC", "-O2", "-g0", "-Wall", "-Werror=implicit-function-declaration",
+           "-DHPY", "-DHPY_ABI_UNIVERSAL")
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def default_build_dir():
+    return os.environ.get("HPYBRIDGE_BUILD_DIR") or os.path.join(os.getcwd(), "build", "hpybridge")
+
+
+def hpy_include_dir():
+    """HPy 0.9.0's `devel/include`: `HPY_INCLUDE_DIR`, this interpreter's `hpy.devel` if it is 0.9.0,
+    else the `hpy.devel` of the Python named by `HPY_PYTHON` (PyPy ships other HPy headers)."""
+    if os.environ.get("HPY_INCLUDE_DIR"):
+        return os.environ["HPY_INCLUDE_DIR"]
+    try:
+        import hpy.devel
+        import hpy.devel.version
+
+        if hpy.devel.version.__version__ == HPY_VERSION:
+            return str(hpy.devel.HPyDevel().include_dir)
+    except ImportError:
+        pass
+    python = os.environ.get("HPY_PYTHON")
+    if not python:
+        raise BuildError(
+            "no HPy %s headers: install hpy==%s, or set HPY_INCLUDE_DIR, or HPY_PYTHON to a Python that has it"
+            % (HPY_VERSION, HPY_VERSION)
+        )
+    out = subprocess.run(
+        [python, "-c", "import hpy.devel, hpy.devel.version as v; print(hpy.devel.HPyDevel().include_dir); print(v.__version__)"],
+        capture_output=True, text=True,
+    )
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or lines[1] != HPY_VERSION:
+        raise BuildError("HPY_PYTHON=%s has no hpy %s: %s" % (python, HPY_VERSION, out.stderr or out.stdout))
+    return lines[0]
+
+
+def _digest(parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _header_bytes(dirs):
+    """Contents of every header in `dirs`, so that editing a header rebuilds what includes it."""
+    for d in sorted(dirs):
+        for root, _, files in sorted(os.walk(d)):
+            for f in sorted(files):
+                if f.endswith(".h"):
+                    with open(os.path.join(root, f), "rb") as fh:
+                        yield f.encode() + fh.read()
+
+
+def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cflags=(), build_dir=None):
+    """Compiles `sources` (C files) into `<build_dir>/<name>-<key>/<name>.hpy0.so` and returns its path.
+
+    `name` is the module's short name: the one its `HPy_MODINIT(name, ...)` uses. Nothing is rebuilt
+    when sources, headers, flags and compiler are unchanged.
+    """
+    hpy_include = hpy_include_dir()
+    helpers = [os.path.join(hpy_include, os.pardir, "src", "runtime", f) for f in _RUNTIME_HELPERS]
+    cc = os.environ.get("CC", "gcc")
+    defines = ["-D%s=%s" % (k, v) if v is not None else "-D%s" % k for k, v in define_macros]
+    includes = [os.path.join(hpy_include, "hpy", "forbid_python_h"), hpy_include] + list(include_dirs)
+    flags = [*_CFLAGS, *defines, *("-I" + i for i in includes), *extra_cflags]
+    try:
+        compiler = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    except OSError as e:
+        raise BuildError("no C compiler %r: %s" % (cc, e)) from e
+    contents = []
+    for src in sources:
+        with open(src, "rb") as f:
+            contents.append(f.read())
+    key = _digest([HPY_VERSION, compiler, name, *flags, *contents, *_header_bytes(include_dirs)])
+    out_dir = os.path.join(build_dir or default_build_dir(), "%s-%s" % (name, key))
+    target = os.path.join(out_dir, name + ".hpy0.so")
+    if os.path.exists(target):
+        return target
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".hpy0.so", dir=out_dir)
+    os.close(fd)
+    try:
+        argv = [cc, *flags, *sources, *helpers, "-o", tmp]
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BuildError("building HPy extension %r failed:\n$ %s\n%s" % (name, " ".join(argv), result.stderr))
+        os.replace(tmp, target)  # atomic: concurrent builders never see half a file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def copy_for_mode(path, mode):
+    """A copy of `path` in a folder of its own for `mode` (same file name: the loader needs it)."""
+    target = os.path.join(os.path.dirname(path), mode, os.path.basename(path))
+    if not (os.path.exists(target) and os.path.getsize(target) == os.path.getsize(path)
+            and os.path.getmtime(target) >= os.path.getmtime(path)):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target))
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+    return target
+
+
+_STUB = '''\
+# Generated by hpybridge.devel.write_stub: makes {so!r} importable as {module!r}.
+def __bootstrap__():
+    import os
+    from hpybridge.loader import bootstrap
+    bootstrap(__name__, os.path.join(os.path.dirname(os.path.abspath(__file__)), {so!r}), globals())
+
+
+__bootstrap__()
+'''
+
+
+def write_stub(path, module_name=None):
+    """Writes `<name>.py` next to `<name>.hpy0.so`, so that `import <name>` loads the extension in the
+    mode `HPY` selects. Returns the stub's path."""
+    base = os.path.basename(path)
+    short = base[: -len(".hpy0.so")]
+    stub = os.path.join(os.path.dirname(path), short + ".py")
+    text = _STUB.format(so=base, module=module_name or short)
+    if not os.path.exists(stub) or open(stub).read() != text:
+        with open(stub, "w") as f:
+            f.write(text)
+    return stub
+
+
+if __name__ == "__main__":
+    # python -m hpybridge.devel NAME SOURCE... : build and print the path.
+    print(compile_extension(sys.argv[1], sys.argv[2:]))

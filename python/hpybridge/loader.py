@@ -1,0 +1,129 @@
+"""Loads HPy universal extensions (`<name>.hpy0.so`) in a chosen HPy mode, on CPython or PyPy.
+
+A `.hpy0.so` is not importable by itself: something has to hand it to the interpreter's HPy loader
+(`hpy.universal` on CPython, `_hpy_universal` on PyPy) together with a mode. This module is that
+something, for hpybridge's own runtime and for any extension (see `write_stub` in `devel`).
+
+Before loading, the file is checked so that a wrong file gives a `LoadError` saying what was
+expected and what was found, instead of a dlopen message or a crash.
+
+Mode selection follows HPy's `HPY` environment variable, with one deliberate difference:
+- unset: universal; `HPY=universal|debug|trace`: that mode for every module;
+  `HPY=` (empty): debug, as on CPython's own loader;
+- `HPY=name:mode,...`: per module; `name` matches the module's full name or a package it is in
+  (the longest match wins); an entry without `name:` is the default for unlisted modules.
+  HPy's own loader rejects any module not listed; we load it in the default (universal) mode,
+  so that naming one module does not break every other HPy extension in the process.
+"""
+
+import importlib.machinery
+import os
+import sys
+
+from . import elf
+
+MODES = ("universal", "debug", "trace")
+_MODE_NUMBERS = {"universal": 0, "debug": 1, "trace": 2}  # hpy.universal.MODE_*
+
+
+class LoadError(ImportError):
+    """A file could not be loaded as the HPy extension module it was asked to be."""
+
+
+def _backend():
+    if sys.implementation.name == "pypy":
+        import _hpy_universal
+
+        return _hpy_universal
+    try:
+        import hpy.universal
+    except ImportError as e:
+        raise LoadError(
+            "hpybridge needs HPy's loader on CPython: the 'hpy' package (pip install hpy==0.9.0); %s" % e
+        ) from e
+    return hpy.universal
+
+
+def mode_from_env(module_name, env=None):
+    """The mode `HPY` selects for `module_name` (see the module docstring)."""
+    value = (os.environ if env is None else env).get("HPY")
+    if value is None:
+        return "universal"
+    if value == "":
+        return "debug"
+    default, best, best_len = "universal", None, -1
+    for entry in value.split(","):
+        name, colon, mode = entry.strip().rpartition(":")
+        mode = mode.strip()
+        if mode not in MODES:
+            raise ValueError(
+                "HPY=%r: expected a mode among %s, found %r" % (value, ", ".join(MODES), mode)
+            )
+        if not colon:
+            default = mode
+        elif (module_name == name or module_name.startswith(name + ".")) and len(name) > best_len:
+            best, best_len = mode, len(name)
+    return best or default
+
+
+def _check_file(name, path):
+    base = os.path.basename(path)
+    short = name.rpartition(".")[2].replace("-", "_")
+    what = "cannot load HPy extension module %r from %s: " % (name, path)
+    if not os.path.isfile(path):
+        raise LoadError(what + "no such file", name=name, path=path)
+    if not base.endswith(".hpy0.so"):
+        raise LoadError(
+            what + "expected a file name ending in '.hpy0.so' (the HPy universal ABI tag), found %r" % base,
+            name=name, path=path,
+        )
+    try:
+        symbols = elf.exported_symbols(path)
+    except (elf.NotELFError, OSError) as e:
+        raise LoadError(what + "expected an ELF shared object, found %s" % e, name=name, path=path) from None
+    defined = sorted(s[len("HPyInit_"):] for s in symbols if s.startswith("HPyInit_"))
+    if not defined:
+        raise LoadError(what + "the file defines no HPy module (no HPyInit_<name> symbol)", name=name, path=path)
+    if short not in defined:
+        raise LoadError(
+            what + "expected the HPy module %r (symbol HPyInit_%s), the file defines %s"
+            % (short, short, ", ".join(repr(d) for d in defined)),
+            name=name, path=path,
+        )
+    for sym in ("get_required_hpy_major_version_", "get_required_hpy_minor_version_"):
+        if sym + short not in symbols:
+            raise LoadError(what + "symbol %s%s is missing: not built with HPy_MODINIT" % (sym, short),
+                            name=name, path=path)
+
+
+def load_extension(name, path, mode=None, register=False):
+    """Loads the HPy module `name` from `path` in `mode` (default: what `HPY` selects) and returns it.
+
+    With `register`, the module is also put in `sys.modules[name]`, so that other extensions can
+    import it (`HPyImport_ImportModule`).
+    """
+    path = os.path.abspath(path)
+    if mode is None:
+        mode = mode_from_env(name)
+    if mode not in _MODE_NUMBERS:
+        raise ValueError("mode: expected one of %s, found %r" % (", ".join(MODES), mode))
+    _check_file(name, path)
+    spec = importlib.machinery.ModuleSpec(name, None, origin=path)
+    try:
+        module = _backend().load(name, path, spec, debug=False, mode=_MODE_NUMBERS[mode])
+    except RuntimeError as e:
+        raise LoadError("cannot load HPy extension module %r from %s: %s" % (name, path, e),
+                        name=name, path=path) from e
+    if getattr(module, "__file__", None) is None:
+        module.__file__ = path
+    if register:
+        sys.modules[name] = module
+    return module
+
+
+def bootstrap(module_name, path, namespace):
+    """Body of a generated `.py` stub: loads the extension next to it and takes the stub's place."""
+    module = load_extension(module_name, path)
+    module.__loader__ = namespace.get("__loader__")
+    sys.modules[module_name] = module
+    return module
