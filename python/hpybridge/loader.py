@@ -111,7 +111,7 @@ def load_extension(name, path, mode=None, register=False):
     spec = importlib.machinery.ModuleSpec(name, None, origin=path)
     try:
         module = _backend().load(name, path, spec, debug=False, mode=_MODE_NUMBERS[mode])
-    except RuntimeError as e:
+    except (RuntimeError, ImportError) as e:  # CPython raises the one, PyPy the other
         raise LoadError("cannot load HPy extension module %r from %s: %s" % (name, path, e),
                         name=name, path=path) from e
     if getattr(module, "__file__", None) is None:
