@@ -33,9 +33,11 @@ def build(python=sys.executable, profile="release"):
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
     _install(os.path.join(target, profile, "libhpybridge.so"), os.path.join(PACKAGE, "_runtime.hpy0.so"))
     headers = os.path.join(REPO, "capsules", "include")
-    os.makedirs(os.path.join(PACKAGE, "include"), exist_ok=True)
-    for name in os.listdir(headers):
-        _install(os.path.join(headers, name), os.path.join(PACKAGE, "include", name))
+    for root, _, files in os.walk(headers):
+        dest = os.path.join(PACKAGE, "include", os.path.relpath(root, headers))
+        os.makedirs(dest, exist_ok=True)
+        for name in files:
+            _install(os.path.join(root, name), os.path.join(dest, name))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,18 @@
 //! - `module.c`: the module's method and slot definitions, forwarding to `pyapi`.
 //! - `pyapi`: the functions Python sees.
 //! - `context`: which HPy mode and interpreter a context belongs to.
+//! - `registry`: the process-wide table of exported APIs and their consumers.
+//! - `export` / `import`: the two calls providers and consumers make (through `runtime_api`, the
+//!   runtime's own API table, published like any provider's).
+//! - `errors`: raising `hpybridge.errors` exceptions in the caller's context.
 //! - `hpycall`: calling an `HPyContext`'s members from Rust.
 
 pub mod context;
+mod errors;
+mod export;
+mod import;
+pub mod registry;
+mod runtime_api;
 pub mod hpycall;
 mod modinit;
 mod pyapi;

@@ -22,13 +22,31 @@ static HPy abi_info_impl(HPyContext *ctx, HPy self)
     return hpybridge_abi_info(ctx);
 }
 
+HPyDef_METH(parse_signature, "parse_signature", HPyFunc_O,
+            .doc = "parse_signature(text) -> str: the canonical spelling of a C signature such as "
+                   "'double (HPyContext *, HPy)'. Raises hpybridge.errors.SignatureSyntaxError.")
+static HPy parse_signature_impl(HPyContext *ctx, HPy self, HPy text)
+{
+    (void)self;
+    return hpybridge_parse_signature(ctx, text);
+}
+
+HPyDef_METH(apis, "apis", HPyFunc_NOARGS,
+            .doc = "apis() -> list of dict: every API registered with this runtime, its provider "
+                   "(module, file, context family), slots, and the consumers that imported it.")
+static HPy apis_impl(HPyContext *ctx, HPy self)
+{
+    (void)self;
+    return hpybridge_apis(ctx);
+}
+
 HPyDef_SLOT(exec, HPy_mod_exec)
 static int exec_impl(HPyContext *ctx, HPy module)
 {
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &exec, NULL};
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &apis, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
     .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",

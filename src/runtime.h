@@ -4,6 +4,8 @@
 #include <hpy.h>
 
 HPy hpybridge_abi_info(HPyContext *ctx);
+HPy hpybridge_parse_signature(HPyContext *ctx, HPy text);
+HPy hpybridge_apis(HPyContext *ctx);
 int hpybridge_exec(HPyContext *ctx, HPy module);
 
 #endif

@@ -1,14 +1,97 @@
 /* hpybridge.h: what an HPy extension includes to export or import C APIs through hpybridge.
  *
  * Find this directory with `hpybridge.get_include()`. Compile as a universal HPy extension
- * (-DHPY -DHPY_ABI_UNIVERSAL); this header needs nothing but hpy.h. */
+ * (-DHPY -DHPY_ABI_UNIVERSAL). Most code includes the headers `python -m hpybridge gen` writes from
+ * an API spec, which build on the three functions below:
+ *   HPyBridge_Runtime(ctx)                 the runtime's own API table (bootstrap);
+ *   HPyBridge_Export(ctx, module, table)   a provider registers and publishes its API;
+ *   HPyBridge_Import(ctx, module, wanted)  a consumer gets function pointers fit for its context.
+ * Each returns an error value with a Python exception set on failure. */
 #ifndef HPYBRIDGE_H
 #define HPYBRIDGE_H
 
+#include <string.h>
 #include <hpy.h>
+#include "hpybridge/abi.h"
 
 #define HPYBRIDGE_VERSION_MAJOR 0
 #define HPYBRIDGE_VERSION_MINOR 1
 #define HPYBRIDGE_VERSION_PATCH 0
+
+/* The runtime publishes its own API like any provider: API "hpybridge" in this module. */
+#define HPYBRIDGE_RUNTIME_MODULE "hpybridge._runtime"
+#define HPYBRIDGE_RUNTIME_ATTR "_hpybridge_API"
+#define HPYBRIDGE_RUNTIME_CAPSULE HPYBRIDGE_CAPSULE_PREFIX "hpybridge"
+#define HPYBRIDGE_RUNTIME_API_MAJOR 1u
+
+/* The runtime API's slots this header uses, by index, with their signatures. */
+enum { HPYBRIDGE_SLOT_EXPORT_API, HPYBRIDGE_SLOT_IMPORT_API, HPYBRIDGE_RUNTIME_SLOTS };
+static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
+    {"export_api", "int (HPyContext *, HPy, void *)", NULL},
+    {"import_api", "void * (HPyContext *, char *, void *)", NULL},
+};
+typedef int (*HPyBridge_ExportFunc)(HPyContext *, HPy, const HPyBridge_APITable *);
+typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const HPyBridge_APITable *);
+
+static inline void *_HPyBridge_Fail(HPyContext *ctx, const char *msg)
+{
+    HPyErr_SetString(ctx, ctx->h_ImportError, msg);
+    return NULL;
+}
+
+/* The runtime's API table, checked against what this header was written for. */
+static inline const HPyBridge_APITable *HPyBridge_Runtime(HPyContext *ctx)
+{
+    HPy module = HPyImport_ImportModule(ctx, HPYBRIDGE_RUNTIME_MODULE);
+    if (HPy_IsNull(module))
+        return NULL;
+    HPy capsule = HPy_GetAttr_s(ctx, module, HPYBRIDGE_RUNTIME_ATTR);
+    HPy_Close(ctx, module);
+    if (HPy_IsNull(capsule))
+        return NULL;
+    const HPyBridge_APITable *rt = NULL;
+    if (HPyCapsule_IsValid(ctx, capsule, HPYBRIDGE_RUNTIME_CAPSULE))
+        rt = (const HPyBridge_APITable *)HPyCapsule_GetPointer(ctx, capsule, HPYBRIDGE_RUNTIME_CAPSULE);
+    HPy_Close(ctx, capsule);
+    if (rt == NULL)
+        return (const HPyBridge_APITable *)_HPyBridge_Fail(ctx,
+            "hpybridge: " HPYBRIDGE_RUNTIME_MODULE "." HPYBRIDGE_RUNTIME_ATTR
+            " is not a capsule named '" HPYBRIDGE_RUNTIME_CAPSULE "'");
+    if (rt->magic != HPYBRIDGE_MAGIC || rt->layout_version != HPYBRIDGE_LAYOUT_VERSION)
+        return (const HPyBridge_APITable *)_HPyBridge_Fail(ctx,
+            "hpybridge: the runtime's API table has another wire layout than this extension's hpybridge.h");
+    if (rt->major != HPYBRIDGE_RUNTIME_API_MAJOR || rt->slot_count < HPYBRIDGE_RUNTIME_SLOTS)
+        return (const HPyBridge_APITable *)_HPyBridge_Fail(ctx,
+            "hpybridge: the loaded runtime's API is not the one this extension's hpybridge.h expects "
+            "(rebuild the extension against the installed hpybridge)");
+    for (int i = 0; i < HPYBRIDGE_RUNTIME_SLOTS; i++) {
+        if (strcmp(rt->slots[i].name, _HPyBridge_runtime_slots[i].name) != 0 ||
+            strcmp(rt->slots[i].signature, _HPyBridge_runtime_slots[i].signature) != 0)
+            return (const HPyBridge_APITable *)_HPyBridge_Fail(ctx,
+                "hpybridge: the loaded runtime's API slots differ from this extension's hpybridge.h");
+    }
+    return rt;
+}
+
+/* For a provider's HPy_mod_exec slot: registers `table` with the runtime and sets the module
+   attribute `_<api>_API` to the capsule that publishes it. Returns 0, or -1 with an exception. */
+static inline int HPyBridge_Export(HPyContext *ctx, HPy module, const HPyBridge_APITable *table)
+{
+    const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+    if (rt == NULL)
+        return -1;
+    return ((HPyBridge_ExportFunc)rt->slots[HPYBRIDGE_SLOT_EXPORT_API].function)(ctx, module, table);
+}
+
+/* For a consumer: imports `module`, checks that its API matches `wanted` (name, major, minor, and
+   the name and signature of each of wanted's slots) and returns wanted->slot_count function
+   pointers that are valid to call with `ctx`'s family of contexts. NULL with an exception if not. */
+static inline void *const *HPyBridge_Import(HPyContext *ctx, const char *module, const HPyBridge_APITable *wanted)
+{
+    const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+    if (rt == NULL)
+        return NULL;
+    return ((HPyBridge_ImportFunc)rt->slots[HPYBRIDGE_SLOT_IMPORT_API].function)(ctx, module, wanted);
+}
 
 #endif /* HPYBRIDGE_H */

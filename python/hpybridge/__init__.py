@@ -9,7 +9,8 @@ import os
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
-__all__ = ["MODES", "LoadError", "abi_info", "get_include", "load_extension", "mode_from_env"]
+__all__ = ["MODES", "LoadError", "abi_info", "apis", "get_include", "load_extension", "mode_from_env",
+           "parse_signature"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -29,3 +30,15 @@ def abi_info():
 def get_include():
     """The directory holding hpybridge's C headers, for extensions that use it."""
     return os.path.join(_here, "include")
+
+
+def apis(module=None):
+    """The APIs registered with the runtime (optionally only those `module` provides), each a dict:
+    name, version, module, family, mode, file, slots (name, signature) and consumers (module, file,
+    family, mode, version they need, slots they use, how often they imported)."""
+    return [a for a in _runtime.apis() if module is None or a["module"] == module]
+
+
+def parse_signature(text):
+    """The canonical spelling of a C signature; `hpybridge.errors.SignatureSyntaxError` if malformed."""
+    return _runtime.parse_signature(text)

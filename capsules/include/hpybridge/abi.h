@@ -1,0 +1,49 @@
+/* hpybridge/abi.h: the wire format of an API table, as providers, consumers and the runtime see it.
+ *
+ * This header is the single definition of the format: the Rust side (capsules/) is generated from
+ * it by bindgen, and docs/wire-format.md explains it for other implementations.
+ *
+ * One struct, HPyBridge_APITable, describes an API both ways:
+ *  - a provider declares its API with `function` set in every slot, and exports it;
+ *  - a consumer declares what it expects (the slots it uses, `function` NULL) and imports it.
+ * The runtime publishes its own copy of a provider's table in a capsule and hands consumers arrays of
+ * function pointers fit for their HPy context. */
+#ifndef HPYBRIDGE_ABI_H
+#define HPYBRIDGE_ABI_H
+
+#include <stdint.h>
+#include <hpy.h>
+
+/* The first 4 bytes of every table, "HPYB" in memory. */
+#define HPYBRIDGE_MAGIC 0x42595048u
+/* Bumped when the fields below change in an incompatible way. */
+#define HPYBRIDGE_LAYOUT_VERSION 1u
+
+typedef struct {
+    /* A C identifier, unique within its API. */
+    const char *name;
+    /* A C declarator such as "double (HPyContext *, HPy)" (see docs/signatures.md). */
+    const char *signature;
+    /* The provider's implementation; NULL in a consumer's declaration. */
+    void *function;
+} HPyBridge_Slot;
+
+typedef struct {
+    uint32_t magic;           /* HPYBRIDGE_MAGIC */
+    uint32_t layout_version;  /* HPYBRIDGE_LAYOUT_VERSION */
+    const char *api_name;     /* e.g. "geometry" */
+    uint32_t major;           /* incompatible changes */
+    uint32_t minor;           /* slots appended; a consumer needs minor <= the provider's */
+    uint32_t slot_count;      /* entries in `slots`; append-only across minor versions */
+    uint32_t flags;           /* reserved, 0 */
+    /* Set by the runtime in the table it publishes: the context the provider exported from.
+       NULL in a declaration. */
+    HPyContext *provider_ctx;
+    const HPyBridge_Slot *slots;
+} HPyBridge_APITable;
+
+/* The name of the capsule a provider module holds in its attribute `_<api>_API`:
+   "hpybridge.api.<api>". The runtime's own API is "hpybridge" in `hpybridge._runtime._C_API`. */
+#define HPYBRIDGE_CAPSULE_PREFIX "hpybridge.api."
+
+#endif /* HPYBRIDGE_ABI_H */

@@ -1,0 +1,113 @@
+//! The process-wide registry of exported APIs: who exports what, in which context family, the
+//! table published for it, and who imported it.
+//!
+//! Entries live as long as the process: their published tables are pointed to by capsules and by
+//! consumers' static variables, which never tell us they are done.
+
+use crate::context::Family;
+use capsules::wire::{ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
+use hpy_sys::HPyContext;
+use parking_lot::Mutex;
+use std::ffi::{c_void, CStr, CString};
+
+/// The table the runtime publishes for an API, in C layout, with the memory it points into.
+pub struct Published {
+    pub table: HPyBridge_APITable,
+    _slots: Box<[HPyBridge_Slot]>,
+    _strings: Vec<CString>,
+    /// The capsule's name, `hpybridge.api.<api>` (the capsule keeps a pointer to it).
+    pub capsule_name: CString,
+    /// The provider's function pointers in slot order: the table same-family consumers get.
+    pub raw_functions: Box<[*mut c_void]>,
+}
+
+impl Published {
+    pub fn new(decl: &ApiDecl, provider_ctx: *mut HPyContext) -> Box<Published> {
+        let mut strings = Vec::new();
+        let mut keep = |s: &str| {
+            let c = CString::new(s).expect("declarations were read from C strings");
+            let p = c.as_ptr();
+            strings.push(c);
+            p
+        };
+        let api_name = keep(&decl.name);
+        let slots: Box<[HPyBridge_Slot]> = decl
+            .slots
+            .iter()
+            .map(|s| HPyBridge_Slot {
+                name: keep(&s.name),
+                // Consumers that read the capsule themselves compare canonical spellings.
+                signature: keep(&s.signature.to_canonical()),
+                function: s.function,
+            })
+            .collect();
+        let table = HPyBridge_APITable {
+            magic: HPYBRIDGE_MAGIC,
+            layout_version: HPYBRIDGE_LAYOUT_VERSION,
+            api_name,
+            major: decl.major,
+            minor: decl.minor,
+            slot_count: slots.len() as u32,
+            flags: 0,
+            provider_ctx,
+            slots: slots.as_ptr(),
+        };
+        Box::new(Published {
+            table,
+            raw_functions: decl.slots.iter().map(|s| s.function).collect(),
+            capsule_name: CString::new(format!("hpybridge.api.{}", decl.name)).expect("identifier"),
+            _slots: slots,
+            _strings: strings,
+        })
+    }
+}
+
+/// One successful import.
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    /// The shared object holding the consumer's declaration, when the dynamic linker knows it.
+    pub file: Option<String>,
+    pub family: Family,
+    pub minor: u32,
+    pub slots: usize,
+    pub imports: u64,
+}
+
+pub struct Api {
+    pub decl: ApiDecl,
+    pub module: String,
+    pub family: Family,
+    pub file: Option<String>,
+    pub published: Box<Published>,
+    pub consumers: Vec<Consumer>,
+}
+
+// SAFETY: the raw pointers in an entry point to immutable, process-lifetime data (published
+// tables, functions); the registry's mutex serialises every access to the entries themselves.
+unsafe impl Send for Api {}
+
+pub static REGISTRY: Mutex<Vec<Api>> = Mutex::new(Vec::new());
+
+/// Finds the entry that published `table`, if this runtime published it.
+pub fn find_published(apis: &mut [Api], table: *const HPyBridge_APITable) -> Option<&mut Api> {
+    apis.iter_mut().find(|a| std::ptr::eq(&a.published.table, table))
+}
+
+/// The path of the shared object containing `addr`.
+pub fn file_of(addr: *const c_void) -> Option<String> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's own tables.
+    if addr.is_null() || unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the dynamic linker.
+    Some(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
+}
+
+impl Consumer {
+    /// The consumer's module name as its file says (`shapes.hpy0.so` -> `shapes`).
+    pub fn module(&self) -> Option<&str> {
+        let base = self.file.as_deref()?.rsplit('/').next()?;
+        Some(base.split('.').next().unwrap_or(base))
+    }
+}

@@ -1,0 +1,46 @@
+//! The runtime's own C API, "hpybridge" 1.0, exported like any provider's: registered in the
+//! registry and published as the capsule `hpybridge._runtime._hpybridge_API`, which `hpybridge.h`
+//! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
+
+use crate::export::export_api;
+use crate::import::import_api;
+use capsules::wire::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
+use hpy_sys::{HPy, HPyContext};
+use std::ffi::c_int;
+
+struct Static<T>(T);
+// SAFETY: immutable data pointing only to other statics (strings and functions).
+unsafe impl<T> Sync for Static<T> {}
+
+static SLOTS: Static<[HPyBridge_Slot; 2]> = Static([
+    HPyBridge_Slot {
+        name: c"export_api".as_ptr(),
+        signature: c"int (HPyContext *, HPy, void *)".as_ptr(),
+        function: export_api as *mut _,
+    },
+    HPyBridge_Slot {
+        name: c"import_api".as_ptr(),
+        signature: c"void * (HPyContext *, char *, void *)".as_ptr(),
+        function: import_api as *mut _,
+    },
+]);
+
+static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
+    magic: HPYBRIDGE_MAGIC,
+    layout_version: HPYBRIDGE_LAYOUT_VERSION,
+    api_name: c"hpybridge".as_ptr(),
+    major: 1,
+    minor: 0,
+    slot_count: 2,
+    flags: 0,
+    provider_ctx: std::ptr::null_mut(),
+    slots: SLOTS.0.as_ptr(),
+});
+
+/// From the runtime module's exec slot.
+///
+/// # Safety
+/// `ctx` valid for the current call, `module` the runtime module.
+pub unsafe fn publish(ctx: *mut HPyContext, module: HPy) -> c_int {
+    export_api(ctx, module, &DECLARATION.0)
+}
