@@ -6,6 +6,7 @@ mode the `HPY` environment variable selects (see `hpybridge.loader`).
 
 import os
 
+from . import errors
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"

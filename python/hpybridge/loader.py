@@ -111,7 +111,11 @@ def load_extension(name, path, mode=None, register=False):
     spec = importlib.machinery.ModuleSpec(name, None, origin=path)
     try:
         module = _backend().load(name, path, spec, debug=False, mode=_MODE_NUMBERS[mode])
-    except (RuntimeError, ImportError) as e:  # CPython raises the one, PyPy the other
+    except (RuntimeError, ImportError) as e:
+        # dlopen failures: RuntimeError on CPython, ImportError on PyPy. Anything more specific was
+        # raised by the module's own initialisation (an exec slot) and is passed on as it is.
+        if type(e) not in (RuntimeError, ImportError):
+            raise
         raise LoadError("cannot load HPy extension module %r from %s: %s" % (name, path, e),
                         name=name, path=path) from e
     if getattr(module, "__file__", None) is None:
