@@ -43,7 +43,7 @@ typedef struct {
 } HPyBridge_APITable;
 
 /* The name of the capsule a provider module holds in its attribute `_<api>_API`:
-   "hpybridge.api.<api>". The runtime's own API is "hpybridge" in `hpybridge._runtime._C_API`. */
+   "hpybridge.api.<api>". The runtime's own API is "hpybridge" in `hpybridge._runtime._hpybridge_API`. */
 #define HPYBRIDGE_CAPSULE_PREFIX "hpybridge.api."
 
 #endif /* HPYBRIDGE_ABI_H */
