@@ -112,7 +112,7 @@ unsafe fn provider_table(ctx: *mut HPyContext, module: &CStr, api: &str) -> Opti
             ctx,
             PyError::APICapsuleError,
             &format!(
-                "{api} API: expected module '{module_name}' to have attribute {attr:?} (set by export_{api}() in its \
+                "{api} API: expected module '{module_name}' to have attribute '{attr}' (set by export_{api}() in its \
                  HPy_mod_exec slot), found none",
                 attr = attr.to_string_lossy()
             ),

@@ -20,7 +20,7 @@ static SLOTS: Static<[HPyBridge_Slot; 2]> = Static([
     },
     HPyBridge_Slot {
         name: c"import_api".as_ptr(),
-        signature: c"void * (HPyContext *, char *, void *)".as_ptr(),
+        signature: c"void ** (HPyContext *, char *, void *)".as_ptr(),
         function: import_api as *mut _,
     },
 ]);

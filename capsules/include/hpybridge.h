@@ -10,6 +10,7 @@
 #ifndef HPYBRIDGE_H
 #define HPYBRIDGE_H
 
+#include <stddef.h>
 #include <string.h>
 #include <hpy.h>
 #include "hpybridge/abi.h"
@@ -28,8 +29,37 @@
 enum { HPYBRIDGE_SLOT_EXPORT_API, HPYBRIDGE_SLOT_IMPORT_API, HPYBRIDGE_RUNTIME_SLOTS };
 static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
     {"export_api", "int (HPyContext *, HPy, void *)", NULL},
-    {"import_api", "void * (HPyContext *, char *, void *)", NULL},
+    {"import_api", "void ** (HPyContext *, char *, void *)", NULL},
 };
+/* PyPy 7.3.19's HPy (0.9.1.dev) inserts the member h_DictType just before ctx_Capsule_New, so from
+   there on every context member sits one HPy later than in HPy 0.9.0's universal ABI, although both
+   say abi_version 0. Code built against 0.9.0 that calls HPyCapsule_*, HPy_Call, HPyType_GetName,
+   ... on that PyPy jumps to garbage. HPYBRIDGE_CTX_MEMBER(ctx, member) reads a member where this
+   context really keeps it; the HPyBridge_Capsule_* helpers below use it. */
+static inline size_t _HPyBridge_LayoutShift(HPyContext *ctx)
+{
+    static const char suffix[] = " (PyPy backend)";
+    size_t n = strlen(ctx->name), k = sizeof(suffix) - 1;
+    return (n >= k && strcmp(ctx->name + n - k, suffix) == 0) ? sizeof(HPy) : 0;
+}
+#define HPYBRIDGE_CTX_MEMBER(ctx, member)                                                               \
+    (*(__typeof__((ctx)->member) *)((char *)(ctx) + offsetof(struct _HPyContext_s, member) +          \
+        (offsetof(struct _HPyContext_s, member) >= offsetof(struct _HPyContext_s, ctx_Capsule_New)     \
+             ? _HPyBridge_LayoutShift(ctx) : 0)))
+
+static inline HPy HPyBridge_Capsule_New(HPyContext *ctx, void *pointer, const char *name, HPyCapsule_Destructor *d)
+{
+    return HPYBRIDGE_CTX_MEMBER(ctx, ctx_Capsule_New)(ctx, pointer, name, d);
+}
+static inline int HPyBridge_Capsule_IsValid(HPyContext *ctx, HPy capsule, const char *name)
+{
+    return HPYBRIDGE_CTX_MEMBER(ctx, ctx_Capsule_IsValid)(ctx, capsule, name);
+}
+static inline void *HPyBridge_Capsule_GetPointer(HPyContext *ctx, HPy capsule, const char *name)
+{
+    return HPYBRIDGE_CTX_MEMBER(ctx, ctx_Capsule_Get)(ctx, capsule, HPyCapsule_key_Pointer, name);
+}
+
 typedef int (*HPyBridge_ExportFunc)(HPyContext *, HPy, const HPyBridge_APITable *);
 typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const HPyBridge_APITable *);
 
@@ -50,8 +80,8 @@ static inline const HPyBridge_APITable *HPyBridge_Runtime(HPyContext *ctx)
     if (HPy_IsNull(capsule))
         return NULL;
     const HPyBridge_APITable *rt = NULL;
-    if (HPyCapsule_IsValid(ctx, capsule, HPYBRIDGE_RUNTIME_CAPSULE))
-        rt = (const HPyBridge_APITable *)HPyCapsule_GetPointer(ctx, capsule, HPYBRIDGE_RUNTIME_CAPSULE);
+    if (HPyBridge_Capsule_IsValid(ctx, capsule, HPYBRIDGE_RUNTIME_CAPSULE))
+        rt = (const HPyBridge_APITable *)HPyBridge_Capsule_GetPointer(ctx, capsule, HPYBRIDGE_RUNTIME_CAPSULE);
     HPy_Close(ctx, capsule);
     if (rt == NULL)
         return (const HPyBridge_APITable *)_HPyBridge_Fail(ctx,
