@@ -110,3 +110,62 @@ def run_python(code, env_extra=None):
 @pytest.fixture(scope="session")
 def probe_path():
     return build("probe", "probe.c")
+
+
+def generate_headers(spec_text, name="calc"):
+    """Runs the generator on `spec_text` into a build folder named by the text's hash (so CPython
+    and PyPy runs build the same files) and returns that folder."""
+    from hpybridge import gen
+
+    folder = os.path.join(devel.default_build_dir(), "gen", "%s-%s" % (name, hashlib.sha256(spec_text.encode()).hexdigest()[:12]))
+    os.makedirs(folder, exist_ok=True)
+    spec_file = os.path.join(folder, name + ".toml")
+    if not os.path.exists(spec_file):
+        with open(spec_file, "w") as f:
+            f.write(spec_text)
+    gen.generate(gen.load_spec(spec_file), folder)
+    return folder
+
+
+def build_with_headers(name, source, headers, define_macros=(), libraries=()):
+    return build(name, source, include_dirs=[headers, hpybridge.get_include()], define_macros=define_macros,
+                 libraries=libraries)
+
+
+_SCENARIO = """
+import json, sys, traceback
+import hpybridge
+
+def outcome(f, *args):
+    try:
+        return ["ok", f(*args)]
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+
+for name, path, mode, alias in %(modules)r:
+    module = hpybridge.load_extension(name, path, mode=mode)
+    sys.modules[alias] = module
+    globals()[name] = globals()[alias] = module
+result = None
+%(body)s
+print("RESULT " + json.dumps(result))
+"""
+
+
+def run_modules(modules, body, env_extra=None):
+    """Loads `modules` — (name, path, mode[, alias]) — into a fresh interpreter, in order, each
+    registered in sys.modules under its alias, then runs `body` there and returns what it stored
+    in `result` (JSON). `outcome(f, *args)` gives ["ok", value] or [exception type, message]."""
+    loaded = []
+    for m in modules:
+        name, path, mode = m[:3]
+        alias = m[3] if len(m) > 3 else name
+        copy = devel.copy_for_mode(path, mode)
+        if IS_PYPY:
+            check_same_binary_as_cpython(copy)
+        else:
+            _record(copy)
+        loaded.append((name, copy, mode, alias))
+    out = run_python(_SCENARIO % {"modules": loaded, "body": body}, env_extra)
+    line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])

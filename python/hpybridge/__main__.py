@@ -45,13 +45,9 @@ def inspect_main(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"inspect": inspect_main}
-    try:
-        from . import gen
+    from . import gen
 
-        commands["gen"] = gen.main
-    except ImportError:  # gen is being written in parallel; keep inspect usable meanwhile
-        pass
+    commands = {"gen": gen.main, "inspect": inspect_main}
     if not argv or argv[0] not in commands:
         print(__doc__.strip(), file=sys.stderr)
         return 2

@@ -75,10 +75,12 @@ def _header_bytes(dirs):
                         yield f.encode() + fh.read()
 
 
-def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cflags=(), build_dir=None):
+def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cflags=(), libraries=(),
+                      build_dir=None):
     """Compiles `sources` (C files) into `<build_dir>/<name>-<key>/<name>.hpy0.so` and returns its path.
 
-    `name` is the module's short name: the one its `HPy_MODINIT(name, ...)` uses. Nothing is rebuilt
+    `name` is the module's short name: the one its `HPy_MODINIT(name, ...)` uses. `libraries` are
+    linked after the sources (`-lm` for libm: with --as-needed, order matters). Nothing is rebuilt
     when sources, headers, flags and compiler are unchanged.
     """
     hpy_include = hpy_include_dir()
@@ -95,7 +97,8 @@ def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cf
     for src in sources:
         with open(src, "rb") as f:
             contents.append(f.read())
-    key = _digest([HPY_VERSION, compiler, name, *flags, *contents, *_header_bytes(include_dirs)])
+    libs = ["-l" + lib for lib in libraries]
+    key = _digest([HPY_VERSION, compiler, name, *flags, *libs, *contents, *_header_bytes(include_dirs)])
     out_dir = os.path.join(build_dir or default_build_dir(), "%s-%s" % (name, key))
     target = os.path.join(out_dir, name + ".hpy0.so")
     if os.path.exists(target):
@@ -104,7 +107,7 @@ def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cf
     fd, tmp = tempfile.mkstemp(suffix=".hpy0.so", dir=out_dir)
     os.close(fd)
     try:
-        argv = [cc, *flags, *sources, *helpers, "-o", tmp]
+        argv = [cc, *flags, *sources, *helpers, *libs, "-o", tmp]
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError("building HPy extension %r failed:\n$ %s\n%s" % (name, " ".join(argv), result.stderr))

@@ -54,19 +54,19 @@ static HPy put_int_impl(HPyContext *ctx, HPy self)
 HPyDef_METH(put_foreign_capsule, "put_foreign_capsule", HPyFunc_NOARGS, .doc = "a capsule named otherlib.table")
 static HPy put_foreign_capsule_impl(HPyContext *ctx, HPy self)
 {
-    return done(ctx, set_attr(ctx, self, HPyCapsule_New(ctx, &bad_magic, "otherlib.table", NULL)));
+    return done(ctx, set_attr(ctx, self, HPyBridge_Capsule_New(ctx, &bad_magic, "otherlib.table", NULL)));
 }
 
 HPyDef_METH(put_bad_magic, "put_bad_magic", HPyFunc_NOARGS, .doc = "the right capsule name, magic 0xdeadbeef")
 static HPy put_bad_magic_impl(HPyContext *ctx, HPy self)
 {
-    return done(ctx, set_attr(ctx, self, HPyCapsule_New(ctx, &bad_magic, "hpybridge.api.calc", NULL)));
+    return done(ctx, set_attr(ctx, self, HPyBridge_Capsule_New(ctx, &bad_magic, "hpybridge.api.calc", NULL)));
 }
 
 HPyDef_METH(put_bad_layout, "put_bad_layout", HPyFunc_NOARGS, .doc = "the right capsule name, layout 99")
 static HPy put_bad_layout_impl(HPyContext *ctx, HPy self)
 {
-    return done(ctx, set_attr(ctx, self, HPyCapsule_New(ctx, &bad_layout, "hpybridge.api.calc", NULL)));
+    return done(ctx, set_attr(ctx, self, HPyBridge_Capsule_New(ctx, &bad_layout, "hpybridge.api.calc", NULL)));
 }
 
 HPyDef_METH(put_unregistered, "put_unregistered", HPyFunc_NOARGS,
@@ -74,7 +74,7 @@ HPyDef_METH(put_unregistered, "put_unregistered", HPyFunc_NOARGS,
 static HPy put_unregistered_impl(HPyContext *ctx, HPy self)
 {
     static HPyBridge_APITable good = {HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, "calc", 1, 0, 2, 0, NULL, slots};
-    return done(ctx, set_attr(ctx, self, HPyCapsule_New(ctx, &good, "hpybridge.api.calc", NULL)));
+    return done(ctx, set_attr(ctx, self, HPyBridge_Capsule_New(ctx, &good, "hpybridge.api.calc", NULL)));
 }
 
 HPyDef_METH(export_bad, "export_bad", HPyFunc_O, .doc = "export_bad(kind): HPyBridge_Export of a malformed table")

@@ -11,8 +11,9 @@ static const calc_API *calc;
         return HPy_NULL;                                                               \
     }
 
-HPyDef_METH(connect, "connect", HPyFunc_NOARGS, .doc = "import_calc(ctx): the import under test")
-static HPy connect_impl(HPyContext *ctx, HPy self)
+/* Not `connect`: HPyDef_METH defines a global of that name, which libc's connect() would interpose. */
+HPyDef_METH(connect_meth, "connect", HPyFunc_NOARGS, .doc = "import_calc(ctx): the import under test")
+static HPy connect_meth_impl(HPyContext *ctx, HPy self)
 {
     calc = import_calc(ctx);
     if (calc == NULL)
@@ -31,8 +32,8 @@ static HPy add_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     return calc->add(ctx, args[0], args[1]);
 }
 
-HPyDef_METH(hypot, "hypot", HPyFunc_VARARGS)
-static HPy hypot_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+HPyDef_METH(hypot_meth, "hypot", HPyFunc_VARARGS)
+static HPy hypot_meth_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
 {
     double x, y;
     NEED_CALC
@@ -61,7 +62,7 @@ static HPy mix_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     int c, i;
     HPy_ssize_t g;
     NEED_CALC
-    if (!HPyArg_Parse(ctx, NULL, args, n, "ldidldnddi", &a, &b, &c, &d, &e, &f, &g, &h, &i, &j))
+    if (!HPyArg_Parse(ctx, NULL, args, n, "ldidldndid", &a, &b, &c, &d, &e, &f, &g, &h, &i, &j))
         return HPy_NULL;
     return HPyFloat_FromDouble(ctx, calc->mix(ctx, a, b, c, d, (long long)e, (float)f, g, h, (short)i, j));
 }
@@ -124,7 +125,7 @@ static HPy context_name_impl(HPyContext *ctx, HPy self)
 }
 
 static HPyDef *defines[] = {
-    &connect, &add, &hypot, &repeat, &context_name,
+    &connect_meth, &add, &hypot_meth, &repeat, &context_name,
 #if CALC_API_MINOR_NEEDED >= 1
     &mix, &fill,
 #endif

@@ -8,6 +8,9 @@ HPy calc_add(HPyContext *ctx, HPy a, HPy b) { return HPy_Add(ctx, a, b); }
 
 double calc_hypot(HPyContext *ctx, double x, double y) { (void)ctx; return sqrt(x * x + y * y); }
 
+/* The same function under the name a spec variant gives slot 1 (tests renamed slots). */
+double calc_norm2(HPyContext *ctx, double x, double y) { return calc_hypot(ctx, x, y); }
+
 HPy calc_repeat(HPyContext *ctx, HPy seq, HPy_ssize_t n)
 {
     HPy count = HPyLong_FromSsize_t(ctx, n);

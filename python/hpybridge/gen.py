@@ -1,0 +1,544 @@
+"""`python -m hpybridge gen SPEC [-o OUTDIR]`: C headers for an API from its spec (docs/api-spec.md).
+
+A spec is a TOML file describing one API: its name, the module that provides it, its version and
+its functions (slots), in slot order. From it this writes two headers:
+
+- `<api>_api.h` for consumers: the `<api>_API` struct of function pointers and `import_<api>(ctx)`;
+- `<api>_export.h` for the provider: the prototypes of `<api>_<name>` and `export_<api>(ctx, module)`.
+
+Signatures are canonicalised by the runtime's parser (`hpybridge.parse_signature`), the one the
+runtime checks imports with: the tables in the headers carry canonical signatures, exactly what
+import compares. C declarations (struct members, prototypes) keep the spec's own spelling, so that
+`const` and parameter names survive (both are dropped from the canonical form).
+
+From Python: `generate(load_spec(path), out_dir)`. Errors in a spec raise `SpecError` (a ValueError)
+naming the file, the function and what was expected and found.
+"""
+
+import argparse
+import keyword
+import os
+import re
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+
+__all__ = ["Function", "Spec", "SpecError", "generate", "load_spec", "main", "render"]
+
+MAX_SLOTS = 4096  # the runtime refuses larger tables (capsules/src/wire.rs)
+_UINT32_MAX = 2**32 - 1
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
+# C11 and C23 keywords (C23 makes bool, true, false, ... keywords), plus the macros that
+# <stdbool.h>, <stdalign.h> and <stdnoreturn.h> define in older standards.
+_C_KEYWORDS = frozenset("""
+    auto break case char const continue default do double else enum extern float for goto if inline
+    int long register restrict return short signed sizeof static struct switch typedef union unsigned
+    void volatile while _Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn
+    _Static_assert _Thread_local alignas alignof bool constexpr false nullptr static_assert
+    thread_local true typeof typeof_unqual _BitInt _Decimal32 _Decimal64 _Decimal128 noreturn
+""".split())
+
+_API_KEYS = {"name", "module", "version", "doc"}
+_FUNCTION_KEYS = {"name", "signature", "since", "doc"}
+
+
+class SpecError(ValueError):
+    """An API spec is malformed; the message names the file, the entry and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    signature: str  # as written in the spec
+    canonical: str  # as the runtime's parser spells it: what the tables carry and import compares
+    since: tuple  # (major, minor)
+    doc: str = ""
+    # The C declaration parts, from the spec's own spelling (tidied) so that `const` and parameter
+    # names survive: the canonical form drops both, and `const char *f(...)` is a different C type
+    # from `char *f(...)`. E.g. ret "const char *", args "(HPyContext *ctx, double x)".
+    ret: str = ""
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    name: str
+    module: str
+    major: int
+    minor: int
+    doc: str = ""
+    functions: tuple = field(default_factory=tuple)
+
+    @property
+    def version(self):
+        return "%d.%d" % (self.major, self.minor)
+
+    def slot_count(self, minor):
+        """How many slots a consumer of `<major>.<minor>` uses: those with since <= minor."""
+        return sum(1 for f in self.functions if f.since[1] <= minor)
+
+
+def _split(canonical):
+    # The canonical form is `ret (args)`: the return type cannot contain " (" (the parser rejects
+    # function pointers), so the first " (" ends it.
+    ret, sep, rest = canonical.partition(" (")
+    if not sep or not rest.endswith(")"):
+        raise AssertionError("unexpected canonical signature %r" % canonical)
+    return ret, "(" + rest
+
+
+def _c_parts(signature, canonical, parse):
+    """(ret, "(args)") for C declarations: the spec's spelling with its whitespace tidied, checked by
+    parsing it back to the same canonical signature; the canonical parts if that cannot be done."""
+    text = re.sub(r"\s*(\*+)\s*", r" \1", " ".join(signature.split()))  # "char*p" -> "char *p"
+    if text.count("(") == 1 and text.count(")") == 1 and text.endswith(")"):
+        ret, _, params = text[:-1].partition("(")
+        params = ", ".join(p.strip() for p in params.split(",")) if params.strip() else "void"
+        ret, args = ret.strip(), "(%s)" % params
+        try:
+            if parse("%s %s" % (ret, args)) == canonical:
+                return ret, args
+        except ValueError:
+            pass
+    return _split(canonical)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validating a spec
+
+
+def _type_name(value):
+    return {str: "a string", int: "an integer", float: "a float", bool: "a boolean", dict: "a table",
+            list: "an array"}.get(type(value), type(value).__name__)
+
+
+def _found(value):
+    if isinstance(value, str):
+        return "%r" % value
+    if isinstance(value, (dict, list)):
+        return _type_name(value)
+    return "%s %r" % (_type_name(value), value)
+
+
+def _check_keys(where, table, allowed, required):
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise SpecError("%s: unknown key%s %s; expected keys: %s" % (
+            where, "s" if len(unknown) > 1 else "", ", ".join(repr(k) for k in unknown),
+            ", ".join(sorted(allowed))))
+    for key in required:
+        if key not in table:
+            raise SpecError("%s: missing key %r" % (where, key))
+
+
+def _string(where, table, key, default=None):
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, str):
+        raise SpecError("%s: %s: expected a string, found %s" % (where, key, _found(value)))
+    return value
+
+
+def _identifier(where, key, value, what):
+    if not _IDENTIFIER.match(value):
+        raise SpecError("%s: %s: expected %s (a C identifier: letters, digits, '_', not starting with a digit), "
+                        "found %r" % (where, key, what, value))
+    if value in _C_KEYWORDS:
+        raise SpecError("%s: %s: expected %s, found the C keyword %r" % (where, key, what, value))
+    return value
+
+
+def _version_string(where, table, key, example, default=None):
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, str):
+        raise SpecError('%s: %s: expected a quoted version string such as "%s", found %s'
+                        % (where, key, example, _found(value)))
+    return value
+
+
+def _version(where, key, value, example):
+    m = _VERSION.match(value)
+    if not m:
+        raise SpecError('%s: %s: expected a version "MAJOR.MINOR" such as "%s", found %r'
+                        % (where, key, example, value))
+    major, minor = int(m.group(1)), int(m.group(2))
+    if major > _UINT32_MAX or minor > _UINT32_MAX:
+        raise SpecError("%s: %s: expected numbers below 2**32, found %r" % (where, key, value))
+    return major, minor
+
+
+def _doc(where, table):
+    doc = _string(where, table, "doc", "")
+    bad = sorted({c for c in doc if ord(c) < 32 and c not in "\n\t"})
+    if bad:
+        raise SpecError("%s: doc: expected text, found control character(s) %s"
+                        % (where, ", ".join("U+%04X" % ord(c) for c in bad)))
+    return doc.strip()
+
+
+def _parse_signature():
+    try:
+        import hpybridge
+        from hpybridge.errors import SignatureSyntaxError
+    except ImportError as e:
+        raise ImportError("hpybridge gen canonicalises signatures with the runtime, which did not load: %s" % e) from e
+    return hpybridge.parse_signature, SignatureSyntaxError
+
+
+def load_spec(path):
+    """Reads and checks the spec at `path`; returns a `Spec` or raises `SpecError`."""
+    label = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise SpecError("%s: cannot read the spec: %s" % (label, e.strerror or e)) from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError("%s: expected TOML, found a syntax error: %s" % (label, e)) from None
+    except UnicodeDecodeError as e:
+        raise SpecError("%s: expected UTF-8 text: %s" % (label, e)) from None
+
+    unknown = sorted(set(data) - {"api", "functions"})
+    if unknown:
+        raise SpecError("%s: unknown top-level key%s %s; expected an [api] table and [[functions]] entries"
+                        % (label, "s" if len(unknown) > 1 else "", ", ".join(repr(k) for k in unknown)))
+    api = data.get("api")
+    if api is None:
+        raise SpecError("%s: missing the [api] table (name, module, version)" % label)
+    if not isinstance(api, dict):
+        raise SpecError("%s: api: expected a table [api], found %s" % (label, _found(api)))
+    where = "%s: [api]" % label
+    _check_keys(where, api, _API_KEYS, ("name", "module", "version"))
+    name = _identifier(where, "name", _string(where, api, "name"), "the API's name")
+    if name == "hpybridge":
+        raise SpecError("%s: name: 'hpybridge' is the runtime's own API; expected another name" % where)
+    where = "%s: [api] %r" % (label, name)
+    module = _string(where, api, "module")
+    parts = module.split(".")
+    if not all(_IDENTIFIER.match(p) and not keyword.iskeyword(p) for p in parts):
+        raise SpecError("%s: module: expected an importable module name (identifiers separated by dots, "
+                        "such as 'geometry' or 'pkg.geometry'), found %r" % (where, module))
+    major, minor = _version(where, "version", _version_string(where, api, "version", "1.0"), "1.0")
+    api_doc = _doc(where, api)
+
+    entries = data.get("functions")
+    if entries is None:
+        raise SpecError("%s: no [[functions]] entries: an API needs at least one function" % label)
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SpecError("%s: functions: expected [[functions]] entries (an array of tables), found %s"
+                        % (label, _found(entries)))
+    if not entries:
+        raise SpecError("%s: no [[functions]] entries: an API needs at least one function" % label)
+    if len(entries) > MAX_SLOTS:
+        raise SpecError("%s: expected at most %d functions, found %d" % (label, MAX_SLOTS, len(entries)))
+
+    parse, SignatureSyntaxError = _parse_signature()
+    functions, seen = [], {}
+    previous = None  # (since, function name) of the entry before
+    for i, entry in enumerate(entries):
+        where = "%s: [[functions]] #%d" % (label, i + 1)
+        if isinstance(entry.get("name"), str):
+            where += " %r" % entry["name"]
+        _check_keys(where, entry, _FUNCTION_KEYS, ("name", "signature"))
+        fname = _identifier(where, "name", _string(where, entry, "name"), "the function's name")
+        if fname in seen:
+            raise SpecError("%s: name: expected a name unique in the API, found %r again (it is function #%d)"
+                            % (where, fname, seen[fname] + 1))
+        if fname in ("API", "export_table", "export_slots"):
+            raise SpecError("%s: name: %r would clash with the generated identifier %s_%s; expected another name"
+                            % (where, fname, name, fname))
+        seen[fname] = i
+        signature = _string(where, entry, "signature")
+        try:
+            canonical = parse(signature)
+        except SignatureSyntaxError as e:
+            raise SpecError("%s: signature: %s" % (where, e)) from None
+        since_text = _version_string(where, entry, "since", "%d.%d" % (major, minor), "%d.0" % major)
+        since = _version(where, "since", since_text, "%d.0" % major)
+        if since[0] != major:
+            raise SpecError('%s: since: expected a version of major %d (the API is %d.%d), found "%s"'
+                            % (where, major, major, minor, since_text))
+        if since[1] > minor:
+            raise SpecError('%s: since: expected a version <= the API\'s version %d.%d, found "%s" '
+                            "(bump [api] version to add functions)" % (where, major, minor, since_text))
+        if previous and since < previous[0]:
+            raise SpecError('%s: since: expected "%d.%d" or later, found "%s": slots are append-only, so functions '
+                            "are listed oldest first (the function before, %r, is since %d.%d)"
+                            % (where, *previous[0], since_text, previous[1], *previous[0]))
+        previous = (since, fname)
+        ret, args = _c_parts(signature, canonical, parse)
+        functions.append(Function(fname, signature, canonical, since, _doc(where, entry), ret, args))
+    return Spec(label, name, module, major, minor, api_doc, tuple(functions))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _comment_text(text):
+    # Nothing in a doc string may end or nest the comment, or form a trigraph.
+    return text.replace("*/", "* /").replace("/*", "/ *").replace("??", "? ?")
+
+
+def _one_line(text):
+    return " ".join(_comment_text(text).split())
+
+
+def _doc_block(text, indent=" * "):
+    lines = [line.rstrip() for line in _comment_text(text).expandtabs(4).splitlines()]
+    return [(indent + line).rstrip() for line in lines]
+
+
+def _declarator(ret, inner, args):
+    """`ret inner args` with C spacing: `HPy name(HPy)`, `PyObject *name(int)`."""
+    return "%s%s%s%s" % (ret, "" if ret.endswith("*") else " ", inner, args)
+
+
+_UNUSED = """\
+#ifndef HPYBRIDGE_GEN_UNUSED
+#  if defined(__GNUC__) || defined(__clang__)
+#    define HPYBRIDGE_GEN_UNUSED __attribute__((unused))
+#  else
+#    define HPYBRIDGE_GEN_UNUSED
+#  endif
+#endif"""
+
+
+def _header_comment(spec, filename, role):
+    lines = ["/* %s: %s" % (filename, role),
+             " *",
+             " * Generated by `python -m hpybridge gen %s` from %s %s: do not edit."
+             % (os.path.basename(spec.path), spec.name, spec.version),
+             " * Provider module: %s." % spec.module]
+    if spec.doc:
+        lines += [" *"] + _doc_block(spec.doc)
+    return lines  # the caller continues and closes the comment
+
+
+def _slot_count_expr(spec, var):
+    minors = sorted({f.since[1] for f in spec.functions})  # ascending
+    if minors[0] == 0:
+        expr, rest = str(spec.slot_count(0)), minors[1:]
+    else:
+        expr, rest = "0", minors
+    for m in rest:  # the newest minor ends up outermost
+        expr = "((%s) >= %d ? %d : %s)" % (var, m, spec.slot_count(m), expr)
+    return expr
+
+
+def render_api_header(spec):
+    name, up = spec.name, spec.name.upper()
+    guard = "%s_API_H" % up
+    filename = "%s_api.h" % name
+    out = _header_comment(spec, filename, "the %s API for consumers (modules that call it)." % name)
+    out += [
+        " *",
+        " * In the consumer's HPy_mod_exec slot:",
+        " *     static const %s_API *%s_api;" % (name, name),
+        " *     ...",
+        " *     %s_api = import_%s(ctx);" % (name, name),
+        " *     if (%s_api == NULL)" % name,
+        " *         return -1;",
+        " * then call through the table: %s_api->%s(...)." % (name, spec.functions[0].name),
+        " * Define %s_API_MINOR_NEEDED before including this header to accept older providers of major" % up,
+        " * %d; then use only the members of that minor version or older. */" % spec.major,
+    ]
+    out += [
+        "#ifndef %s" % guard,
+        "#define %s" % guard,
+        "",
+        "#include <hpybridge.h>",
+        "",
+        "#define %s_API_MAJOR %d" % (up, spec.major),
+        "#define %s_API_MINOR %d" % (up, spec.minor),
+        "/* The version this consumer needs: providers %d.<this> and newer (of major %d) serve it. */"
+        % (spec.major, spec.major),
+        "#ifndef %s_API_MINOR_NEEDED" % up,
+        "#define %s_API_MINOR_NEEDED %s_API_MINOR" % (up, up),
+        "#endif",
+        "#if %s_API_MINOR_NEEDED > %s_API_MINOR" % (up, up),
+        '#error "%s_API_MINOR_NEEDED is newer than this %s_api.h (%s); regenerate it from a newer spec"'
+        % (up, name, spec.version),
+        "#endif",
+        "",
+        "/* The number of slots of version %d.<minor>: those added in that minor version or before. */"
+        % spec.major,
+        "#define %s_API_SLOT_COUNT(minor) %s" % (up, _slot_count_expr(spec, "minor")),
+        "",
+        _UNUSED,
+        "",
+        "/* One member per slot, in slot order (the layout of the table import_%s returns). */" % name,
+        "typedef struct {",
+    ]
+    for f in spec.functions:
+        comment = "since %d.%d" % f.since
+        if f.doc:
+            comment += ": " + _one_line(f.doc)
+        out.append("    /* %s */" % comment)
+        out.append("    %s;" % _declarator(f.ret, "(*%s)" % f.name, f.args))
+    out += [
+        "} %s_API;" % name,
+        "",
+        "/* What this consumer expects of each slot: its name and canonical signature. */",
+        "static const HPyBridge_Slot _%s_API_slots[%d] HPYBRIDGE_GEN_UNUSED = {" % (name, len(spec.functions)),
+    ]
+    out += ['    {"%s", "%s", NULL},' % (f.name, f.canonical) for f in spec.functions]
+    out += [
+        "};",
+        "",
+        "/* Imports the %s API from module '%s' (importing the module if needed) and returns its table," % (name, spec.module),
+        "   or NULL with an exception set (hpybridge.errors.APIImportError or a subclass, or the error",
+        "   importing the module raised). Keep the table in a static: the runtime keeps it for the life",
+        "   of the process. Call its functions with the calling function's own ctx. */",
+        "static inline const %s_API *import_%s(HPyContext *ctx)" % (name, name),
+        "{",
+        "    /* Static: the runtime identifies the consumer by this declaration's address. */",
+        "    static const HPyBridge_APITable wanted = {",
+        "        HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, \"%s\", %s_API_MAJOR, %s_API_MINOR_NEEDED," % (name, up, up),
+        "        %s_API_SLOT_COUNT(%s_API_MINOR_NEEDED), 0, NULL, _%s_API_slots," % (up, up, name),
+        "    };",
+        "    return (const %s_API *)HPyBridge_Import(ctx, \"%s\", &wanted);" % (name, spec.module),
+        "}",
+        "",
+        "#endif /* %s */" % guard,
+        "",
+    ]
+    return "\n".join(out)
+
+
+def render_export_header(spec):
+    name, up = spec.name, spec.name.upper()
+    guard = "%s_EXPORT_H" % up
+    filename = "%s_export.h" % name
+    out = _header_comment(spec, filename, "the %s API for its provider, module '%s'." % (name, spec.module))
+    out += [
+        " *",
+        " * The provider defines the functions declared below (%s_<name>) and calls export_%s(ctx, module)" % (name, name),
+        " * from its HPy_mod_exec slot. */",
+        "#ifndef %s" % guard,
+        "#define %s" % guard,
+        "",
+        "#include <hpybridge.h>",
+        "",
+        "#define %s_API_MAJOR %d" % (up, spec.major),
+        "#define %s_API_MINOR %d" % (up, spec.minor),
+        "",
+        _UNUSED,
+        "",
+        "/* The implementations, one per slot, in slot order. */",
+    ]
+    for f in spec.functions:
+        comment = "since %d.%d" % f.since
+        if f.doc:
+            comment += ": " + _one_line(f.doc)
+        out.append("/* %s */" % comment)
+        out.append("%s;" % _declarator(f.ret, "%s_%s" % (name, f.name), f.args))
+    out += [
+        "",
+        "static const HPyBridge_Slot _%s_export_slots[%d] HPYBRIDGE_GEN_UNUSED = {" % (name, len(spec.functions)),
+    ]
+    out += ['    {"%s", "%s", (void *)%s_%s},' % (f.name, f.canonical, name, f.name) for f in spec.functions]
+    out += [
+        "};",
+        "",
+        "static const HPyBridge_APITable %s_export_table HPYBRIDGE_GEN_UNUSED = {" % name,
+        "    HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, \"%s\", %s_API_MAJOR, %s_API_MINOR," % (name, up, up),
+        "    %d, 0, NULL, _%s_export_slots," % (len(spec.functions), name),
+        "};",
+        "",
+        "/* Registers the %s API with the hpybridge runtime and sets the module attribute _%s_API to the" % (name, name),
+        "   capsule consumers import it from. For the provider's HPy_mod_exec slot: returns 0, or -1 with an",
+        "   exception set (hpybridge.errors.APIRegistrationError if the API is already registered). */",
+        "static inline int export_%s(HPyContext *ctx, HPy module)" % name,
+        "{",
+        "    return HPyBridge_Export(ctx, module, &%s_export_table);" % name,
+        "}",
+        "",
+        "#endif /* %s */" % guard,
+        "",
+    ]
+    return "\n".join(out)
+
+
+def render(spec):
+    """The generated files' names and contents: {"<api>_api.h": text, "<api>_export.h": text}."""
+    return {"%s_api.h" % spec.name: render_api_header(spec),
+            "%s_export.h" % spec.name: render_export_header(spec)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _write_if_changed(path, text):
+    data = text.encode("utf-8")
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)  # atomic: a concurrent build never sees half a header
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def _generate(spec, out_dir=None):
+    out_dir = out_dir if out_dir is not None else (os.path.dirname(os.path.abspath(spec.path)))
+    os.makedirs(out_dir, exist_ok=True)
+    results = []
+    for filename, text in render(spec).items():
+        path = os.path.join(out_dir, filename)
+        results.append((path, _write_if_changed(path, text)))
+    return results
+
+
+def generate(spec, out_dir=None):
+    """Writes the headers for `spec` into `out_dir` (default: the spec's directory), each only if its
+    content changed, and returns their paths: [<api>_api.h, <api>_export.h]."""
+    return [path for path, _ in _generate(spec, out_dir)]
+
+
+def main(argv=None):
+    """python -m hpybridge gen SPEC [-o OUTDIR]: returns 0, 2 for a bad spec or usage, 1 otherwise."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hpybridge gen",
+        description="Write <api>_api.h (consumers) and <api>_export.h (provider) from an API spec "
+                    "(see docs/api-spec.md).")
+    parser.add_argument("spec", help="the API spec, a TOML file")
+    parser.add_argument("-o", "--output-dir", metavar="OUTDIR",
+                        help="where to write the headers (default: the spec's directory)")
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as e:  # argparse has printed the usage
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        results = _generate(load_spec(args.spec), args.output_dir)
+    except SpecError as e:
+        print("hpybridge gen: error: %s" % e, file=sys.stderr)
+        return 2
+    except (ImportError, OSError) as e:
+        print("hpybridge gen: error: %s" % e, file=sys.stderr)
+        return 1
+    for path, changed in results:
+        print("%s %s" % ("wrote" if changed else "unchanged", path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
