@@ -1,1 +1,295 @@
-//! Trampolines generated from a parsed signature. Filled in by the trampoline issue.
+//! Trampolines: functions with a given C signature, made at run time, that put hpybridge's
+//! runtime between a consumer and the provider function it calls.
+//!
+//! The runtime hands consumers tables of function pointers. When consumer and provider live in
+//! different HPy contexts, a table entry is a trampoline made here:
+//! - [`Trampolines::intercept`]: calls a Rust [`Handler`] that sees the call's arguments as raw
+//!   64-bit words ([`Call`]), may rewrite them, calls the real target, and may rewrite its result.
+//!   The HPy meaning of those words (contexts, handles) is the runtime's business, not this crate's.
+//! - [`Trampolines::swap_arg0`]: replaces the context argument and jumps to the target.
+//! - [`Trampolines::count`]: counts calls and jumps to the target.
+//!
+//! Two backends make them ([`BackendKind`]): dynasm, which assembles x86_64 System V stubs, and
+//! libffi, which works wherever libffi has closures. Both keep their code in W^X memory of their
+//! own (see `code_memory`), bounded by a limit and released when the [`Trampolines`] is dropped.
+
+mod abi;
+mod code_memory;
+#[cfg(target_arch = "x86_64")]
+mod dynasm_backend;
+mod error;
+mod ffi_backend;
+
+use abi::Shape;
+use std::ffi::{c_void, OsStr};
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub use abi::MAX_ARGS;
+pub use capsules::signature::Signature;
+pub use error::Error;
+
+/// One intercepted call, as a handler sees it. Argument `i` is the `i`-th C parameter of the
+/// signature (`arg`/`set_arg` panic if it has no such parameter, which aborts the process since
+/// handlers run below C frames).
+///
+/// Values are raw 64-bit patterns: integer-class arguments (integers, `bool`, pointers, `HPy`,
+/// `HPyContext *`) as the full register or stack word the caller passed (callers must not rely on
+/// the upper bits of narrow integers; `set_arg` writes the full word); `double` as the bits of the
+/// value, `float` as its bits in the low 32.
+pub trait Call {
+    fn arg(&self, i: usize) -> u64;
+    fn set_arg(&mut self, i: usize, value: u64);
+    /// Calls `target` (a C function with this call's signature) with the current argument values
+    /// and stores its result (readable with `ret`). May be called more than once, or not at all.
+    ///
+    /// # Safety
+    /// `target` must be a function with this call's signature, safe to call with these arguments.
+    unsafe fn invoke(&mut self, target: *const c_void);
+    /// The result, encoded like arguments; 0 until set or invoked, and always 0 for `void`.
+    fn ret(&self) -> u64;
+    /// Sets the result the trampoline returns (ignored for `void`).
+    fn set_ret(&mut self, value: u64);
+}
+
+/// Called on every call of an intercepting trampoline, with the `data` given when it was made.
+///
+/// A panic cannot unwind through the C caller: it aborts the process.
+pub type Handler = unsafe fn(call: &mut dyn Call, data: *const c_void);
+
+/// The environment variable that selects the backend.
+pub const BACKEND_VAR: &str = "HPYBRIDGE_TRAMPOLINES";
+
+/// Which machinery makes the trampolines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// Stubs assembled for x86_64 System V: the fast path, with tail-calling `swap_arg0`/`count`.
+    Dynasm,
+    /// libffi closures and `ffi_call`: slower, but works wherever libffi has closures.
+    Libffi,
+}
+
+impl BackendKind {
+    /// The backends this build can use, the default first.
+    pub fn available() -> &'static [BackendKind] {
+        if cfg!(target_arch = "x86_64") {
+            &[BackendKind::Dynasm, BackendKind::Libffi]
+        } else {
+            &[BackendKind::Libffi]
+        }
+    }
+
+    /// The spelling `HPYBRIDGE_TRAMPOLINES` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Dynasm => "dynasm",
+            BackendKind::Libffi => "libffi",
+        }
+    }
+
+    /// `HPYBRIDGE_TRAMPOLINES=dynasm|libffi`; unset or empty: dynasm on x86_64, libffi
+    /// elsewhere. An unknown value, or dynasm where it is unsupported, is an error naming what
+    /// was expected and what was found.
+    pub fn from_env() -> Result<BackendKind, String> {
+        Self::from_setting(std::env::var_os(BACKEND_VAR).as_deref())
+    }
+
+    fn from_setting(value: Option<&OsStr>) -> Result<BackendKind, String> {
+        let available = Self::available();
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            return Ok(available[0]);
+        };
+        let expected = || {
+            available
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        match available.iter().find(|k| value == k.name()) {
+            Some(&kind) => Ok(kind),
+            None if value == BackendKind::Dynasm.name() => Err(format!(
+                "{BACKEND_VAR}: expected {} (or unset), found \"dynasm\": the dynasm backend generates x86_64 code and this is {}",
+                expected(),
+                std::env::consts::ARCH
+            )),
+            None => Err(format!("{BACKEND_VAR}: expected {} (or unset), found {value:?}", expected())),
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A factory of trampolines with its own code memory. Thread-safe: making trampolines takes an
+/// internal lock; calling them takes none.
+///
+/// Everything it made, and the stubs and cifs its trampolines share per signature shape, live
+/// until it is dropped. Dropping
+/// it unmaps their code: its code pointers are then invalid, and none of them may be running or
+/// called afterwards. The runtime keeps one factory for the life of the process.
+pub struct Trampolines {
+    kind: BackendKind,
+    backend: Mutex<Box<dyn Backend>>,
+}
+
+impl Trampolines {
+    /// A factory whose trampolines take at most `limit_bytes` of code memory in all.
+    ///
+    /// # Panics
+    /// If `kind` is not [available](BackendKind::available) on this machine (`from_env` never
+    /// returns such a kind).
+    pub fn new(kind: BackendKind, limit_bytes: usize) -> Self {
+        let backend: Box<dyn Backend> = match kind {
+            #[cfg(target_arch = "x86_64")]
+            BackendKind::Dynasm => Box::new(dynasm_backend::Dynasm::new(limit_bytes)),
+            #[cfg(not(target_arch = "x86_64"))]
+            BackendKind::Dynasm => panic!(
+                "the dynasm backend generates x86_64 code; this is {}",
+                std::env::consts::ARCH
+            ),
+            BackendKind::Libffi => Box::new(ffi_backend::Ffi::new(limit_bytes)),
+        };
+        Trampolines {
+            kind,
+            backend: Mutex::new(backend),
+        }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// A function with `sig`'s C signature that calls `handler(call, data)` and returns what the
+    /// handler left in the result. `data` must stay valid as long as the function may be called.
+    pub fn intercept(
+        &self,
+        sig: &Signature,
+        handler: Handler,
+        data: *const c_void,
+    ) -> Result<*const c_void, Error> {
+        let shape = Shape::of(sig)?;
+        self.backend().intercept(sig, &shape, handler, data)
+    }
+
+    /// A function with `sig`'s C signature that calls `target` with argument 0 replaced by
+    /// `value` and everything else passed through untouched. With dynasm it is a tail call of
+    /// three instructions (`mov rdi, value; mov r11, target; jmp r11`): no frame of its own;
+    /// with libffi, a closure that rewrites libffi's copy of argument 0 and `ffi_call`s the
+    /// target. Argument 0 must be of integer class (an integer, a pointer or `HPy`).
+    pub fn swap_arg0(
+        &self,
+        sig: &Signature,
+        target: *const c_void,
+        value: u64,
+    ) -> Result<*const c_void, Error> {
+        let shape = Shape::of(sig)?;
+        if shape.args.first().is_none_or(|v| v.is_float()) {
+            return Err(Error::Unsupported {
+                signature: sig.to_string(),
+                reason:
+                    "swap_arg0 needs an integer-class argument 0 (an integer, a pointer or HPy)"
+                        .into(),
+            });
+        }
+        self.backend().swap_arg0(sig, &shape, target, value)
+    }
+
+    /// A function with `sig`'s C signature that atomically adds 1 to `*counter`, then behaves
+    /// exactly as `target` (with dynasm: four instructions ending in a jump to it). `counter` must
+    /// stay valid as long as the function may be called.
+    pub fn count(
+        &self,
+        sig: &Signature,
+        target: *const c_void,
+        counter: *const AtomicU64,
+    ) -> Result<*const c_void, Error> {
+        let shape = Shape::of(sig)?;
+        self.backend().count(sig, &shape, target, counter)
+    }
+
+    /// Bytes of executable code memory taken so far: trampolines, the per-signature stubs they
+    /// share, and chunk tails too small to use. Only grows, and only when something is made.
+    pub fn code_bytes(&self) -> usize {
+        self.backend().code_bytes()
+    }
+
+    fn backend(&self) -> MutexGuard<'_, Box<dyn Backend>> {
+        // A panic while making a trampoline leaves nothing half-published: keep going.
+        self.backend.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What each backend implements; arguments are already checked by [`Trampolines`].
+trait Backend: Send {
+    fn intercept(
+        &mut self,
+        sig: &Signature,
+        shape: &Shape,
+        handler: Handler,
+        data: *const c_void,
+    ) -> Result<*const c_void, Error>;
+    fn swap_arg0(
+        &mut self,
+        sig: &Signature,
+        shape: &Shape,
+        target: *const c_void,
+        value: u64,
+    ) -> Result<*const c_void, Error>;
+    fn count(
+        &mut self,
+        sig: &Signature,
+        shape: &Shape,
+        target: *const c_void,
+        counter: *const AtomicU64,
+    ) -> Result<*const c_void, Error>;
+    fn code_bytes(&self) -> usize;
+}
+
+/// What an intercepting trampoline passes to its backend's Rust entry point: the backend's
+/// per-signature plan and the handler with its data. Boxed, so its address can be baked in.
+struct Hook<P> {
+    plan: *const P,
+    handler: Handler,
+    data: *const c_void,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_kind_from_setting() {
+        let parse = |v: Option<&str>| BackendKind::from_setting(v.map(OsStr::new));
+        let native = if cfg!(target_arch = "x86_64") {
+            BackendKind::Dynasm
+        } else {
+            BackendKind::Libffi
+        };
+        assert_eq!(parse(None), Ok(native));
+        assert_eq!(parse(Some("")), Ok(native));
+        assert_eq!(parse(Some("libffi")), Ok(BackendKind::Libffi));
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(parse(Some("dynasm")), Ok(BackendKind::Dynasm));
+            assert_eq!(
+                parse(Some("jit")),
+                Err(
+                    "HPYBRIDGE_TRAMPOLINES: expected dynasm or libffi (or unset), found \"jit\""
+                        .into()
+                )
+            );
+        } else {
+            let e = parse(Some("dynasm")).expect_err("dynasm is x86_64 only");
+            assert!(
+                e.contains("expected libffi (or unset), found \"dynasm\""),
+                "{e}"
+            );
+        }
+        let e = parse(Some("LIBFFI")).expect_err("names are case-sensitive");
+        assert!(e.ends_with("found \"LIBFFI\""), "{e}");
+    }
+}

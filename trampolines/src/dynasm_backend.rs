@@ -1,0 +1,340 @@
+//! The dynasm backend: x86_64 System V stubs assembled per trampoline.
+//!
+//! An intercepting trampoline is an *entry stub* that saves the argument registers the signature
+//! uses into a [`Frame`] on its own stack, together with a pointer to the caller's stack
+//! arguments, and calls [`enter`] (Rust) with the frame and its [`Hook`]. `enter` runs the handler
+//! over a [`Call`] that reads and writes the frame. `Call::invoke` runs the signature's *invoker
+//! stub*, which loads the argument registers from the frame, copies the stack arguments below
+//! its own frame, calls the target and stores rax or xmm0 back into the frame. Back in the entry
+//! stub, the result is loaded from the frame and returned.
+//!
+//! `swap_arg0` and `count` are tail-calling stubs of three and four instructions.
+//!
+//! All stubs are position independent (absolute addresses through `movabs`, no relative jumps or
+//! calls), so they are assembled at address 0 and copied into code memory. They keep a frame-pointer chain
+//! for debuggers and profilers, but have no unwind information: nothing may unwind through them
+//! (a panicking handler aborts, see [`crate::Handler`]).
+
+use crate::abi::sysv::{self, Loc, GPRS, XMMS};
+use crate::abi::{Shape, Value};
+use crate::code_memory::CodeMemory;
+use crate::{Backend, Call, Error, Handler, Hook, Signature};
+use dynasmrt::x64::{Rq, Rx, X64Relocation};
+use dynasmrt::{dynasm, DynasmApi, VecAssembler};
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::mem::{offset_of, size_of};
+use std::sync::atomic::AtomicU64;
+
+/// The registers and result of one intercepted call, kept by its entry stub on its stack.
+#[repr(C)]
+struct Frame {
+    /// rdi, rsi, rdx, rcx, r8, r9 (only those the signature uses are saved).
+    gpr: [u64; GPRS],
+    /// Low 64 bits of xmm0..xmm7 (likewise).
+    xmm: [u64; XMMS],
+    /// The caller's stack arguments, slot 0 first (set only if there are any).
+    stack: *mut u64,
+    /// rax or the low 64 bits of xmm0.
+    ret: u64,
+}
+
+const GPR: i32 = offset_of!(Frame, gpr) as i32;
+const XMM: i32 = offset_of!(Frame, xmm) as i32;
+const STACK: i32 = offset_of!(Frame, stack) as i32;
+const RET: i32 = offset_of!(Frame, ret) as i32;
+const FRAME_SIZE: i32 = size_of::<Frame>() as i32;
+// The entry stub keeps rsp 16-byte aligned at its call by reserving a multiple of 16.
+const _: () = assert!(FRAME_SIZE % 16 == 0);
+
+/// The integer argument registers, in passing order.
+const GPR_REGS: [Rq; GPRS] = [Rq::RDI, Rq::RSI, Rq::RDX, Rq::RCX, Rq::R8, Rq::R9];
+/// The floating-point argument registers, in passing order.
+const XMM_REGS: [Rx; XMMS] = [
+    Rx::XMM0,
+    Rx::XMM1,
+    Rx::XMM2,
+    Rx::XMM3,
+    Rx::XMM4,
+    Rx::XMM5,
+    Rx::XMM6,
+    Rx::XMM7,
+];
+
+/// An invoker stub: calls `target` with the arguments in `frame`, stores its result there.
+type Invoker = unsafe extern "C" fn(frame: *mut Frame, target: *const c_void);
+
+/// What every trampoline of one shape of signature shares.
+struct Plan {
+    /// Each parameter's location and representation.
+    args: Box<[(Loc, Value)]>,
+    stack_slots: usize,
+    ret: Option<Value>,
+    invoker: Invoker,
+}
+
+pub struct Dynasm {
+    code: CodeMemory,
+    /// Boxed: entry stubs and hooks point at them.
+    plans: HashMap<Shape, Box<Plan>>,
+    /// Boxed, because entry stubs point at them: they must not move when the Vec grows.
+    #[allow(clippy::vec_box)]
+    hooks: Vec<Box<Hook<Plan>>>,
+}
+
+// SAFETY: the raw pointers are to code memory and boxes this value owns, or to the callers'
+// `data`, which only handlers use; nothing here is tied to a thread.
+unsafe impl Send for Dynasm {}
+
+impl Dynasm {
+    pub fn new(limit: usize) -> Dynasm {
+        Dynasm {
+            code: CodeMemory::new(limit),
+            plans: HashMap::new(),
+            hooks: Vec::new(),
+        }
+    }
+
+    /// The shape's plan, made with its invoker stub on first use.
+    fn plan(&mut self, shape: &Shape) -> Result<*const Plan, Error> {
+        if let Some(plan) = self.plans.get(shape) {
+            return Ok(&**plan);
+        }
+        let locs = sysv::locations(&shape.args);
+        let stack_slots = sysv::stack_slots(&locs);
+        let args: Box<[(Loc, Value)]> = locs.into_iter().zip(shape.args.iter().copied()).collect();
+        let code = self
+            .code
+            .add(&invoker_stub(&args, stack_slots, shape.ret))?;
+        // SAFETY: the invoker stub follows the C calling convention with the `Invoker` signature.
+        let invoker = unsafe { std::mem::transmute::<*const c_void, Invoker>(code) };
+        let plan = Box::new(Plan {
+            args,
+            stack_slots,
+            ret: shape.ret,
+            invoker,
+        });
+        Ok(&**self.plans.entry(shape.clone()).or_insert(plan))
+    }
+}
+
+impl Backend for Dynasm {
+    fn intercept(
+        &mut self,
+        _: &Signature,
+        shape: &Shape,
+        handler: Handler,
+        data: *const c_void,
+    ) -> Result<*const c_void, Error> {
+        let plan = self.plan(shape)?;
+        let hook = Box::new(Hook {
+            plan,
+            handler,
+            data,
+        });
+        // SAFETY: plans live as long as `self`.
+        let code = self.code.add(&entry_stub(unsafe { &*plan }, &*hook))?;
+        self.hooks.push(hook);
+        Ok(code)
+    }
+
+    fn swap_arg0(
+        &mut self,
+        _: &Signature,
+        _: &Shape,
+        target: *const c_void,
+        value: u64,
+    ) -> Result<*const c_void, Error> {
+        // Argument 0 is integer class, so it is in rdi.
+        let mut ops = assembler();
+        dynasm!(ops
+            ; mov rdi, QWORD value as i64
+            ; mov r11, QWORD target as i64
+            ; jmp r11
+        );
+        self.code.add(&finish(ops))
+    }
+
+    fn count(
+        &mut self,
+        _: &Signature,
+        _: &Shape,
+        target: *const c_void,
+        counter: *const AtomicU64,
+    ) -> Result<*const c_void, Error> {
+        // r11 is neither an argument register nor callee-saved: free to clobber before a call.
+        let mut ops = assembler();
+        dynasm!(ops
+            ; mov r11, QWORD counter as i64
+            ; lock inc QWORD [r11]
+            ; mov r11, QWORD target as i64
+            ; jmp r11
+        );
+        self.code.add(&finish(ops))
+    }
+
+    fn code_bytes(&self) -> usize {
+        self.code.taken()
+    }
+}
+
+fn assembler() -> VecAssembler<X64Relocation> {
+    VecAssembler::new(0)
+}
+
+fn finish(ops: VecAssembler<X64Relocation>) -> Vec<u8> {
+    ops.finalize()
+        .expect("stubs use no labels, so there is nothing to resolve that could fail")
+}
+
+/// The entry of an intercepting trampoline for `plan`, calling [`enter`] with `hook`.
+fn entry_stub(plan: &Plan, hook: *const Hook<Plan>) -> Vec<u8> {
+    let mut ops = assembler();
+    // Entered with rsp = 8 (mod 16); after the push and FRAME_SIZE, 0 again for the call.
+    dynasm!(ops
+        ; push rbp
+        ; mov rbp, rsp
+        ; sub rsp, FRAME_SIZE
+    );
+    for &(loc, _) in plan.args.iter() {
+        match loc {
+            Loc::Gpr(k) => dynasm!(ops ; mov QWORD [rsp + GPR + 8 * k as i32], Rq(GPR_REGS[k])),
+            Loc::Xmm(k) => dynasm!(ops ; movq QWORD [rsp + XMM + 8 * k as i32], Rx(XMM_REGS[k])),
+            Loc::Stack(_) => {}
+        }
+    }
+    if plan.stack_slots > 0 {
+        dynasm!(ops
+            ; lea rax, [rbp + 16]
+            ; mov [rsp + STACK], rax
+        );
+    }
+    dynasm!(ops
+        ; mov rdi, rsp
+        ; mov rsi, QWORD hook as i64
+        ; mov rax, QWORD enter as *const () as i64
+        ; call rax
+    );
+    match plan.ret {
+        Some(v) if v.is_float() => dynasm!(ops ; movq xmm0, QWORD [rsp + RET]),
+        Some(_) => dynasm!(ops ; mov rax, [rsp + RET]),
+        None => {}
+    }
+    dynasm!(ops
+        ; leave
+        ; ret
+    );
+    finish(ops)
+}
+
+/// The invoker stub of a signature whose arguments are at `args`.
+fn invoker_stub(args: &[(Loc, Value)], stack_slots: usize, ret: Option<Value>) -> Vec<u8> {
+    // After pushing rbp and rbx, rsp = 8 (mod 16): reserve the stack arguments plus 8 so that
+    // rsp is 16-byte aligned at the call, with the arguments right above it.
+    let reserve = 8 + (8 * stack_slots).next_multiple_of(16) as i32;
+    let mut ops = assembler();
+    dynasm!(ops
+        ; push rbp
+        ; mov rbp, rsp
+        ; push rbx
+        ; sub rsp, reserve
+        ; mov rbx, rdi
+        ; mov r11, rsi
+    );
+    if stack_slots > 0 {
+        // Before the argument registers are loaded, while rsi, rdi and rcx are free.
+        dynasm!(ops
+            ; mov rsi, [rbx + STACK]
+            ; mov rdi, rsp
+            ; mov ecx, stack_slots as i32
+            ; rep movsq
+        );
+    }
+    for &(loc, _) in args {
+        match loc {
+            Loc::Gpr(k) => dynasm!(ops ; mov Rq(GPR_REGS[k]), QWORD [rbx + GPR + 8 * k as i32]),
+            Loc::Xmm(k) => dynasm!(ops ; movq Rx(XMM_REGS[k]), QWORD [rbx + XMM + 8 * k as i32]),
+            Loc::Stack(_) => {}
+        }
+    }
+    dynasm!(ops ; call r11);
+    match ret {
+        Some(v) if v.is_float() => dynasm!(ops ; movq QWORD [rbx + RET], xmm0),
+        Some(_) => dynasm!(ops ; mov [rbx + RET], rax),
+        None => {}
+    }
+    dynasm!(ops
+        ; mov rbx, [rbp - 8]
+        ; leave
+        ; ret
+    );
+    finish(ops)
+}
+
+/// Where entry stubs hand over to Rust: runs the hook's handler over the frame.
+///
+/// # Safety
+/// Only called by entry stubs, with their live frame and the hook they were made for.
+unsafe extern "C" fn enter(frame: *mut Frame, hook: *const Hook<Plan>) {
+    let hook = &*hook;
+    let frame = &mut *frame;
+    frame.ret = 0;
+    let mut call = FrameCall {
+        frame,
+        plan: &*hook.plan,
+    };
+    (hook.handler)(&mut call, hook.data);
+}
+
+/// A [`Call`] over an entry stub's frame.
+struct FrameCall<'a> {
+    frame: &'a mut Frame,
+    plan: &'a Plan,
+}
+
+/// `float`s are the low 32 bits of their register or slot; the rest is not part of the value.
+fn value_bits(value: Value, word: u64) -> u64 {
+    if value == Value::F32 {
+        word & 0xffff_ffff
+    } else {
+        word
+    }
+}
+
+impl Call for FrameCall<'_> {
+    fn arg(&self, i: usize) -> u64 {
+        let (loc, value) = self.plan.args[i];
+        let word = match loc {
+            Loc::Gpr(k) => self.frame.gpr[k],
+            Loc::Xmm(k) => self.frame.xmm[k],
+            // SAFETY: the caller's stack arguments are live for the whole call, and `s` is below
+            // the signature's slot count.
+            Loc::Stack(s) => unsafe { self.frame.stack.add(s).read() },
+        };
+        value_bits(value, word)
+    }
+
+    fn set_arg(&mut self, i: usize, value: u64) {
+        let (loc, _) = self.plan.args[i];
+        match loc {
+            Loc::Gpr(k) => self.frame.gpr[k] = value,
+            Loc::Xmm(k) => self.frame.xmm[k] = value,
+            // SAFETY: as in `arg`; System V lets the callee overwrite its stack arguments.
+            Loc::Stack(s) => unsafe { self.frame.stack.add(s).write(value) },
+        }
+    }
+
+    unsafe fn invoke(&mut self, target: *const c_void) {
+        (self.plan.invoker)(self.frame, target);
+    }
+
+    fn ret(&self) -> u64 {
+        self.plan.ret.map_or(0, |v| value_bits(v, self.frame.ret))
+    }
+
+    fn set_ret(&mut self, value: u64) {
+        if self.plan.ret.is_some() {
+            self.frame.ret = value;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared by the integration tests: running each test once per backend, and small helpers.
+
+// Each test file uses a different subset.
+#![allow(dead_code)]
+
+use std::ffi::c_void;
+use trampolines::Signature;
+
+/// For each `name`, a module `name` with one test per backend (`name::dynasm`, `name::libffi`)
+/// that runs `name(kind)`.
+#[allow(unused_macros)]
+macro_rules! for_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[cfg(target_arch = "x86_64")]
+            #[test]
+            fn dynasm() {
+                super::$name(trampolines::BackendKind::Dynasm)
+            }
+
+            #[test]
+            fn libffi() {
+                super::$name(trampolines::BackendKind::Libffi)
+            }
+        }
+    )*};
+}
+
+pub fn sig(s: &str) -> Signature {
+    Signature::parse(s).expect("valid signature")
+}
+
+/// Code memory for one test's factory: plenty.
+pub const LIMIT: usize = 1 << 20;
+
+/// A trampoline as the `extern "C" fn` type `F` it was made for.
+///
+/// # Safety
+/// `F` must be an `extern "C" fn` type matching the trampoline's signature.
+pub unsafe fn as_fn<F: Copy>(code: *const c_void) -> F {
+    assert_eq!(
+        std::mem::size_of::<F>(),
+        std::mem::size_of::<*const c_void>()
+    );
+    std::mem::transmute_copy(&code)
+}
+
+/// A function's address, as the crate takes targets.
+pub fn addr<F: Copy>(f: F) -> *const c_void {
+    assert_eq!(
+        std::mem::size_of::<F>(),
+        std::mem::size_of::<*const c_void>()
+    );
+    // SAFETY: `F` is a function pointer type (checked size).
+    unsafe { std::mem::transmute_copy(&f) }
+}
+
+/// The handler that changes nothing: `data` is the target.
+///
+/// # Safety
+/// `target` must have the call's signature.
+pub unsafe fn pass(call: &mut dyn trampolines::Call, target: *const c_void) {
+    call.invoke(target)
+}

@@ -1,0 +1,246 @@
+//! `swap_arg0` and `count`: argument 0 replaced and everything else untouched, exact counts
+//! from many threads, and (dynasm) how few instructions they add to a call.
+
+#[macro_use]
+mod common;
+
+use common::{addr, as_fn, sig, LIMIT};
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
+use trampolines::{BackendKind, Trampolines};
+
+for_both_backends!(
+    swap_arg0_replaces_only_argument_0,
+    count_is_exact_across_threads,
+    count_in_front_of_swap_arg0
+);
+
+#[repr(C)]
+struct Ctx {
+    id: i64,
+}
+
+static HOME: Ctx = Ctx { id: 7 };
+
+extern "C" fn ctx_mul(ctx: *const Ctx, x: i64) -> i64 {
+    // SAFETY: callers pass a static context.
+    unsafe { (*ctx).id * x }
+}
+
+type Mixed = extern "C" fn(
+    *const Ctx,
+    f64,
+    i32,
+    f32,
+    i8,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    u16,
+    i64,
+    i64,
+) -> f64;
+const MIXED: &str = "double (HPyContext *, double, int32_t, float, int8_t, double, double, double, double, double, double, double, double, uint16_t, int64_t, int64_t)";
+
+/// Integer and floating-point arguments; `f9` and `f10` arrive on the stack.
+#[allow(clippy::too_many_arguments)]
+extern "C" fn mixed(
+    ctx: *const Ctx,
+    f1: f64,
+    a: i32,
+    f2: f32,
+    b: i8,
+    f3: f64,
+    f4: f64,
+    f5: f64,
+    f6: f64,
+    f7: f64,
+    f8: f64,
+    f9: f64,
+    f10: f64,
+    c: u16,
+    d: i64,
+    e: i64,
+) -> f64 {
+    // SAFETY: callers pass a static context.
+    let id = unsafe { (*ctx).id } as f64;
+    id * 1e6
+        + f1
+        + a as f64 * 2.0
+        + f2 as f64 * 3.0
+        + b as f64 * 5.0
+        + f3
+        + f4 * 2.0
+        + f5 * 3.0
+        + f6 * 4.0
+        + f7 * 5.0
+        + f8 * 6.0
+        + f9 * 7.0
+        + f10 * 8.0
+        + c as f64 * 11.0
+        + d as f64 * 13.0
+        + e as f64 * 17.0
+}
+
+fn call_mixed(f: Mixed, ctx: *const Ctx) -> f64 {
+    f(
+        ctx, 0.5, -3, 1.25, -7, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 65535, -9, 1000,
+    )
+}
+
+fn swap_arg0_replaces_only_argument_0(kind: BackendKind) {
+    let t = Trampolines::new(kind, LIMIT);
+    let home = &HOME as *const Ctx as u64;
+    let code = t
+        .swap_arg0(
+            &sig("int64_t (HPyContext *, int64_t)"),
+            addr(ctx_mul as extern "C" fn(_, _) -> _),
+            home,
+        )
+        .expect("stub");
+    // SAFETY: made for this signature.
+    let f: extern "C" fn(*const Ctx, i64) -> i64 = unsafe { as_fn(code) };
+    assert_eq!(f(std::ptr::null(), 6), 42);
+    let code = t
+        .swap_arg0(&sig(MIXED), addr(mixed as Mixed), home)
+        .expect("stub");
+    // SAFETY: made for this signature.
+    let f: Mixed = unsafe { as_fn(code) };
+    assert_eq!(call_mixed(f, 0x10 as *const Ctx), call_mixed(mixed, &HOME));
+}
+
+extern "C" fn square(x: i64) -> i64 {
+    x * x
+}
+
+fn count_is_exact_across_threads(kind: BackendKind) {
+    const THREADS: u64 = 8;
+    const CALLS: u64 = 5_000;
+    let t = Trampolines::new(kind, LIMIT);
+    let squares = AtomicU64::new(0);
+    let mixes = AtomicU64::new(0);
+    // SAFETY (both): made for these signatures; the counters outlive every call.
+    let f: extern "C" fn(i64) -> i64 = unsafe {
+        as_fn(
+            t.count(
+                &sig("int64_t (int64_t)"),
+                addr(square as extern "C" fn(_) -> _),
+                &squares,
+            )
+            .expect("stub"),
+        )
+    };
+    let g: Mixed = unsafe {
+        as_fn(
+            t.count(&sig(MIXED), addr(mixed as Mixed), &mixes)
+                .expect("stub"),
+        )
+    };
+    let expected = call_mixed(mixed, &HOME);
+    std::thread::scope(|s| {
+        for n in 0..THREADS as i64 {
+            s.spawn(move || {
+                for i in 0..CALLS as i64 {
+                    assert_eq!(f(n * i), n * i * n * i);
+                    if i % 10 == 0 {
+                        assert_eq!(call_mixed(g, &HOME), expected);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(squares.load(Ordering::Relaxed), THREADS * CALLS);
+    assert_eq!(mixes.load(Ordering::Relaxed), THREADS * CALLS / 10);
+}
+
+fn count_in_front_of_swap_arg0(kind: BackendKind) {
+    let t = Trampolines::new(kind, LIMIT);
+    let s = sig("int64_t (HPyContext *, int64_t)");
+    let counter = AtomicU64::new(0);
+    let swap = t
+        .swap_arg0(
+            &s,
+            addr(ctx_mul as extern "C" fn(_, _) -> _),
+            &HOME as *const Ctx as u64,
+        )
+        .expect("stub");
+    // SAFETY: made for this signature; `counter` outlives the calls.
+    let f: extern "C" fn(*const Ctx, i64) -> i64 =
+        unsafe { as_fn(t.count(&s, swap, &counter).expect("stub")) };
+    for i in 0..100 {
+        assert_eq!(f(std::ptr::null(), i), 7 * i);
+    }
+    assert_eq!(counter.load(Ordering::Relaxed), 100);
+}
+
+/// The instructions from `code` up to and including the first `jmp`, in Intel syntax.
+#[cfg(target_arch = "x86_64")]
+fn instructions_until_jump(code: *const c_void) -> Vec<String> {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, Mnemonic};
+    // Each stub here is the first code of a fresh factory, at the start of a chunk of at least
+    // one page: reading 64 bytes stays inside the mapping.
+    // SAFETY: as above; code memory is readable.
+    let bytes = unsafe { std::slice::from_raw_parts(code.cast::<u8>(), 64) };
+    let mut decoder = Decoder::with_ip(64, bytes, code as u64, DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    let mut listing = Vec::new();
+    for instruction in &mut decoder {
+        let mut text = String::new();
+        formatter.format(&instruction, &mut text);
+        listing.push(text);
+        if instruction.mnemonic() == Mnemonic::Jmp {
+            return listing;
+        }
+    }
+    panic!("no jmp in the first 64 bytes: {listing:?}");
+}
+
+/// Calling through a `swap_arg0` stub costs at most 8 instructions more than calling the
+/// target directly: with dynasm it is `mov rdi, value; mov r11, target; jmp r11`.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn dynasm_swap_arg0_adds_at_most_8_instructions() {
+    let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
+    let target = addr(ctx_mul as extern "C" fn(_, _) -> _);
+    let code = t
+        .swap_arg0(
+            &sig("int64_t (HPyContext *, int64_t)"),
+            target,
+            0x1234_5678_9abc,
+        )
+        .expect("stub");
+    let listing = instructions_until_jump(code);
+    println!("swap_arg0 stub: {listing:#?}");
+    assert!(listing.len() <= 8, "{listing:?}");
+    assert_eq!(
+        listing,
+        [
+            "mov rdi,123456789ABCh",
+            &format!("mov r11,{:X}h", target as u64),
+            "jmp r11"
+        ]
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn dynasm_count_adds_at_most_8_instructions() {
+    let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
+    let counter = AtomicU64::new(0);
+    let code = t
+        .count(
+            &sig("int64_t (int64_t)"),
+            addr(square as extern "C" fn(_) -> _),
+            &counter,
+        )
+        .expect("stub");
+    let listing = instructions_until_jump(code);
+    println!("count stub: {listing:#?}");
+    assert!(listing.len() <= 8, "{listing:?}");
+    assert_eq!(listing[1], "lock inc qword ptr [r11]");
+}
