@@ -68,6 +68,39 @@ impl Family {
     }
 }
 
+/// How a call obtains a provider context that is valid for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// The provider's home context (its `_ctx_for_trampolines`) is valid whenever it is called.
+    Home,
+    /// CPython's debug mode: only a context handed out by `ctx_CallRealFunctionFromTrampoline` on
+    /// the home context is valid, and only during that call (see docs/hpy-contexts.md).
+    ThroughTrampolineCall,
+}
+
+impl Family {
+    /// Whether a handle of this family means the same object in `other`. Universal and trace
+    /// contexts share handles on CPython and on PyPy (checked on both); debug handles are wrappers
+    /// of their own; an unknown family shares with nobody but itself.
+    pub fn shares_handles_with(&self, other: &Family) -> bool {
+        match (self, other) {
+            (Family::Known { mode: a, interpreter: i }, Family::Known { mode: b, interpreter: j }) => {
+                i == j && (a == b || (*a != Mode::Debug && *b != Mode::Debug))
+            }
+            _ => self == other,
+        }
+    }
+
+    /// How to get a context of this family that is valid for a call. Unknown families get their
+    /// home context: what a Python-level call of one of their functions would be given.
+    pub fn entry(&self) -> Entry {
+        match self {
+            Family::Known { mode: Mode::Debug, interpreter: Interpreter::CPython } => Entry::ThroughTrampolineCall,
+            _ => Entry::Home,
+        }
+    }
+}
+
 impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +138,32 @@ mod tests {
         for (name, mode, interpreter) in KNOWN_NAMES {
             assert_eq!(Family::from_name(name), Family::Known { mode, interpreter });
         }
+    }
+
+    #[test]
+    fn handle_sharing() {
+        let f = |name: &str| Family::from_name(name);
+        let (u, d, t) = (f(KNOWN_NAMES[0].0), f(KNOWN_NAMES[1].0), f(KNOWN_NAMES[2].0));
+        let (pu, pt) = (f(KNOWN_NAMES[3].0), f(KNOWN_NAMES[5].0));
+        assert!(u.shares_handles_with(&t) && t.shares_handles_with(&u) && pu.shares_handles_with(&pt));
+        assert!(!u.shares_handles_with(&d) && !d.shares_handles_with(&t));
+        assert!(d.shares_handles_with(&d));
+        assert!(!u.shares_handles_with(&pu), "never across interpreters");
+        let x = f("HPy Universal ABI (GraalPy backend)");
+        assert!(x.shares_handles_with(&x) && !x.shares_handles_with(&u));
+    }
+
+    #[test]
+    fn only_cpython_debug_enters_through_a_trampoline_call() {
+        for (name, mode, interpreter) in KNOWN_NAMES {
+            let expected = if (mode, interpreter) == (Mode::Debug, Interpreter::CPython) {
+                Entry::ThroughTrampolineCall
+            } else {
+                Entry::Home
+            };
+            assert_eq!(Family::from_name(name).entry(), expected, "{name}");
+        }
+        assert_eq!(Family::from_name("something new").entry(), Entry::Home);
     }
 
     #[test]

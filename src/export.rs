@@ -14,12 +14,20 @@ fn describe(module: &str, family: &Family, file: &Option<String>) -> String {
 }
 
 /// Registers `table` for `module`, publishes the runtime's copy in a capsule and stores it in the
-/// module attribute `_<api>_API`. Returns 0, or -1 with an exception set.
+/// module attribute `_<api>_API`. `home` is the provider's `_ctx_for_trampolines`: the context
+/// Python calls it with, which trampolines start from (NULL: `ctx`). Returns 0, or -1 with an
+/// exception set.
 ///
 /// # Safety
-/// `ctx` must be valid for the current call, `module` a live handle in it, and `table` null or
-/// pointing to an `HPyBridge_APITable` (checked further by `read_table`).
-pub unsafe extern "C" fn export_api(ctx: *mut HPyContext, module: HPy, table: *const HPyBridge_APITable) -> c_int {
+/// `ctx` must be valid for the current call, `module` a live handle in it, `home` null or the
+/// provider's home context, and `table` null or pointing to an `HPyBridge_APITable` (checked
+/// further by `read_table`).
+pub unsafe extern "C" fn export_api(
+    ctx: *mut HPyContext,
+    module: HPy,
+    table: *const HPyBridge_APITable,
+    home: *mut HPyContext,
+) -> c_int {
     let decl = match read_table(table, Role::Provider) {
         Ok(decl) => decl,
         Err(e) => {
@@ -28,7 +36,8 @@ pub unsafe extern "C" fn export_api(ctx: *mut HPyContext, module: HPy, table: *c
         }
     };
     let module_name = str_attr(ctx, module, c"__name__").unwrap_or_else(|| "?".to_owned());
-    let family = Family::of(ctx);
+    let home = if home.is_null() { ctx } else { home };
+    let family = Family::of(home);
     let file = decl.slots.first().and_then(|s| file_of(s.function));
     let already = |apis: &[Api]| {
         apis.iter().find(|a| a.decl.name == decl.name).map(|a| {
@@ -48,7 +57,7 @@ pub unsafe extern "C" fn export_api(ctx: *mut HPyContext, module: HPy, table: *c
     }
 
     // The lock is not held across HPy calls (they may run Python code); the check is repeated below.
-    let published = Published::new(&decl, ctx);
+    let published = Published::new(&decl, home);
     let capsule = hpy!(ctx, ctx_Capsule_New, (&published.table as *const HPyBridge_APITable).cast_mut().cast(),
                        published.capsule_name.as_ptr(), std::ptr::null_mut());
     if capsule.is_null() {
@@ -68,6 +77,14 @@ pub unsafe extern "C" fn export_api(ctx: *mut HPyContext, module: HPy, table: *c
         raise(ctx, PyError::APIRegistrationError, &msg);
         return -1;
     }
-    apis.push(Api { decl, module: module_name, family, file, published, consumers: Vec::new() });
+    apis.push(Api {
+        decl,
+        module: module_name,
+        family,
+        file,
+        published,
+        consumers: Vec::new(),
+        crossings: Default::default(),
+    });
     0
 }

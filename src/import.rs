@@ -6,13 +6,16 @@ use crate::errors::{raise, PyError};
 use crate::hpy;
 use crate::hpycall::{close, type_name};
 use crate::registry::{file_of, find_published, Consumer, REGISTRY};
+use crate::tables::{Table, COUNTING};
+use std::sync::atomic::Ordering;
 use capsules::wire::{check_import, read_table, HPyBridge_APITable, Mismatch, Role};
 use hpy_sys::{HPy, HPyContext, _HPyCapsule_key};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr::null;
 
 /// Imports `module`'s API as declared by `wanted`. Returns `wanted.slot_count` function pointers
-/// valid for `ctx`'s context family, or NULL with an exception set.
+/// callable with `ctx`'s family of contexts (the provider's own functions, or trampolines; see
+/// `tables`), or NULL with an exception set.
 ///
 /// # Safety
 /// `ctx` must be valid for the current call; `module` a NUL-terminated string or null; `wanted`
@@ -66,23 +69,41 @@ pub unsafe extern "C" fn import_api(
         raise(ctx, kind, &m.to_string());
         return null();
     }
-    if entry.family != family {
-        let msg = format!(
-            "{api} API: the consumer runs in {family}, provider module '{module_name}' in {}; \
-             calls across HPy context families need trampolines, which this hpybridge does not provide yet",
-            entry.family
-        );
-        drop(apis);
-        raise(ctx, PyError::CrossModeError, &msg);
-        return null();
-    }
     let file = file_of(wanted.cast());
-    let (minor, slots) = (wanted_decl.minor, wanted_decl.slots.len());
-    match entry.consumers.iter_mut().find(|c| c.file == file && c.family == family && c.minor == minor) {
-        Some(c) => c.imports += 1,
-        None => entry.consumers.push(Consumer { file, family, minor, slots, imports: 1 }),
+    let minor = wanted_decl.minor;
+    if let Some(c) = entry.consumers.iter_mut().find(|c| c.file == file && c.family == family && c.minor == minor) {
+        c.imports += 1;
+        return c.table.as_c_array();
     }
-    entry.published.raw_functions.as_ptr()
+    let home = entry.published.table.provider_ctx;
+    let mut base = Vec::with_capacity(wanted_decl.slots.len());
+    for (i, slot) in entry.decl.slots[..wanted_decl.slots.len()].iter().enumerate() {
+        match entry.crossings.entry(i, &slot.signature, slot.function, &entry.family, home, &family) {
+            Ok(code) => base.push(code),
+            Err(why) => {
+                let msg = format!(
+                    "{api} API: slot {i} '{}' cannot be called from {family} into provider module '{module_name}' \
+                     in {}: {why}",
+                    slot.name, entry.family
+                );
+                drop(apis);
+                raise(ctx, PyError::CrossModeError, &msg);
+                return null();
+            }
+        }
+    }
+    let mut table = Table::new(base);
+    if COUNTING.load(Ordering::Acquire) {
+        let signatures: Vec<_> = entry.decl.slots.iter().map(|s| s.signature.clone()).collect();
+        if let Err(why) = table.set_counting(true, &signatures) {
+            drop(apis);
+            raise(ctx, PyError::CrossModeError, &format!("{api} API: {why}"));
+            return null();
+        }
+    }
+    let array = table.as_c_array();
+    entry.consumers.push(Consumer { file, family, minor, imports: 1, table });
+    array
 }
 
 /// Imports `module` and returns the pointer held by its `_<api>_API` capsule, or None with an

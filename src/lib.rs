@@ -8,6 +8,8 @@
 //! - `registry`: the process-wide table of exported APIs and their consumers.
 //! - `export` / `import`: the two calls providers and consumers make (through `runtime_api`, the
 //!   runtime's own API table, published like any provider's).
+//! - `tables` / `xcall` / `transfer`: what consumers of another context family call through:
+//!   trampolines (from the `trampolines` crate) that swap contexts and move handles.
 //! - `errors`: raising `hpybridge.errors` exceptions in the caller's context.
 //! - `hpycall`: calling an `HPyContext`'s members from Rust.
 
@@ -17,6 +19,9 @@ mod export;
 mod import;
 pub mod registry;
 mod runtime_api;
+pub mod tables;
+pub mod transfer;
+mod xcall;
 pub mod hpycall;
 mod modinit;
 mod pyapi;

@@ -34,3 +34,9 @@ pub extern "C" fn HPyInit__runtime() -> *mut HPyModuleDef {
     // Only the address is taken (no unsafe needed); the loader reads the definition.
     addr_of_mut!(hpybridge_moduledef)
 }
+
+/// The context Python calls this module with (what `HPyInitGlobalContext__runtime` was given).
+pub fn home_context() -> *mut HPyContext {
+    // SAFETY: written once by the loader before the module runs.
+    unsafe { _ctx_for_trampolines }
+}

@@ -40,13 +40,41 @@ static HPy apis_impl(HPyContext *ctx, HPy self)
     return hpybridge_apis(ctx);
 }
 
+HPyDef_METH(count_calls, "count_calls", HPyFunc_O,
+            .doc = "count_calls(on) -> bool: route every API table's calls through counting stubs (on) "
+                   "or back (off; then calls cost nothing extra). Returns whether counting was on.")
+static HPy count_calls_impl(HPyContext *ctx, HPy self, HPy on)
+{
+    (void)self;
+    return hpybridge_count_calls(ctx, on);
+}
+
+HPyDef_METH(call_counts, "call_counts", HPyFunc_NOARGS,
+            .doc = "call_counts() -> list of dict: calls per (consumer, API, function) edge since "
+                   "counting was switched on.")
+static HPy call_counts_impl(HPyContext *ctx, HPy self)
+{
+    (void)self;
+    return hpybridge_call_counts(ctx);
+}
+
+HPyDef_METH(trampoline_info, "trampoline_info", HPyFunc_NOARGS,
+            .doc = "trampoline_info() -> dict: the trampoline backend (dynasm or libffi) and the "
+                   "executable memory its trampolines take.")
+static HPy trampoline_info_impl(HPyContext *ctx, HPy self)
+{
+    (void)self;
+    return hpybridge_trampoline_info(ctx);
+}
+
 HPyDef_SLOT(exec, HPy_mod_exec)
 static int exec_impl(HPyContext *ctx, HPy module)
 {
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &parse_signature, &apis, &exec, NULL};
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &apis, &count_calls, &call_counts,
+                                     &trampoline_info, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
     .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",

@@ -4,7 +4,9 @@ use crate::context::Family;
 use crate::errors::{raise, PyError};
 use capsules::signature::Signature;
 use crate::hpycall::{self, context_name, set_item_consume, unicode, Builder};
-use crate::registry::REGISTRY;
+use crate::registry::{module_of_file, REGISTRY};
+use crate::tables::{trampolines, COUNTING};
+use std::sync::atomic::Ordering;
 use crate::hpy;
 use hpy_sys::{HPy, HPyContext, HPy_NULL, HPY_ABI, HPY_ABI_VERSION, HPY_ABI_VERSION_MINOR, HPY_VERSION};
 use std::ffi::CStr;
@@ -63,7 +65,11 @@ pub unsafe extern "C" fn hpybridge_apis(ctx: *mut HPyContext) -> HPy {
     // Snapshot under the lock, build Python objects after it: building may run Python code.
     let snapshot: Vec<_> = apis
         .iter()
-        .map(|a| (a.decl.clone(), a.module.clone(), a.family.clone(), a.file.clone(), a.consumers.clone()))
+        .map(|a| {
+            let consumers: Vec<_> =
+                a.consumers.iter().map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.entries(), c.imports)).collect();
+            (a.decl.clone(), a.module.clone(), a.family.clone(), a.file.clone(), consumers)
+        })
         .collect();
     drop(apis);
     b.list(snapshot.into_iter().map(|(decl, module, family, file, consumers)| {
@@ -79,23 +85,109 @@ pub unsafe extern "C" fn hpybridge_apis(ctx: *mut HPyContext) -> HPy {
                 let ok = b.set(sd, c"name", b.str(&s.name)) && b.set(sd, c"signature", b.str(&s.signature.to_canonical()));
                 if ok { sd } else { hpycall::close(ctx, sd); HPy_NULL }
             })))
-            && b.set(d, c"consumers", b.list(consumers.iter().map(|c| {
+            && b.set(d, c"consumers", b.list(consumers.iter().map(|(file, family, minor, entries, imports)| {
                 let cd = b.dict();
-                let ok = b.set(cd, c"module", b.opt_str(c.module()))
-                    && b.set(cd, c"file", b.opt_str(c.file.as_deref()))
-                    && b.set(cd, c"family", b.str(&c.family.to_string()))
-                    && b.set(cd, c"mode", b.opt_str(c.family.mode().map(|m| m.as_str())))
-                    && b.set(cd, c"version", b.str(&format!("{}.{}", decl.major, c.minor)))
-                    && b.set(cd, c"slots", b.int(c.slots as i64))
-                    && b.set(cd, c"imports", b.int(c.imports as i64));
+                let ok = b.set(cd, c"module", b.opt_str(module_of_file(file.as_deref())))
+                    && b.set(cd, c"file", b.opt_str(file.as_deref()))
+                    && b.set(cd, c"family", b.str(&family.to_string()))
+                    && b.set(cd, c"mode", b.opt_str(family.mode().map(|m| m.as_str())))
+                    && b.set(cd, c"version", b.str(&format!("{}.{minor}", decl.major)))
+                    && b.set(cd, c"slots", b.int(entries.len() as i64))
+                    && b.set(cd, c"imports", b.int(*imports as i64))
+                    && b.set(cd, c"table", b.list(entries.iter().map(|&e| b.int(e as i64))));
                 if ok { cd } else { hpycall::close(ctx, cd); HPy_NULL }
             })));
         if ok { d } else { hpycall::close(ctx, d); HPy_NULL }
     }))
 }
 
-/// The module's exec slot: publishes the runtime's own API.
+/// `count_calls(on)`: routes every table's calls through counting stubs (or back); returns whether
+/// counting was on. Switching on starts the counts from zero.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_count_calls(ctx: *mut HPyContext, on: HPy) -> HPy {
+    let on = match hpy!(ctx, ctx_IsTrue, on) {
+        -1 => return HPy_NULL,
+        v => v != 0,
+    };
+    let mut apis = REGISTRY.lock();
+    let was = COUNTING.swap(on, Ordering::AcqRel);
+    for api in apis.iter_mut() {
+        let signatures: Vec<_> = api.decl.slots.iter().map(|s| s.signature.clone()).collect();
+        for consumer in api.consumers.iter_mut() {
+            if on && !was {
+                consumer.table.reset_counts();
+            }
+            if let Err(why) = consumer.table.set_counting(on, &signatures) {
+                drop(apis);
+                hpycall::set_error(ctx, (*ctx).h_RuntimeError, &why);
+                return HPy_NULL;
+            }
+        }
+    }
+    drop(apis);
+    hpy!(ctx, ctx_Bool_FromBool, was)
+}
+
+/// `call_counts()`: calls counted per edge (consumer, provider API, function) since counting was
+/// switched on.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_call_counts(ctx: *mut HPyContext) -> HPy {
+    let b = Builder(ctx);
+    let apis = REGISTRY.lock();
+    let mut edges = Vec::new();
+    for api in apis.iter() {
+        for c in api.consumers.iter() {
+            for (i, slot) in api.decl.slots.iter().take(c.table.len()).enumerate() {
+                edges.push((api.decl.name.clone(), api.module.clone(), api.family.to_string(), slot.name.clone(),
+                            c.file.clone(), c.family.to_string(), c.table.calls(i)));
+            }
+        }
+    }
+    drop(apis);
+    b.list(edges.into_iter().map(|(api, provider, provider_family, function, file, family, calls)| {
+        let d = b.dict();
+        let ok = b.set(d, c"api", b.str(&api))
+            && b.set(d, c"provider", b.str(&provider))
+            && b.set(d, c"provider_family", b.str(&provider_family))
+            && b.set(d, c"function", b.str(&function))
+            && b.set(d, c"consumer", b.opt_str(module_of_file(file.as_deref())))
+            && b.set(d, c"consumer_file", b.opt_str(file.as_deref()))
+            && b.set(d, c"consumer_family", b.str(&family))
+            && b.set(d, c"calls", b.int(calls as i64));
+        if ok { d } else { hpycall::close(ctx, d); HPy_NULL }
+    }))
+}
+
+/// `trampoline_info()`: the trampoline backend in use and the executable memory it holds.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_trampoline_info(ctx: *mut HPyContext) -> HPy {
+    let t = match trampolines() {
+        Ok(t) => t,
+        Err(why) => {
+            hpycall::set_error(ctx, (*ctx).h_ValueError, &why);
+            return HPy_NULL;
+        }
+    };
+    let b = Builder(ctx);
+    let d = b.dict();
+    let backend = match t.kind() {
+        trampolines::BackendKind::Dynasm => "dynasm",
+        trampolines::BackendKind::Libffi => "libffi",
+    };
+    if b.set(d, c"backend", b.str(backend)) && b.set(d, c"code_bytes", b.int(t.code_bytes() as i64)) {
+        d
+    } else {
+        hpycall::close(ctx, d);
+        HPy_NULL
+    }
+}
+
+/// The module's exec slot: checks the trampoline backend choice, publishes the runtime's own API.
 #[no_mangle]
 pub unsafe extern "C" fn hpybridge_exec(ctx: *mut HPyContext, module: HPy) -> i32 {
+    if let Err(why) = trampolines() {
+        hpycall::set_error(ctx, (*ctx).h_ValueError, &why);
+        return -1;
+    }
     crate::runtime_api::publish(ctx, module)
 }

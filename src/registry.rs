@@ -5,6 +5,7 @@
 //! consumers' static variables, which never tell us they are done.
 
 use crate::context::Family;
+use crate::tables::{Crossings, Table};
 use capsules::wire::{ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
 use hpy_sys::HPyContext;
 use parking_lot::Mutex;
@@ -17,8 +18,6 @@ pub struct Published {
     _strings: Vec<CString>,
     /// The capsule's name, `hpybridge.api.<api>` (the capsule keeps a pointer to it).
     pub capsule_name: CString,
-    /// The provider's function pointers in slot order: the table same-family consumers get.
-    pub raw_functions: Box<[*mut c_void]>,
 }
 
 impl Published {
@@ -54,7 +53,6 @@ impl Published {
         };
         Box::new(Published {
             table,
-            raw_functions: decl.slots.iter().map(|s| s.function).collect(),
             capsule_name: CString::new(format!("hpybridge.api.{}", decl.name)).expect("identifier"),
             _slots: slots,
             _strings: strings,
@@ -62,24 +60,25 @@ impl Published {
     }
 }
 
-/// One successful import.
-#[derive(Clone, Debug)]
+/// A consumer: one declaration (file, family, minor version) and the table its imports return.
 pub struct Consumer {
     /// The shared object holding the consumer's declaration, when the dynamic linker knows it.
     pub file: Option<String>,
     pub family: Family,
     pub minor: u32,
-    pub slots: usize,
     pub imports: u64,
+    pub table: Table,
 }
 
 pub struct Api {
     pub decl: ApiDecl,
     pub module: String,
+    /// The family of the provider's home context (`published.table.provider_ctx`).
     pub family: Family,
     pub file: Option<String>,
     pub published: Box<Published>,
     pub consumers: Vec<Consumer>,
+    pub crossings: Crossings,
 }
 
 // SAFETY: the raw pointers in an entry point to immutable, process-lifetime data (published
@@ -104,10 +103,8 @@ pub fn file_of(addr: *const c_void) -> Option<String> {
     Some(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
 }
 
-impl Consumer {
-    /// The consumer's module name as its file says (`shapes.hpy0.so` -> `shapes`).
-    pub fn module(&self) -> Option<&str> {
-        let base = self.file.as_deref()?.rsplit('/').next()?;
-        Some(base.split('.').next().unwrap_or(base))
-    }
+/// A module's name as its file says (`.../shapes.hpy0.so` -> `shapes`).
+pub fn module_of_file(file: Option<&str>) -> Option<&str> {
+    let base = file?.rsplit('/').next()?;
+    Some(base.split('.').next().unwrap_or(base))
 }

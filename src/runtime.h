@@ -6,6 +6,9 @@
 HPy hpybridge_abi_info(HPyContext *ctx);
 HPy hpybridge_parse_signature(HPyContext *ctx, HPy text);
 HPy hpybridge_apis(HPyContext *ctx);
+HPy hpybridge_count_calls(HPyContext *ctx, HPy on);
+HPy hpybridge_call_counts(HPyContext *ctx);
+HPy hpybridge_trampoline_info(HPyContext *ctx);
 int hpybridge_exec(HPyContext *ctx, HPy module);
 
 #endif

@@ -15,7 +15,7 @@ unsafe impl<T> Sync for Static<T> {}
 static SLOTS: Static<[HPyBridge_Slot; 2]> = Static([
     HPyBridge_Slot {
         name: c"export_api".as_ptr(),
-        signature: c"int (HPyContext *, HPy, void *)".as_ptr(),
+        signature: c"int (HPyContext *, HPy, void *, HPyContext *)".as_ptr(),
         function: export_api as *mut _,
     },
     HPyBridge_Slot {
@@ -42,5 +42,5 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
 /// # Safety
 /// `ctx` valid for the current call, `module` the runtime module.
 pub unsafe fn publish(ctx: *mut HPyContext, module: HPy) -> c_int {
-    export_api(ctx, module, &DECLARATION.0)
+    export_api(ctx, module, &DECLARATION.0, crate::modinit::home_context())
 }

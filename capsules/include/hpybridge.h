@@ -28,7 +28,7 @@
 /* The runtime API's slots this header uses, by index, with their signatures. */
 enum { HPYBRIDGE_SLOT_EXPORT_API, HPYBRIDGE_SLOT_IMPORT_API, HPYBRIDGE_RUNTIME_SLOTS };
 static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
-    {"export_api", "int (HPyContext *, HPy, void *)", NULL},
+    {"export_api", "int (HPyContext *, HPy, void *, HPyContext *)", NULL},
     {"import_api", "void ** (HPyContext *, char *, void *)", NULL},
 };
 /* PyPy 7.3.19's HPy (0.9.1.dev) inserts the member h_DictType just before ctx_Capsule_New, so from
@@ -60,7 +60,7 @@ static inline void *HPyBridge_Capsule_GetPointer(HPyContext *ctx, HPy capsule, c
     return HPYBRIDGE_CTX_MEMBER(ctx, ctx_Capsule_Get)(ctx, capsule, HPyCapsule_key_Pointer, name);
 }
 
-typedef int (*HPyBridge_ExportFunc)(HPyContext *, HPy, const HPyBridge_APITable *);
+typedef int (*HPyBridge_ExportFunc)(HPyContext *, HPy, const HPyBridge_APITable *, HPyContext *);
 typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const HPyBridge_APITable *);
 
 static inline void *_HPyBridge_Fail(HPyContext *ctx, const char *msg)
@@ -104,13 +104,17 @@ static inline const HPyBridge_APITable *HPyBridge_Runtime(HPyContext *ctx)
 }
 
 /* For a provider's HPy_mod_exec slot: registers `table` with the runtime and sets the module
-   attribute `_<api>_API` to the capsule that publishes it. Returns 0, or -1 with an exception. */
+   attribute `_<api>_API` to the capsule that publishes it. Returns 0, or -1 with an exception.
+   It also hands the runtime the module's home context, `_ctx_for_trampolines` (the context
+   Python calls the module with, set by HPy_MODINIT's HPyInitGlobalContext_<name>): trampolines
+   from consumers of other HPy modes start from it. */
 static inline int HPyBridge_Export(HPyContext *ctx, HPy module, const HPyBridge_APITable *table)
 {
     const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
     if (rt == NULL)
         return -1;
-    return ((HPyBridge_ExportFunc)rt->slots[HPYBRIDGE_SLOT_EXPORT_API].function)(ctx, module, table);
+    return ((HPyBridge_ExportFunc)rt->slots[HPYBRIDGE_SLOT_EXPORT_API].function)(ctx, module, table,
+                                                                                   _ctx_for_trampolines);
 }
 
 /* For a consumer: imports `module`, checks that its API matches `wanted` (name, major, minor, and

@@ -10,8 +10,8 @@ from . import errors
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
-__all__ = ["MODES", "LoadError", "abi_info", "apis", "get_include", "load_extension", "mode_from_env",
-           "parse_signature"]
+__all__ = ["MODES", "LoadError", "abi_info", "apis", "call_counts", "count_calls", "get_include", "load_extension",
+           "mode_from_env", "parse_signature", "trampoline_info"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -43,3 +43,21 @@ def apis(module=None):
 def parse_signature(text):
     """The canonical spelling of a C signature; `hpybridge.errors.SignatureSyntaxError` if malformed."""
     return _runtime.parse_signature(text)
+
+
+def count_calls(on=True):
+    """Switches call accounting on (every API table's calls then go through counting stubs, from
+    zero) or off (tables point straight at their functions again: no cost). Returns the old state."""
+    return _runtime.count_calls(on)
+
+
+def call_counts():
+    """Calls counted per edge since `count_calls(True)`: dicts with api, provider, provider_family,
+    function, consumer, consumer_file, consumer_family and calls."""
+    return _runtime.call_counts()
+
+
+def trampoline_info():
+    """The trampoline backend in use ('dynasm' or 'libffi', chosen by HPYBRIDGE_TRAMPOLINES) and the
+    bytes of executable memory its trampolines take."""
+    return _runtime.trampoline_info()
