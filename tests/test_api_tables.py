@@ -224,16 +224,6 @@ result = outcome(hpybridge.load_extension, "calcprov", devel.copy_for_mode(%r, "
     assert "; module 'calcprov' (debug/%s, " % INTERPRETER in r[1] and r[1].endswith("cannot register it again")
 
 
-# --- across modes, until trampolines exist ----------------------------------------------------
-
-@pytest.mark.parametrize("prov_mode, cons_mode", [(p, c) for p in MODES for c in MODES if p != c])
-def test_cross_mode_import_is_refused_clearly(prov_mode, cons_mode):
-    r = connect(prov_mode, cons_mode)
-    assert r == ["CrossModeError", "calc API: the consumer runs in %s/%s, provider module 'calcprov' in %s/%s; calls "
-                 "across HPy context families need trampolines, which this hpybridge does not provide yet"
-                 % (cons_mode, INTERPRETER, prov_mode, INTERPRETER)]
-
-
 def test_failed_imports_leak_nothing():
     bad = build("badprov", "badprov.c")
     r = run_modules([("badprov", bad, "debug", "calcprov"), ("calccons", consumer(), "debug")], """

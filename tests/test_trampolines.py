@@ -1,0 +1,169 @@
+"""Trampolines (issue 4): a consumer in one HPy context family calls a provider in another through
+its table; both see only their own contexts and handles. Every test runs with the backend that
+HPYBRIDGE_TRAMPOLINES selects, dynasm and libffi, on CPython and on PyPy."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import hpybridge
+from conftest import CONTEXT_NAMES, EXT, INTERPRETER, generate_headers, run_modules
+from hpybridge import devel
+from test_api_tables import CALLS, consumer, provider, spec
+
+MODES = hpybridge.MODES
+PAIRS = [(p, c) for p in MODES for c in MODES]
+BACKENDS = ["dynasm", "libffi"]
+
+
+def run(backend, modules, body):
+    return run_modules(modules, body, {"HPYBRIDGE_TRAMPOLINES": backend})
+
+
+def calc(backend, prov_mode, cons_mode, body, prov=None, cons=None):
+    return run(backend, [("calcprov", prov or provider(), prov_mode), ("calccons", cons or consumer(), cons_mode)], body)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("prov_mode, cons_mode", PAIRS)
+def test_matrix(backend, prov_mode, cons_mode):
+    """Every signature of the calc API, in every pairing of modes; debug leak detector clean after
+    thousands of calls, the error path included."""
+    r = calc(backend, prov_mode, cons_mode, CALLS % {"modes": (prov_mode, cons_mode)})
+    assert r["add"] == 42 and r["add_str"] == "abcd"
+    assert r["hypot"] == 5.0
+    assert r["repeat"] == [1, 2] * 3
+    assert r["mix"] == 1 + 2 * 2.0 + 3 * 3 + 4 * 4.0 + 5 * 5 + 6 * 6.0 + 7 * 7 + 8 * 8.0 + 9 * 9 + 10 * 10.0
+    assert r["fill"] == [0.0, 1.5, 3.0, 4.5]
+    assert r["fail"] == ["ValueError", "raised by the provider"]
+    assert r["pick"] == ["a", "b", "c"]
+    # Each side sees only its own context.
+    assert r["provider_context"] == CONTEXT_NAMES[INTERPRETER][prov_mode]
+    assert r["consumer_context"] == CONTEXT_NAMES[INTERPRETER][cons_mode]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("a_mode, b_mode", [("universal", "debug"), ("debug", "trace"), ("trace", "universal"),
+                                            ("debug", "debug")])
+def test_callback_chain(backend, a_mode, b_mode):
+    """pinger calls ponger calls pinger ... 60 levels deep, each in its own mode."""
+    headers = [generate_headers(open(os.path.join(EXT, n + ".toml")).read(), n) for n in ("ping", "pong")]
+    inc = headers + [hpybridge.get_include()]
+    pinger = devel.compile_extension("pinger", [os.path.join(EXT, "chain.c")], include_dirs=inc,
+                                     define_macros=[("PINGER", None)])
+    ponger = devel.compile_extension("ponger", [os.path.join(EXT, "chain.c")], include_dirs=inc)
+    r = run(backend, [("pinger", pinger, a_mode), ("ponger", ponger, b_mode)], """
+pinger.connect(); ponger.connect()
+def chain():
+    trail = []
+    out = pinger.start(trail, 60)
+    assert out is trail
+    return trail
+if "debug" in (%r, %r):
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        for _ in range(20):
+            trail = chain()
+else:
+    trail = chain()
+result = trail
+""" % (a_mode, b_mode))
+    names = CONTEXT_NAMES[INTERPRETER]
+    assert r == [names[a_mode] if i % 2 == 0 else names[b_mode] for i in range(61)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_threads(backend):
+    r = calc(backend, "debug", "universal", """
+import threading
+calccons.connect()
+errors = []
+def work(k):
+    try:
+        for i in range(300):
+            assert calccons.add(i, k) == i + k
+            assert calccons.pick(k, i, None, 1) == i
+            assert calccons.hypot(3.0 * k, 4.0 * k) == 5.0 * k
+            assert outcome(calccons.fail, "t")[0] == "ValueError"
+    except BaseException as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 9)]
+[t.start() for t in threads]; [t.join() for t in threads]
+result = errors
+""")
+    assert r == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_code_memory_is_write_xor_execute(backend):
+    r = calc(backend, "debug", "trace", """
+calccons.connect()
+table = hpybridge.apis("calcprov")[0]["consumers"][0]["table"]
+maps = []
+for line in open("/proc/self/maps"):
+    addr, perms = line.split()[:2]
+    lo, hi = (int(x, 16) for x in addr.split("-"))
+    maps.append((lo, hi, perms))
+result = {"entries": [[p for lo, hi, p in maps if lo <= e < hi] for e in table],
+          "code_bytes": hpybridge.trampoline_info()["code_bytes"]}
+""")
+    assert r["code_bytes"] > 0
+    for perms in r["entries"]:
+        assert len(perms) == 1 and "x" in perms[0] and "w" not in perms[0], r
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_importing_again_makes_no_new_code(backend):
+    r = calc(backend, "universal", "debug", """
+calccons.connect()
+before = hpybridge.trampoline_info()["code_bytes"]
+for _ in range(1000):
+    calccons.connect()
+consumer, = hpybridge.apis("calcprov")[0]["consumers"]
+result = [before, hpybridge.trampoline_info()["code_bytes"], consumer["imports"], calccons.add(1, 2)]
+""")
+    assert r[0] > 0 and r[0] == r[1] and r[2] == 1001 and r[3] == 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("prov_mode, cons_mode", [("universal", "universal"), ("trace", "universal"),
+                                                  ("debug", "universal")])
+def test_call_accounting(backend, prov_mode, cons_mode):
+    r = calc(backend, prov_mode, cons_mode, """
+calccons.connect()
+calccons.add(1, 2)                       # before counting: not counted
+assert hpybridge.count_calls(True) is False
+for i in range(7): calccons.add(i, i)
+for i in range(3): calccons.hypot(1.0, 1.0)
+outcome(calccons.fail, "counted too")
+counts = {e["function"]: e["calls"] for e in hpybridge.call_counts()}
+edge = [e for e in hpybridge.call_counts() if e["function"] == "add"][0]
+assert hpybridge.count_calls(False) is True
+for i in range(5): calccons.add(i, i)    # after: not counted
+after = {e["function"]: e["calls"] for e in hpybridge.call_counts()}
+result = [counts, after, edge, calccons.add(2, 3)]
+""")
+    counts, after, edge, five = r
+    assert counts == {"add": 7, "hypot": 3, "repeat": 0, "mix": 0, "fill": 0, "fail": 1, "pick": 0, "context_name": 0}
+    assert after == counts
+    assert edge["consumer"] == "calccons" and edge["provider"] == "calcprov" and edge["api"] == "calc"
+    assert edge["consumer_family"] == "%s/%s" % (cons_mode, INTERPRETER)
+    assert edge["provider_family"] == "%s/%s" % (prov_mode, INTERPRETER)
+    assert five == 5
+
+
+def test_handles_without_context_cannot_cross():
+    text = spec() + '\n[[functions]]\nname = "bare"\nsignature = "HPy (HPy)"\nsince = "1.2"\n'
+    r = calc("dynasm", "universal", "debug", "result = outcome(calccons.connect)", prov=provider(text), cons=consumer(text))
+    assert r == ["CrossModeError", "calc API: slot 8 'bare' cannot be called from debug/%s into provider module "
+                 "'calcprov' in universal/%s: \"HPy (HPy)\" passes HPy handles but no HPyContext *: there is no "
+                 "context to translate them from" % (INTERPRETER, INTERPRETER)]
+
+
+def test_unknown_backend_is_a_clear_error():
+    env = dict(os.environ, HPYBRIDGE_TRAMPOLINES="jit")
+    proc = subprocess.run([sys.executable, "-c", "import hpybridge"], capture_output=True, text=True, env=env)
+    assert 'HPYBRIDGE_TRAMPOLINES: expected dynasm or libffi (or unset), found "jit"' in proc.stderr
+    assert proc.returncode == 1, "a clean exit, not a crash"
