@@ -242,3 +242,25 @@ def test_signature_canonical_forms():
     assert hpybridge.parse_signature("const double(HPyContext*ctx , HPy  v)") == "double (HPyContext *, HPy)"
     with pytest.raises(hpybridge.errors.SignatureSyntaxError, match=r"at column 9: expected a C type, found 'dobule'"):
         hpybridge.parse_signature("double (dobule)")
+
+
+def test_failed_import_in_exec_exits_cleanly():
+    """The NumPy pattern: a consumer imports its API in its exec slot, and that import fails (here:
+    no provider). The exception must reach the top level and the process exit 1, not crash (HPy 0.9
+    frees the failed module's definition early: see hpybridge.loader._collect_failed_module)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from hpybridge import devel
+
+    spec = importlib.util.spec_from_file_location(
+        "geometry_build", os.path.join(os.path.dirname(EXT), os.pardir, "examples", "geometry", "build.py"))
+    geometry_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(geometry_build)
+    shapes = devel.copy_for_mode(geometry_build.build_examples()["shapes"], "debug")
+    code = "import hpybridge; hpybridge.load_extension('shapes', %r, mode='debug')" % shapes
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "ModuleNotFoundError: geometry API: expected provider module 'geometry', found no module of that name" \
+        in proc.stderr
+    assert proc.returncode == 1, proc.stderr
