@@ -170,11 +170,7 @@ pub unsafe extern "C" fn hpybridge_trampoline_info(ctx: *mut HPyContext) -> HPy 
     };
     let b = Builder(ctx);
     let d = b.dict();
-    let backend = match t.kind() {
-        trampolines::BackendKind::Dynasm => "dynasm",
-        trampolines::BackendKind::Libffi => "libffi",
-    };
-    if b.set(d, c"backend", b.str(backend)) && b.set(d, c"code_bytes", b.int(t.code_bytes() as i64)) {
+    if b.set(d, c"backend", b.str(t.kind().name())) && b.set(d, c"code_bytes", b.int(t.code_bytes() as i64)) {
         d
     } else {
         hpycall::close(ctx, d);
