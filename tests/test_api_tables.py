@@ -72,9 +72,8 @@ result = checks
 """
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_same_mode_calls(mode):
-    r = connect(mode, mode, body=CALLS % {"modes": (mode,)})
+def check_calls(r, prov_mode, cons_mode):
+    """What CALLS must return: right results, and each side seeing only its own context."""
     assert r["add"] == 42 and r["add_str"] == "abcd"
     assert r["hypot"] == 5.0
     assert r["repeat"] == [1, 2] * 3
@@ -82,8 +81,14 @@ def test_same_mode_calls(mode):
     assert r["fill"] == [0.0, 1.5, 3.0, 4.5]
     assert r["fail"] == ["ValueError", "raised by the provider"]
     assert r["pick"] == ["a", "b", "c"]
-    # Same family: the consumer's own context flows through, which is valid for the provider.
-    assert r["provider_context"] == r["consumer_context"] == CONTEXT_NAMES[INTERPRETER][mode]
+    assert r["provider_context"] == CONTEXT_NAMES[INTERPRETER][prov_mode]
+    assert r["consumer_context"] == CONTEXT_NAMES[INTERPRETER][cons_mode]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_same_mode_calls(mode):
+    # Same family: the table holds the provider's functions; the consumer's context is valid for them.
+    check_calls(connect(mode, mode, body=CALLS % {"modes": (mode,)}), mode, mode)
 
 
 def test_introspection_names_provider_and_consumers():

@@ -11,7 +11,7 @@ import pytest
 import hpybridge
 from conftest import CONTEXT_NAMES, EXT, INTERPRETER, generate_headers, run_modules
 from hpybridge import devel
-from test_api_tables import CALLS, consumer, provider, spec
+from test_api_tables import CALLS, check_calls, consumer, provider, spec
 
 MODES = hpybridge.MODES
 PAIRS = [(p, c) for p in MODES for c in MODES]
@@ -31,17 +31,7 @@ def calc(backend, prov_mode, cons_mode, body, prov=None, cons=None):
 def test_matrix(backend, prov_mode, cons_mode):
     """Every signature of the calc API, in every pairing of modes; debug leak detector clean after
     thousands of calls, the error path included."""
-    r = calc(backend, prov_mode, cons_mode, CALLS % {"modes": (prov_mode, cons_mode)})
-    assert r["add"] == 42 and r["add_str"] == "abcd"
-    assert r["hypot"] == 5.0
-    assert r["repeat"] == [1, 2] * 3
-    assert r["mix"] == 1 + 2 * 2.0 + 3 * 3 + 4 * 4.0 + 5 * 5 + 6 * 6.0 + 7 * 7 + 8 * 8.0 + 9 * 9 + 10 * 10.0
-    assert r["fill"] == [0.0, 1.5, 3.0, 4.5]
-    assert r["fail"] == ["ValueError", "raised by the provider"]
-    assert r["pick"] == ["a", "b", "c"]
-    # Each side sees only its own context.
-    assert r["provider_context"] == CONTEXT_NAMES[INTERPRETER][prov_mode]
-    assert r["consumer_context"] == CONTEXT_NAMES[INTERPRETER][cons_mode]
+    check_calls(calc(backend, prov_mode, cons_mode, CALLS % {"modes": (prov_mode, cons_mode)}), prov_mode, cons_mode)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

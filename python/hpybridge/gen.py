@@ -333,6 +333,20 @@ def _slot_count_expr(spec, var):
     return expr
 
 
+def _prologue(spec, guard):
+    """Include guard, hpybridge.h and the version macros: how both headers begin."""
+    up = spec.name.upper()
+    return [
+        "#ifndef %s" % guard,
+        "#define %s" % guard,
+        "",
+        "#include <hpybridge.h>",
+        "",
+        "#define %s_API_MAJOR %d" % (up, spec.major),
+        "#define %s_API_MINOR %d" % (up, spec.minor),
+    ]
+
+
 def render_api_header(spec):
     name, up = spec.name, spec.name.upper()
     guard = "%s_API_H" % up
@@ -350,14 +364,7 @@ def render_api_header(spec):
         " * Define %s_API_MINOR_NEEDED before including this header to accept older providers of major" % up,
         " * %d; then use only the members of that minor version or older. */" % spec.major,
     ]
-    out += [
-        "#ifndef %s" % guard,
-        "#define %s" % guard,
-        "",
-        "#include <hpybridge.h>",
-        "",
-        "#define %s_API_MAJOR %d" % (up, spec.major),
-        "#define %s_API_MINOR %d" % (up, spec.minor),
+    out += _prologue(spec, guard) + [
         "/* The version this consumer needs: providers %d.<this> and newer (of major %d) serve it. */"
         % (spec.major, spec.major),
         "#ifndef %s_API_MINOR_NEEDED" % up,
@@ -422,13 +429,8 @@ def render_export_header(spec):
         " *",
         " * The provider defines the functions declared below (%s_<name>) and calls export_%s(ctx, module)" % (name, name),
         " * from its HPy_mod_exec slot. */",
-        "#ifndef %s" % guard,
-        "#define %s" % guard,
-        "",
-        "#include <hpybridge.h>",
-        "",
-        "#define %s_API_MAJOR %d" % (up, spec.major),
-        "#define %s_API_MINOR %d" % (up, spec.minor),
+    ]
+    out += _prologue(spec, guard) + [
         "",
         _UNUSED,
         "",
