@@ -4,8 +4,9 @@
 //! A slot holds, cheapest first:
 //! - the provider's own function, when consumer and provider share a family, or when the
 //!   signature has neither a context nor a handle (nothing to translate);
-//! - a context-swapping stub, when handles are shared (universal <-> trace) and the provider's
-//!   home context is valid for any call: it replaces the context argument and jumps;
+//! - a context-swapping stub, when there is no handle to move (handles are shared, as between
+//!   universal and trace mode, or the signature has none) and the provider's home context is valid
+//!   for any call (any mode but CPython's debug mode): it replaces the context argument and jumps;
 //! - a translating trampoline (`xcall::translate`) otherwise.
 //! With call counting on, a counting stub in front of whichever of those it is.
 
@@ -76,8 +77,11 @@ impl Crossings {
             return Ok(target); // nothing context-dependent crosses
         }
         let to_provider = Transfer::between(consumer, provider);
+        // No handle work: handles are shared, or the signature has none (then only the context
+        // differs, whatever the families).
+        let handle_work = uses_handles && to_provider != Transfer::Shared;
         let t = trampolines()?;
-        let code = if to_provider == Transfer::Shared && provider.entry() == Entry::Home && *ctx_args == [0] {
+        let code = if !handle_work && provider.entry() == Entry::Home && *ctx_args == [0] {
             t.swap_arg0(sig, target, home as u64)
         } else {
             let plan = Box::new(CrossPlan {

@@ -11,6 +11,7 @@ use crate::transfer::Transfer;
 use hpy_sys::{HPy, HPyContext, HPyFunc_Signature, _HPyFunc_args_NOARGS, HPy_NULL};
 use std::cell::Cell;
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 use trampolines::Call;
 
 /// Everything a translating trampoline needs, fixed when it is made. Lives as long as the
@@ -56,12 +57,15 @@ thread_local! {
 pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
     let plan = &*data.cast::<CrossPlan>();
     let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
-    let outer = KNOWN_VALID_DEBUG_CTX.get();
-    if plan.consumer_is_cpython_debug {
-        KNOWN_VALID_DEBUG_CTX.set(consumer);
-    }
     match plan.entry {
+        // A debug consumer's context is valid while it waits: nested entries may use it.
+        Entry::Home if plan.consumer_is_cpython_debug => {
+            let outer = KNOWN_VALID_DEBUG_CTX.replace(consumer);
+            cross(call, plan, consumer, plan.home);
+            KNOWN_VALID_DEBUG_CTX.set(outer);
+        }
         Entry::Home => cross(call, plan, consumer, plan.home),
+        // (The consumer is not in CPython's debug mode here: that would be the same family.)
         Entry::ThroughTrampolineCall => {
             let known = KNOWN_VALID_DEBUG_CTX.replace(std::ptr::null_mut());
             if known.is_null() {
@@ -69,9 +73,9 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
             } else {
                 cross(call, plan, consumer, known);
             }
+            KNOWN_VALID_DEBUG_CTX.set(known);
         }
     }
-    KNOWN_VALID_DEBUG_CTX.set(outer);
 }
 
 /// The call proper, with `provider` a context valid now.
@@ -79,23 +83,23 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
     for &i in plan.ctx_args.iter() {
         call.set_arg(i, provider as u64);
     }
-    let move_handles = plan.to_provider != Transfer::Shared;
-    let mut moved = [HPy_NULL; MAX_HANDLES];
-    let n = if move_handles { plan.handle_args.len() } else { 0 };
-    for (k, &i) in plan.handle_args.iter().take(n).enumerate() {
+    let n = if plan.to_provider == Transfer::Shared { 0 } else { plan.handle_args.len() };
+    // Uninitialised: most calls move no handle or one, and this runs on every call.
+    let mut moved = [const { MaybeUninit::<HPy>::uninit() }; MAX_HANDLES];
+    for (k, &i) in plan.handle_args[..n].iter().enumerate() {
         let h = HPy { _i: call.arg(i) as isize };
         let m = plan.to_provider.moved(consumer, provider, h);
         if m.is_null() && !h.is_null() {
             // Could not move it (an exception is set): undo, and fail the way C APIs fail.
-            moved[..k].iter().for_each(|&m| close(provider, m));
+            moved[..k].iter().for_each(|m| close(provider, m.assume_init()));
             call.set_ret(0);
             return;
         }
-        moved[k] = m;
+        moved[k].write(m);
         call.set_arg(i, m._i as u64);
     }
     call.invoke(plan.target);
-    moved[..n].iter().for_each(|&m| close(provider, m));
+    moved[..n].iter().for_each(|m| close(provider, m.assume_init()));
     if plan.returns_handle && plan.to_consumer != Transfer::Shared {
         let result = HPy { _i: call.ret() as isize };
         if !result.is_null() {

@@ -1,0 +1,667 @@
+"""`make bench`: the per-call cost of hpybridge's call paths between HPy modes.
+
+Two trivial functions of the bench API (benchmarks/bench.toml), provided by `benchprov`:
+`HPy ident(HPyContext *, HPy)` (a new handle to its argument) and `double inc(HPyContext *, double)`
+(x + 1). `benchcons` calls them in a C loop (`benchloop.h`), through the table `import_bench` gave
+it; the ident loop closes every handle it gets back.
+
+Every path runs in a fresh subprocess (an API registers once per process), which measures, side by
+side, the path (the consumer's loop calling through its table) and the baseline: the provider's own
+loop, the very same machine code (benchloop.h), calling the provider's functions through a table
+of its own read through a volatile pointer, in the provider's mode. Ratios are against the
+baseline of the same process.
+
+- Time: the loop's nanoseconds (clock_gettime around it, in C) divided by its calls; the number of
+  calls is calibrated so that one repetition takes >= 25 ms; best of 7 repetitions, path and
+  baseline interleaved.
+- Instructions: the same process under `valgrind --tool=callgrind --collect-atstart=no`, 20,000
+  calls per loop after an uncounted warm-up; the time_* methods switch collection on around their
+  loop only and dump the profile after it (client requests, benchloop.h), so each dump is one
+  loop. Instructions per call of each loop (everything it executed, divided by its calls), and of
+  the loop without its HPy_Close (which runs in the consumer's mode on the path, in the
+  provider's in the baseline); the excess of the latter over the baseline's is what the call path
+  adds ("bridge" in the table).
+
+Usage: benchmarks/run.py [--pypy] [--no-callgrind] [--only SUBSTRING] [--reps N] [--keep DIR]
+[--output FILE] (environment as the Makefile sets it: PYTHONPATH=python, HPY_PYTHON,
+HPYBRIDGE_BUILD_DIR). --pypy also times every path on PyPy (.cache/pypy, as `make test-pypy`
+provisions it), with the same binaries; --keep keeps callgrind's files for a closer look
+(`callgrind_annotate` resolves names only in the first dump of a run; `read_dumps` here in all).
+Writes benchmarks/results.md. Never fails because a target is missed; exits non-zero only if
+nothing could be measured.
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import glob
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if os.path.join(REPO, "python") not in sys.path:
+    sys.path.insert(0, os.path.join(REPO, "python"))
+
+import hpybridge  # noqa: E402
+from hpybridge import devel, gen  # noqa: E402
+
+MODES = ("universal", "debug", "trace")
+# (consumer mode, provider mode)
+CROSS = [("universal", "trace"), ("trace", "universal"), ("universal", "debug"), ("debug", "universal"),
+         ("debug", "trace"), ("trace", "debug")]
+BACKENDS = ("dynasm", "libffi")
+FUNCTIONS = ("ident", "inc")
+CALLGRIND_CALLS = 20_000
+WARM_CALLS = 2_000
+TARGET_NS = 25e6  # one timed repetition lasts at least this long
+PYPY = os.path.join(REPO, ".cache", "pypy", "bin", "pypy3")
+PYPY_SITE = os.path.join(REPO, ".cache", "pypy", "site-packages")
+LOOP_SYMBOLS = ["%s_loop_%s" % (side, f) for side in ("benchprov", "benchcons") for f in FUNCTIONS]
+
+
+class Path:
+    def __init__(self, cons, prov, backend=None):
+        self.cons, self.prov, self.backend = cons, prov, backend
+
+    @property
+    def same(self):
+        return self.cons == self.prov
+
+    @property
+    def name(self):
+        return "%s -> %s" % (self.cons, self.prov)
+
+    @property
+    def label(self):
+        return "%s%s" % (self.name, "" if self.backend is None else " [%s]" % self.backend)
+
+    def key(self):
+        return (self.cons, self.prov, self.backend)
+
+
+def all_paths():
+    return [Path(m, m) for m in MODES] + [Path(c, p, b) for c, p in CROSS for b in BACKENDS]
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def build():
+    """Generates the bench API's headers and compiles both modules; returns (provider, consumer)."""
+    include = os.path.join(devel.default_build_dir(), "bench", "include")
+    gen.generate(gen.load_spec(os.path.join(HERE, "bench.toml")), include)
+    dirs = [include, HERE, hpybridge.get_include()]
+    return tuple(devel.compile_extension(name, [os.path.join(HERE, name + ".c")], include_dirs=dirs)
+                 for name in ("benchprov", "benchcons"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The measuring process
+
+_CHILD = r'''
+import json, sys
+cfg = json.loads(sys.argv[1])
+out = {}
+
+def result():
+    print("RESULT " + json.dumps(out))
+    sys.stdout.flush()
+
+try:
+    import hpybridge
+    prov = hpybridge.load_extension("benchprov", cfg["prov"], mode=cfg["prov_mode"])
+    sys.modules["benchprov"] = prov
+    cons = hpybridge.load_extension("benchcons", cfg["cons"], mode=cfg["cons_mode"])
+    sys.modules["benchcons"] = cons
+    out["contexts"] = [cons.context_name(), prov.context_name()]
+    try:
+        out["backend"] = hpybridge.trampoline_info()["backend"]
+    except Exception:
+        out["backend"] = None
+    cons.connect()
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+    result()
+    sys.exit(0)
+
+try:  # what the consumer's table holds: the provider's own functions, or other code
+    tables = [c["table"] for a in hpybridge.apis("benchprov") for c in a["consumers"]]
+    out["raw"] = [e == f for e, f in zip(tables[0], prov.functions())]
+except Exception:
+    out["raw"] = None
+
+OBJ = "a handle's object"
+SIDES = {"baseline": prov, "path": cons}
+
+def run(side, fn, n, warm=False):
+    m = SIDES[side]
+    if fn == "ident":
+        return (m.warm_ident if warm else m.time_ident)(OBJ, n)
+    return (m.warm_inc if warm else m.time_inc)(n)
+
+keys = [(side, fn) for fn in ("ident", "inc") for side in ("baseline", "path")]
+try:
+    for side, fn in keys:
+        run(side, fn, cfg["warm"], warm=True)
+    if cfg["kind"] == "callgrind":
+        if not (prov.callgrind_support() and cons.callgrind_support()):
+            raise RuntimeError("benchprov/benchcons were built without <valgrind/callgrind.h>: no counts")
+        for side, fn in keys:
+            run(side, fn, cfg["calls"])
+    else:
+        calls = {}
+        for side, fn in keys:
+            n = 1000
+            while True:
+                t = run(side, fn, n)
+                if t >= cfg["target_ns"]:
+                    break
+                n = int(n * min(10.0, max(2.0, 1.2 * cfg["target_ns"] / max(t, 1.0))))
+            calls[side + "/" + fn] = n
+        best = {k: float("inf") for k in calls}
+        for _ in range(cfg["reps"]):
+            for side, fn in keys:
+                k = side + "/" + fn
+                best[k] = min(best[k], run(side, fn, calls[k]) / calls[k])
+        out["ns"] = best
+        out["calls"] = calls
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+result()
+'''
+
+
+def child_env(backend, pypy=False):
+    env = dict(os.environ)
+    env.pop("HPY", None)  # the runtime itself loads in universal mode
+    env.pop("HPYBRIDGE_TRAMPOLINES", None)
+    if backend:
+        env["HPYBRIDGE_TRAMPOLINES"] = backend
+    pythonpath = os.path.join(REPO, "python")
+    if pypy:
+        pythonpath += os.pathsep + PYPY_SITE
+    env["PYTHONPATH"] = pythonpath
+    return env
+
+
+def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600):
+    """Runs the measuring process for `path`; returns its result dict (with "error" on failure)."""
+    prov, cons = mods
+    cfg = {"prov": devel.copy_for_mode(prov, path.prov), "prov_mode": path.prov,
+           "cons": devel.copy_for_mode(cons, path.cons), "cons_mode": path.cons,
+           "kind": kind, "warm": WARM_CALLS, "calls": CALLGRIND_CALLS, "target_ns": TARGET_NS, "reps": reps}
+    argv = [python, "-c", _CHILD, json.dumps(cfg)]
+    # Collection off but for the loops: the time_* methods switch it on and off around the loop
+    # and dump after it (client requests, see benchloop.h).
+    if kind == "callgrind":
+        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file, "--dump-instr=no",
+                "--collect-atstart=no", *argv]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(path.backend, python == PYPY),
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after %d s" % timeout}
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    if not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-12:]
+        return {"error": "exit status %d: %s" % (proc.returncode, " | ".join(tail))}
+    out = json.loads(lines[-1][len("RESULT "):])
+    if proc.returncode != 0 and "error" not in out:
+        out["error"] = "exit status %d after the measurements" % proc.returncode
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Callgrind profiles
+
+_NAME = re.compile(r"\((\d+)\)(?: (.*))?$")
+
+
+def read_profile(out_file, names=None):
+    """(self Ir per function, inclusive Ir per call arc (caller, callee), total Ir) from a callgrind
+    file. `names`: the compressed names of the run's earlier dumps (callgrind names a function in
+    full once per run, in the first dump that has it; later dumps give only its number)."""
+    names = {} if names is None else names
+    self_cost, arcs = {}, {}
+    total = None
+    fn = cfn = None
+    in_call = False
+
+    def name(text):
+        m = _NAME.match(text.strip())
+        if not m:
+            return text.strip()
+        if m.group(2):
+            names[m.group(1)] = m.group(2)
+        return names.get(m.group(1), text.strip())
+
+    with open(out_file) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                total = int(line.split()[1])
+            elif line.startswith("fn="):
+                fn = name(line[3:])
+            elif line.startswith("cfn="):
+                cfn = name(line[4:])
+            elif line.startswith("calls="):
+                in_call = True
+            elif line[:1].isdigit() or line[:1] in ("+", "-", "*"):
+                parts = line.split()
+                ir = int(parts[1]) if len(parts) > 1 else 0
+                if in_call:
+                    arcs[(fn, cfn)] = arcs.get((fn, cfn), 0) + ir
+                    in_call = False
+                else:
+                    self_cost[fn] = self_cost.get(fn, 0) + ir
+    return self_cost, arcs, total
+
+
+def inclusive(profile, fn):
+    self_cost, arcs, _ = profile
+    return self_cost.get(fn, 0) + sum(ir for (caller, callee), ir in arcs.items() if caller == fn and callee != fn)
+
+
+def read_dumps(out_file):
+    """{loop symbol: profile} from the dumps the time_* methods request after each loop."""
+    found, names = {}, {}
+    parts = [(int(d.rsplit(".", 1)[1]), d) for d in glob.glob(out_file + ".*") if d.rsplit(".", 1)[1].isdigit()]
+    for _, dump in sorted(parts):
+        with open(dump) as f:
+            trigger = next((l for l in f if l.startswith("desc: Trigger:")), "")
+        profile = read_profile(dump, names)
+        symbol = next((s for s in LOOP_SYMBOLS if re.search(r"\b%s\b" % s, trigger)), None)
+        if symbol is not None:
+            found[symbol] = profile
+    return found
+
+
+def instructions(dumps):
+    """Per function: Ir per call of the path's loop and of the baseline's, and of each without its
+    HPy_Close, from one dump per loop. The HPy_Close is called straight from the loop, so callgrind
+    attributes it reliably; the provider's function is not (behind libffi's ffi_call, callgrind
+    does not see a call and books the function's instructions to libffi), so it is not split off:
+    it does the same work in both loops, and cancels out of the difference."""
+    result = {}
+    for fn in FUNCTIONS:
+        entry = {}
+        for side, prefix in (("baseline", "benchprov"), ("path", "benchcons")):
+            symbol = "%s_loop_%s" % (prefix, fn)
+            if symbol not in dumps:
+                raise ValueError("callgrind wrote no dump for %s (found: %s)" % (symbol, ", ".join(sorted(dumps)) or "none"))
+            profile = dumps[symbol]
+            total = profile[2] or 0
+            if total < CALLGRIND_CALLS:
+                raise ValueError("callgrind counted %d instructions in %s: nothing was collected" % (total, symbol))
+            close = inclusive(profile, prefix + "_close")
+            if fn == "ident" and close < CALLGRIND_CALLS:
+                raise ValueError("callgrind profile of %s: no cost for %s_close" % (symbol, prefix))
+            entry[side] = total / CALLGRIND_CALLS
+            entry[side + "_close"] = close / CALLGRIND_CALLS
+        result[fn] = entry
+    return result
+
+
+def measure_callgrind(path, mods, python, workdir):
+    out_file = os.path.join(workdir, "cg-%s-%s-%s.out" % (path.cons, path.prov, path.backend or "raw"))
+    r = run_child(path, mods, "callgrind", python, out_file=out_file, timeout=900)
+    if "error" in r:
+        return r
+    try:
+        ir = instructions(read_dumps(out_file))
+    except (OSError, ValueError) as e:
+        return {"error": str(e)}
+    r["ir"] = ir
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def fmt(x, digits=1):
+    return "n/a" if x is None else "%.*f" % (digits, x)
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    def first_line(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "unknown"
+    git = first_line(["git", "-C", REPO, "describe", "--always", "--dirty"])
+    with open(hpybridge._runtime_path, "rb") as f:
+        runtime = hashlib.sha256(f.read()).hexdigest()[:12]
+    return {
+        "cpu": "%s (%d logical CPUs)" % (cpu, os.cpu_count() or 0),
+        "python": "%s %s" % (platform.python_implementation(), platform.python_version()),
+        "system": "%s %s" % (platform.system(), platform.release()),
+        "compiler": first_line([os.environ.get("CC", "gcc"), "--version"]),
+        "valgrind": first_line(["valgrind", "--version"]),
+        "source": "git %s, runtime sha256 %s" % (git, runtime),
+    }
+
+
+def rows(paths, timing, cg):
+    lines = ["| path (consumer -> provider) | backend | function | ns/call | baseline ns/call | ratio | "
+             "Ir/call | baseline Ir/call | added Ir/call | bridge Ir/call |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in paths:
+        t, c = timing.get(p.key(), {}), cg.get(p.key(), {})
+        backend = "raw pointers" if p.same else p.backend
+        error = t.get("error") or c.get("error")
+        for fn in FUNCTIONS:
+            ns = t.get("ns")
+            ir = (c.get("ir") or {}).get(fn)
+            if ns is None and ir is None:
+                lines.append("| %s | %s | %s | not measured%s |  |  |  |  |  |  |" % (
+                    p.name, backend, fn, " (see below)" if error else ""))
+                continue
+            path_ns = ns and ns["path/" + fn]
+            base_ns = ns and ns["baseline/" + fn]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                p.name, backend, fn, fmt(path_ns), fmt(base_ns), fmt(path_ns and path_ns / base_ns, 2),
+                fmt(ir and ir["path"]), fmt(ir and ir["baseline"]), fmt(ir and ir["path"] - ir["baseline"]),
+                fmt(ir and bridge_of(ir))))
+    return lines
+
+
+def errors(paths, *results):
+    """Markdown lines: each path's errors (time, callgrind, ...), once each."""
+    lines = []
+    for p in paths:
+        seen = []
+        for what, res in results:
+            e = (res.get(p.key()) or {}).get("error")
+            if e and e not in [x for _, x in seen]:
+                seen.append((what, e))
+        for what, e in seen:
+            lines.append("- %s (%s): %s" % (p.label, what, e))
+    return lines
+
+
+def bridge_of(ir):
+    """What the call path adds per call: the path's loop minus the baseline's, each without its
+    HPy_Close (which runs in the consumer's mode on the path, in the provider's in the baseline)."""
+    return (ir["path"] - ir["path_close"]) - (ir["baseline"] - ir["baseline_close"])
+
+
+def bridge(cg, key, fn):
+    ir = (cg.get(key) or {}).get("ir")
+    return None if not ir else bridge_of(ir[fn])
+
+
+def verdict(checks):
+    """checks: [bool or None (not measured)]."""
+    measured = [c for c in checks if c is not None]
+    if not measured:
+        return "not measured"
+    if not all(measured):
+        return "NOT met"
+    return "met" if len(measured) == len(checks) else "met where measured (%d of %d)" % (len(measured), len(checks))
+
+
+def targets(timing, cg):
+    """[(target, verdict, details)], from the instruction counts (timings are shown alongside)."""
+    out = []
+    # 1. Same family ~ baseline: the table holds the provider's own functions.
+    checks, details = [], []
+    for m in MODES:
+        for fn in FUNCTIONS:
+            b = bridge(cg, (m, m, None), fn)
+            ns = (timing.get((m, m, None)) or {}).get("ns")
+            checks.append(None if b is None else abs(b) <= 1.0)
+            if b is not None or ns:
+                details.append("%s %s: %s Ir/call, time ratio %s" % (
+                    m, fn, "n/a" if b is None else "%+.1f" % b, fmt(ns and ns["path/" + fn] / ns["baseline/" + fn], 2)))
+    out.append(("same-family table ≈ baseline (bridge within ±1 instruction per call; time ratios for reference)",
+                verdict(checks), details))
+    # 2. universal <-> trace with dynasm: <= 8 instructions over the same-family path of the provider's mode.
+    checks, details = [], []
+    for cons, prov in (("universal", "trace"), ("trace", "universal")):
+        for fn in FUNCTIONS:
+            b, same = bridge(cg, (cons, prov, "dynasm"), fn), bridge(cg, (prov, prov, None), fn)
+            checks.append(None if b is None or same is None else b - same <= 8.0)
+            if checks[-1] is not None:
+                details.append("%s -> %s %s: %+.1f" % (cons, prov, fn, b - same))
+    out.append(("universal <-> trace with dynasm adds <= 8 instructions per call over the same-family path "
+                "(bridge Ir/call minus that of the same-family path in the provider's mode)",
+                verdict(checks), details))
+    # 3. dynasm <= 1/3 of libffi for the same translating call (and, for information, for the stubs).
+    checks, details = [], []
+    for cons, prov in CROSS:
+        translating = "debug" in (cons, prov)
+        for fn in FUNCTIONS:
+            d, l = bridge(cg, (cons, prov, "dynasm"), fn), bridge(cg, (cons, prov, "libffi"), fn)
+            if translating:
+                checks.append(None if d is None or l is None else d <= l / 3.0)
+            if d is not None and l is not None:
+                whole = [cg[(cons, prov, b)]["ir"][fn]["path"] for b in ("dynasm", "libffi")]
+                details.append("%s -> %s %s: bridge dynasm %.1f vs libffi %.1f (%s); whole loop %.1f vs %.1f (%.0f%%)%s" % (
+                    cons, prov, fn, d, l, "%.0f%%" % (100.0 * d / l) if l > 0 else "n/a", whole[0], whole[1],
+                    100.0 * whole[0] / whole[1], "" if translating else "; context-swap stub, not a translating call"))
+    out.append(("dynasm needs <= 1/3 of libffi's instructions for the same translating call "
+                "(bridge Ir/call; the paths with debug mode on one side)",
+                verdict(checks), details))
+    return out
+
+
+def pypy_rows(paths, timing):
+    lines = ["| path (consumer -> provider) | backend | function | ns/call | baseline ns/call | ratio |",
+             "|---|---|---|---:|---:|---:|"]
+    for p in paths:
+        t = timing.get(p.key(), {})
+        backend = "raw pointers" if p.same else p.backend
+        for fn in FUNCTIONS:
+            ns = t.get("ns")
+            if ns is None:
+                lines.append("| %s | %s | %s | not measured%s |  |  |" % (
+                    p.name, backend, fn, " (see below)" if t.get("error") else ""))
+                continue
+            lines.append("| %s | %s | %s | %s | %s | %s |" % (
+                p.name, backend, fn, fmt(ns["path/" + fn]), fmt(ns["baseline/" + fn]),
+                fmt(ns["path/" + fn] / ns["baseline/" + fn], 2)))
+    return lines
+
+
+METHOD = """\
+## Method
+
+`benchmarks/run.py` builds `benchprov` (the provider of the bench API, `benchmarks/bench.toml`) and
+`benchcons` (its consumer) as universal binaries, and measures every path in a fresh process (an
+API registers once per process) that loads the provider and the consumer in the path's modes.
+The functions: `HPy ident(HPyContext *, HPy)` returns `HPy_Dup` of its argument (the loop closes
+each result: a handle crosses each way on every call) and `double inc(HPyContext *, double)`
+returns x + 1 (no handle). The loops (`benchmarks/benchloop.h`) are the same C in both modules
+and compile to the same machine code: an indirect call through a table entry loaded from memory,
+then (ident) an HPy_Close of the result through a small non-inlined function.
+
+- **baseline**: the provider's loop calls its own functions through a table of its own, read
+  through a `volatile` pointer (no inlining), in the provider's mode. Every process measures it
+  next to its path; ratios are against the baseline of the same process.
+- **same family** (`m -> m`): consumer and provider in the same mode; the consumer's table holds
+  the provider's functions themselves ("Table holds" above says whether it does, comparing the
+  table's entries with the provider's function addresses).
+- **universal <-> trace**: the table holds a context-swap stub (trace handles are universal
+  handles): it replaces the context argument with the provider's and jumps.
+- **universal <-> debug, debug <-> trace**: translating trampolines: they enter the provider's
+  mode properly (on CPython a debug-mode provider is entered through its context's
+  `ctx_CallRealFunctionFromTrampoline`), give it a context and handles of its own and turn its
+  handle result into one of the consumer's context.
+- Each cross path with both backends: machine code emitted with dynasm, or libffi closures
+  (`HPYBRIDGE_TRAMPOLINES=dynasm|libffi`).
+
+**Time**: nanoseconds per call of the whole loop, measured with `clock_gettime` around it in C;
+the calls per repetition are calibrated to take at least 25 ms; best of %(reps)d repetitions,
+baseline and path interleaved. On a shared 2-core machine timings move by several percent from
+run to run; instruction counts do not. The inc loop is about 4 cycles per call, and there the
+time also depends on where the loader happened to map the code: the same machine code, in the
+same process, runs at ~1.0 or ~1.5 ns per call (ratios of 0.7 to 1.4 between identical loops);
+read inc's time ratios with that in mind, and its instruction counts as the measure. Trace mode's
+context functions read the clock (`clock_gettime`) on entry and exit: a clock read is a handful of
+instructions but takes far longer than they suggest, so in trace mode time and instructions tell
+different stories. Ratios are against the provider-mode baseline, so where the consumer's mode
+closes handles more cheaply than the provider's (universal -> trace) a path can beat it.
+
+**Instructions** (Ir): the same process again under `valgrind --tool=callgrind
+--collect-atstart=no`, %(calls)s calls per loop after an uncounted warm-up: the `time_*` methods
+switch collection on just around their loop and dump the profile right after it (callgrind client
+requests), so each dump holds exactly one loop. "Ir/call" is everything the loop executed per call
+(the loop itself, the call path, the provider's function, the HPy_Close); "added" is its excess
+over the baseline's. For ident that excess also holds the difference between closing the handle
+in the consumer's mode (the path) and in the provider's (the baseline): "bridge" takes each
+loop's HPy_Close out (its inclusive cost in the profile) before subtracting, so it is what the
+call path itself adds over a direct call, whatever the modes. The provider's function does the
+same work in both loops and cancels out. (Client requests rather than `--toggle-collect`, and no
+per-function split of the provider's function: behind libffi's `ffi_call` callgrind does not
+recognise the call into the provider, and books its instructions to libffi; counts stay right,
+attribution does not.)
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pypy", action="store_true", help="also time the paths on PyPy (no callgrind)")
+    parser.add_argument("--no-callgrind", action="store_true", help="timings only")
+    parser.add_argument("--only", help="only the paths whose label contains this")
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--keep", help="keep callgrind's files in this folder")
+    parser.add_argument("--output", default=os.path.join(HERE, "results.md"))
+    args = parser.parse_args()
+
+    started = time.time()
+    mods = build()
+    paths = [p for p in all_paths() if not args.only or args.only in p.label]
+    python = sys.executable
+
+    print("hpybridge call paths: %d paths, timing (best of %d) then callgrind (%s calls)" % (
+        len(paths), args.reps, format(CALLGRIND_CALLS, ",")), flush=True)
+    timing = {}
+    for p in paths:
+        r = run_child(p, mods, "time", python, reps=args.reps)
+        timing[p.key()] = r
+        if "error" in r:
+            print("  time      %-32s %s" % (p.label, r["error"][:200]), flush=True)
+        else:
+            print("  time      %-32s ident %7.1f ns (base %6.1f)   inc %7.1f ns (base %6.1f)" % (
+                p.label, r["ns"]["path/ident"], r["ns"]["baseline/ident"], r["ns"]["path/inc"],
+                r["ns"]["baseline/inc"]), flush=True)
+
+    cg = {}
+    if not args.no_callgrind:
+        if shutil.which("valgrind") is None:
+            print("valgrind not found: no instruction counts")
+        else:
+            workdir = args.keep or tempfile.mkdtemp(prefix="hpybridge-bench-")
+            os.makedirs(workdir, exist_ok=True)
+            try:
+                with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+                    futures = {pool.submit(measure_callgrind, p, mods, python, workdir): p for p in paths}
+                    for future in concurrent.futures.as_completed(futures):
+                        p = futures[future]
+                        r = future.result()
+                        cg[p.key()] = r
+                        if "error" in r:
+                            print("  callgrind %-32s %s" % (p.label, r["error"][:200]), flush=True)
+                        else:
+                            print("  callgrind %-32s ident %6.1f Ir (base %6.1f)   inc %6.1f Ir (base %6.1f)" % (
+                                p.label, r["ir"]["ident"]["path"], r["ir"]["ident"]["baseline"],
+                                r["ir"]["inc"]["path"], r["ir"]["inc"]["baseline"]), flush=True)
+            finally:
+                if not args.keep:
+                    shutil.rmtree(workdir, ignore_errors=True)
+
+    pypy = {}
+    if args.pypy:
+        if not os.path.exists(PYPY):
+            print("no PyPy at %s (make test-pypy provisions it): skipping --pypy" % PYPY)
+        else:
+            for p in paths:
+                r = run_child(p, mods, "time", PYPY, reps=args.reps)
+                pypy[p.key()] = r
+                print("  pypy      %-32s %s" % (p.label, r.get("error", "")[:200] or "ident %.1f ns (base %.1f)   inc %.1f ns (base %.1f)" % (
+                    r["ns"]["path/ident"], r["ns"]["baseline/ident"], r["ns"]["path/inc"], r["ns"]["baseline/inc"])),
+                      flush=True)
+
+    info = machine()
+    if pypy and os.path.exists(PYPY):
+        info["pypy"] = subprocess.run([PYPY, "-c", "import sys; print(sys.version.replace(chr(10), ' '))"],
+                                      capture_output=True, text=True).stdout.strip()
+    elapsed = time.time() - started
+    table = rows(paths, timing, cg)
+    goals = targets(timing, cg) if not args.only else []
+
+    holds = []
+    for p in paths:
+        raw = (timing.get(p.key()) or {}).get("raw")
+        backend = (timing.get(p.key()) or {}).get("backend")
+        if raw is not None:
+            holds.append("%s: %s%s" % (p.label, "the provider's functions" if all(raw) else
+                                       "other code (stub or trampoline)" if not any(raw) else "mixed: %s" % raw,
+                                       "" if p.same or backend in (None, p.backend) else
+                                       " (runtime reports backend %r!)" % backend))
+
+    problems = errors(paths, ("time", timing), ("callgrind", cg))
+    print()
+    print("\n".join(table))
+    if problems:
+        print("\nnot measured:\n" + "\n".join(problems))
+    if goals:
+        print()
+        for goal, verdict, detail in goals:
+            print("target: %s: %s" % (goal, verdict.upper()))
+            print("".join("    %s\n" % d for d in detail), end="")
+    print("\n%d paths in %.0f s" % (len(paths), elapsed))
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    md = ["# hpybridge call-path benchmarks", "",
+          "Written by `make bench` (`benchmarks/run.py`) on %s." % now.strftime("%Y-%m-%d %H:%M UTC"), "",
+          "## Machine", ""]
+    md += ["- %s: %s" % (k, v) for k, v in info.items()]
+    md += ["", "## Results (CPython)", "",
+           "ns/call: best of %d; Ir/call: callgrind, %s calls; baseline: the provider calling itself in the same "
+           "process (its mode: the path's provider mode); added = Ir/call - baseline Ir/call; bridge = the same "
+           "difference with each loop's HPy_Close left out (see Method)." % (
+               args.reps, format(CALLGRIND_CALLS, ",")), ""]
+    md += table
+    if problems:
+        md += ["", "Not measured:", ""] + problems
+    if goals:
+        md += ["", "## Targets", ""]
+        for g, v, d in goals:
+            md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
+    if holds:
+        md += ["", "## Table holds", ""] + ["- " + h for h in holds]
+    if pypy:
+        md += ["", "## PyPy (timings only)", "",
+               "The same binaries and the same timing method on PyPy (%s); no callgrind." % info.get("pypy", "?"), ""]
+        md += pypy_rows(paths, pypy)
+        pypy_problems = errors(paths, ("PyPy", pypy))
+        if pypy_problems:
+            md += ["", "Not measured:", ""] + pypy_problems
+    md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")},
+           "The whole run took %.0f s." % elapsed, ""]
+    with open(args.output, "w") as f:
+        f.write("\n".join(md))
+    print("wrote %s" % os.path.relpath(args.output))
+    measured = any("ns" in r for r in timing.values()) or any("ir" in r for r in cg.values())
+    return 0 if measured else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
