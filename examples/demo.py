@@ -50,20 +50,14 @@ def main():
 GEOMETRY = """
 import hpybridge
 geometry = hpybridge.load_extension("geometry", %(geometry)r, mode=%(provider)r, register=True)
-try:
-    shapes = hpybridge.load_extension("shapes", %(shapes)r, mode=%(consumer)r)
-except ImportError as e:
-    print("  geometry in %%-9s shapes in %%-9s -> %%s: %%s" %% (%(provider)r, %(consumer)r, type(e).__name__, e))
-else:
-    square = [(0, 0), (2, 0), (2, 2), (0, 2)]
-    print("  geometry in %%-9s shapes in %%-9s -> perimeter %%s, centroid %%s, path_length %%s" %% (
-        %(provider)r, %(consumer)r, shapes.perimeter(square), shapes.centroid(square), shapes.path_length(square)))
-    if %(provider)r == "universal":
-        api, = hpybridge.apis("geometry")
-        c, = api["consumers"]
-        print("  registry: %%s %%s from %%s (%%s), %%d slots; consumer %%s (%%s) needs %%s" %% (
-            api["name"], api["version"], api["module"], api["family"], len(api["slots"]), c["module"],
-            c["family"], c["version"]))
+shapes = hpybridge.load_extension("shapes", %(shapes)r, mode=%(consumer)r)
+hpybridge.count_calls(True)
+square = [(0, 0), (2, 0), (2, 2), (0, 2)]
+result = shapes.perimeter(square), shapes.centroid(square)
+calls = sum(e["calls"] for e in hpybridge.call_counts())
+path = "raw pointers" if %(provider)r == %(consumer)r else hpybridge.trampoline_info()["backend"]
+print("  %%-9s -> %%-9s  perimeter %%s, centroid %%s: %%d calls through the table (%%s)" %% (
+    %(consumer)r, %(provider)r, result[0], result[1], calls, path))
 """
 
 
@@ -72,13 +66,13 @@ def geometry():
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     built = build.build_examples()
-    print("geometry API (examples/geometry): provider 'geometry', consumer 'shapes'")
-    pairs = [(m, m) for m in hpybridge.MODES] + [("universal", "debug")]
-    for provider, consumer in pairs:
-        paths = {"geometry": devel.copy_for_mode(built["geometry"], provider),
-                 "shapes": devel.copy_for_mode(built["shapes"], consumer)}
-        subprocess.run([sys.executable, "-c", GEOMETRY % dict(paths, provider=provider, consumer=consumer)],
-                       check=True)
+    print("geometry API (examples/geometry): consumer 'shapes' -> provider 'geometry', every pairing of modes")
+    for provider in hpybridge.MODES:
+        for consumer in hpybridge.MODES:
+            paths = {"geometry": devel.copy_for_mode(built["geometry"], provider),
+                     "shapes": devel.copy_for_mode(built["shapes"], consumer)}
+            subprocess.run([sys.executable, "-c", GEOMETRY % dict(paths, provider=provider, consumer=consumer)],
+                           check=True)
 
 
 if __name__ == "__main__":
