@@ -67,7 +67,11 @@ fn find_include_dir() -> Result<PathBuf, String> {
     let python = env::var("HPY_PYTHON").or_else(|_| env::var("PYTHON")).unwrap_or_else(|_| {
         // The project's own venv (made by `make`), so a bare `cargo build` works in a checkout.
         let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-        if venv.exists() { venv.display().to_string() } else { "python3".to_owned() }
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".to_owned()
+        }
     });
     let script = "import hpy.devel, hpy.devel.version, sys; d = hpy.devel.HPyDevel(); \
                   sys.stdout.write(str(d.include_dir) + '\\n' + hpy.devel.version.__version__)";

@@ -23,7 +23,10 @@ pub enum Interpreter {
 /// Contexts of one family share handle representation and calling rules.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
-    Known { mode: Mode, interpreter: Interpreter },
+    Known {
+        mode: Mode,
+        interpreter: Interpreter,
+    },
     /// Another interpreter or a future mode, keyed by the context's name.
     Unknown(String),
 }

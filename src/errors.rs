@@ -2,14 +2,15 @@
 //! context the caller gave us: the classes are looked up by name at raise time, so no handle to
 //! them has to be kept, or moved between contexts.
 
-use crate::hpycall::{close, set_error};
 use crate::hpy;
+use crate::hpycall::{close, set_error};
 use hpy_sys::{HPyContext, HPy_NULL};
 use std::ffi::CString;
 
 /// The Python exception classes of `hpybridge.errors`, and the builtin each falls back to if that
 /// module cannot be imported (so an error is never lost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the names of the Python classes they stand for
 pub enum PyError {
     APIImportError,
     APICapsuleError,

@@ -58,8 +58,13 @@ pub unsafe extern "C" fn export_api(
 
     // The lock is not held across HPy calls (they may run Python code); the check is repeated below.
     let published = Published::new(&decl, home);
-    let capsule = hpy!(ctx, ctx_Capsule_New, (&published.table as *const HPyBridge_APITable).cast_mut().cast(),
-                       published.capsule_name.as_ptr(), std::ptr::null_mut());
+    let capsule = hpy!(
+        ctx,
+        ctx_Capsule_New,
+        (&published.table as *const HPyBridge_APITable).cast_mut().cast(),
+        published.capsule_name.as_ptr(),
+        std::ptr::null_mut()
+    );
     if capsule.is_null() {
         return -1;
     }

@@ -153,6 +153,9 @@ pub unsafe fn type_name(ctx: *mut HPyContext, obj: HPy) -> String {
 /// `HPy_NULL` with an exception set, and `set` consumes what it is given.
 pub struct Builder(pub *mut HPyContext);
 
+/// # Safety
+/// For every method: `self.0` must be valid for the current call, and handles passed in live in it.
+#[allow(clippy::missing_safety_doc)]
 impl Builder {
     pub unsafe fn str(&self, s: &str) -> HPy {
         unicode(self.0, s)

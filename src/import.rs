@@ -7,11 +7,11 @@ use crate::hpy;
 use crate::hpycall::{close, type_name};
 use crate::registry::{file_of, find_published, Consumer, REGISTRY};
 use crate::tables::{Table, COUNTING};
-use std::sync::atomic::Ordering;
 use capsules::wire::{check_import, read_table, HPyBridge_APITable, Mismatch, Role};
-use hpy_sys::{HPy, HPyContext, _HPyCapsule_key};
+use hpy_sys::{_HPyCapsule_key, HPy, HPyContext};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr::null;
+use std::sync::atomic::Ordering;
 
 /// Imports `module`'s API as declared by `wanted`. Returns `wanted.slot_count` function pointers
 /// callable with `ctx`'s family of contexts (the provider's own functions, or trampolines; see

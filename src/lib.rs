@@ -16,12 +16,12 @@
 pub mod context;
 mod errors;
 mod export;
+pub mod hpycall;
 mod import;
+mod modinit;
+mod pyapi;
 pub mod registry;
 mod runtime_api;
 pub mod tables;
 pub mod transfer;
 mod xcall;
-pub mod hpycall;
-mod modinit;
-mod pyapi;

@@ -2,14 +2,14 @@
 
 use crate::context::Family;
 use crate::errors::{raise, PyError};
-use capsules::signature::Signature;
+use crate::hpy;
 use crate::hpycall::{self, context_name, set_item_consume, unicode, Builder};
 use crate::registry::{module_of_file, REGISTRY};
 use crate::tables::{trampolines, COUNTING};
-use std::sync::atomic::Ordering;
-use crate::hpy;
+use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext, HPy_NULL, HPY_ABI, HPY_ABI_VERSION, HPY_ABI_VERSION_MINOR, HPY_VERSION};
 use std::ffi::CStr;
+use std::sync::atomic::Ordering;
 
 fn cstr(bytes: &'static [u8]) -> &'static str {
     CStr::from_bytes_with_nul(bytes).ok().and_then(|c| c.to_str().ok()).unwrap_or("?")
@@ -66,8 +66,11 @@ pub unsafe extern "C" fn hpybridge_apis(ctx: *mut HPyContext) -> HPy {
     let snapshot: Vec<_> = apis
         .iter()
         .map(|a| {
-            let consumers: Vec<_> =
-                a.consumers.iter().map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.entries(), c.imports)).collect();
+            let consumers: Vec<_> = a
+                .consumers
+                .iter()
+                .map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.entries(), c.imports))
+                .collect();
             (a.decl.clone(), a.module.clone(), a.family.clone(), a.file.clone(), consumers)
         })
         .collect();
@@ -80,24 +83,48 @@ pub unsafe extern "C" fn hpybridge_apis(ctx: *mut HPyContext) -> HPy {
             && b.set(d, c"family", b.str(&family.to_string()))
             && b.set(d, c"mode", b.opt_str(family.mode().map(|m| m.as_str())))
             && b.set(d, c"file", b.opt_str(file.as_deref()))
-            && b.set(d, c"slots", b.list(decl.slots.iter().map(|s| {
-                let sd = b.dict();
-                let ok = b.set(sd, c"name", b.str(&s.name)) && b.set(sd, c"signature", b.str(&s.signature.to_canonical()));
-                if ok { sd } else { hpycall::close(ctx, sd); HPy_NULL }
-            })))
-            && b.set(d, c"consumers", b.list(consumers.iter().map(|(file, family, minor, entries, imports)| {
-                let cd = b.dict();
-                let ok = b.set(cd, c"module", b.opt_str(module_of_file(file.as_deref())))
-                    && b.set(cd, c"file", b.opt_str(file.as_deref()))
-                    && b.set(cd, c"family", b.str(&family.to_string()))
-                    && b.set(cd, c"mode", b.opt_str(family.mode().map(|m| m.as_str())))
-                    && b.set(cd, c"version", b.str(&format!("{}.{minor}", decl.major)))
-                    && b.set(cd, c"slots", b.int(entries.len() as i64))
-                    && b.set(cd, c"imports", b.int(*imports as i64))
-                    && b.set(cd, c"table", b.list(entries.iter().map(|&e| b.int(e as i64))));
-                if ok { cd } else { hpycall::close(ctx, cd); HPy_NULL }
-            })));
-        if ok { d } else { hpycall::close(ctx, d); HPy_NULL }
+            && b.set(
+                d,
+                c"slots",
+                b.list(decl.slots.iter().map(|s| {
+                    let sd = b.dict();
+                    let ok = b.set(sd, c"name", b.str(&s.name))
+                        && b.set(sd, c"signature", b.str(&s.signature.to_canonical()));
+                    if ok {
+                        sd
+                    } else {
+                        hpycall::close(ctx, sd);
+                        HPy_NULL
+                    }
+                })),
+            )
+            && b.set(
+                d,
+                c"consumers",
+                b.list(consumers.iter().map(|(file, family, minor, entries, imports)| {
+                    let cd = b.dict();
+                    let ok = b.set(cd, c"module", b.opt_str(module_of_file(file.as_deref())))
+                        && b.set(cd, c"file", b.opt_str(file.as_deref()))
+                        && b.set(cd, c"family", b.str(&family.to_string()))
+                        && b.set(cd, c"mode", b.opt_str(family.mode().map(|m| m.as_str())))
+                        && b.set(cd, c"version", b.str(&format!("{}.{minor}", decl.major)))
+                        && b.set(cd, c"slots", b.int(entries.len() as i64))
+                        && b.set(cd, c"imports", b.int(*imports as i64))
+                        && b.set(cd, c"table", b.list(entries.iter().map(|&e| b.int(e as i64))));
+                    if ok {
+                        cd
+                    } else {
+                        hpycall::close(ctx, cd);
+                        HPy_NULL
+                    }
+                })),
+            );
+        if ok {
+            d
+        } else {
+            hpycall::close(ctx, d);
+            HPy_NULL
+        }
     }))
 }
 
@@ -137,9 +164,16 @@ pub unsafe extern "C" fn hpybridge_call_counts(ctx: *mut HPyContext) -> HPy {
     let mut edges = Vec::new();
     for api in apis.iter() {
         for c in api.consumers.iter() {
-            for (i, slot) in api.decl.slots.iter().take(c.table.len()).enumerate() {
-                edges.push((api.decl.name.clone(), api.module.clone(), api.family.to_string(), slot.name.clone(),
-                            c.file.clone(), c.family.to_string(), c.table.calls(i)));
+            for (i, slot) in api.decl.slots.iter().take(c.table.slot_count()).enumerate() {
+                edges.push((
+                    api.decl.name.clone(),
+                    api.module.clone(),
+                    api.family.to_string(),
+                    slot.name.clone(),
+                    c.file.clone(),
+                    c.family.to_string(),
+                    c.table.calls(i),
+                ));
             }
         }
     }
@@ -154,7 +188,12 @@ pub unsafe extern "C" fn hpybridge_call_counts(ctx: *mut HPyContext) -> HPy {
             && b.set(d, c"consumer_file", b.opt_str(file.as_deref()))
             && b.set(d, c"consumer_family", b.str(&family))
             && b.set(d, c"calls", b.int(calls as i64));
-        if ok { d } else { hpycall::close(ctx, d); HPy_NULL }
+        if ok {
+            d
+        } else {
+            hpycall::close(ctx, d);
+            HPy_NULL
+        }
     }))
 }
 

@@ -93,6 +93,8 @@ pub fn find_published(apis: &mut [Api], table: *const HPyBridge_APITable) -> Opt
 }
 
 /// The path of the shared object containing `addr`.
+// dladdr only looks `addr` up in the dynamic linker's tables; it never reads through it.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn file_of(addr: *const c_void) -> Option<String> {
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the loader's own tables.

@@ -8,7 +8,8 @@
 //!   universal and trace mode, or the signature has none) and the provider's home context is valid
 //!   for any call (any mode but CPython's debug mode): it replaces the context argument and jumps;
 //! - a translating trampoline (`xcall::translate`) otherwise.
-//! With call counting on, a counting stub in front of whichever of those it is.
+//!
+//! With call counting on, a counting stub stands in front of whichever of those it is.
 
 use crate::context::{Entry, Family};
 use crate::transfer::Transfer;
@@ -41,6 +42,8 @@ pub static COUNTING: AtomicBool = AtomicBool::new(false);
 #[derive(Default)]
 pub struct Crossings {
     entries: HashMap<(usize, Family), *const c_void>,
+    // Boxed: trampolines hold each plan's address, which must not move when the Vec grows.
+    #[allow(clippy::vec_box)]
     plans: Vec<Box<CrossPlan>>,
 }
 
@@ -131,14 +134,14 @@ impl Table {
 
     /// Points every slot at a counting stub (`on`) or back at its base entry.
     pub fn set_counting(&mut self, on: bool, signatures: &[Signature]) -> Result<(), String> {
-        for i in 0..self.base.len() {
+        for (i, signature) in signatures.iter().enumerate().take(self.base.len()) {
             let entry = if on {
                 match self.counting_stubs[i] {
                     Some(stub) => stub,
                     None => {
                         let stub = trampolines()?
-                            .count(&signatures[i], self.base[i], &self.counters[i])
-                            .map_err(|e| format!("cannot make a counting stub for \"{}\": {e}", signatures[i]))?;
+                            .count(signature, self.base[i], &self.counters[i])
+                            .map_err(|e| format!("cannot make a counting stub for \"{signature}\": {e}"))?;
                         self.counting_stubs[i] = Some(stub);
                         stub
                     }
@@ -151,7 +154,7 @@ impl Table {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
+    pub fn slot_count(&self) -> usize {
         self.base.len()
     }
 

@@ -33,7 +33,10 @@ impl Transfer {
     }
 
     /// A new handle in `to` for the object `h` refers to in `from` (`h` stays open), or `HPy_NULL`
-    /// with an exception set. `from` and `to` must both be valid for the current call.
+    /// with an exception set.
+    ///
+    /// # Safety
+    /// `from` and `to` must both be valid for the current call, and `h` a live handle of `from`.
     pub unsafe fn moved(self, from: *mut HPyContext, to: *mut HPyContext, h: HPy) -> HPy {
         if h.is_null() {
             return HPy_NULL;

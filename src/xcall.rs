@@ -8,7 +8,7 @@ use crate::context::Entry;
 use crate::hpy;
 use crate::hpycall::close;
 use crate::transfer::Transfer;
-use hpy_sys::{HPy, HPyContext, HPyFunc_Signature, _HPyFunc_args_NOARGS, HPy_NULL};
+use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
@@ -132,9 +132,17 @@ unsafe fn enter_then_cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut
     let mut args = _HPyFunc_args_NOARGS { self_: std::ptr::null_mut(), result: std::ptr::null_mut() };
     let f: unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy = entered;
     // HPyCFunction is HPy's untyped function pointer; the signature constant says what it really is.
-    let f: hpy_sys::HPyCFunction = Some(std::mem::transmute::<_, unsafe extern "C" fn() -> *mut c_void>(f));
-    hpy!(plan.home, ctx_CallRealFunctionFromTrampoline, HPyFunc_Signature::HPyFunc_NOARGS, f,
-         (&mut args as *mut _HPyFunc_args_NOARGS).cast());
+    let f: hpy_sys::HPyCFunction = Some(std::mem::transmute::<
+        unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy,
+        unsafe extern "C" fn() -> *mut c_void,
+    >(f));
+    hpy!(
+        plan.home,
+        ctx_CallRealFunctionFromTrampoline,
+        HPyFunc_Signature::HPyFunc_NOARGS,
+        f,
+        (&mut args as *mut _HPyFunc_args_NOARGS).cast()
+    );
     PENDING.set(outer);
 }
 

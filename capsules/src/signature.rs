@@ -43,10 +43,7 @@ pub enum CType {
     /// A non-void value passed by value.
     Value(Scalar),
     /// `depth` levels of pointer to `target`: `double **` has depth 2.
-    Pointer {
-        target: Pointee,
-        depth: NonZeroUsize,
-    },
+    Pointer { target: Pointee, depth: NonZeroUsize },
 }
 
 /// A type passed by value in a single register.
@@ -225,10 +222,7 @@ impl CType {
     /// `HPy`.
     pub const HANDLE: Self = Self::Value(Scalar::Handle);
     /// `HPyContext *`.
-    pub const CONTEXT: Self = Self::Pointer {
-        target: Pointee::Context,
-        depth: NonZeroUsize::MIN,
-    };
+    pub const CONTEXT: Self = Self::Pointer { target: Pointee::Context, depth: NonZeroUsize::MIN };
 
     /// Size, alignment and ABI class of this type.
     pub fn abi(&self) -> Abi {
@@ -237,29 +231,16 @@ impl CType {
             Self::Void => (0, AbiClass::Void),
             Self::Value(Scalar::Int(kind)) => {
                 let bits = kind.bits();
-                (
-                    bits as usize / 8,
-                    AbiClass::Integer {
-                        bits,
-                        signed: kind.is_signed(),
-                    },
-                )
+                (bits as usize / 8, AbiClass::Integer { bits, signed: kind.is_signed() })
             }
             Self::Value(Scalar::Float) => (4, AbiClass::Float { bits: 32 }),
             Self::Value(Scalar::Double) => (8, AbiClass::Float { bits: 64 }),
             Self::Value(Scalar::Handle) => (WORD, AbiClass::Handle),
-            Self::Pointer {
-                target: Pointee::Context,
-                depth,
-            } if depth.get() == 1 => (WORD, AbiClass::Context),
+            Self::Pointer { target: Pointee::Context, depth } if depth.get() == 1 => (WORD, AbiClass::Context),
             Self::Pointer { .. } => (WORD, AbiClass::Pointer),
         };
         // Every supported type is naturally aligned; `void` has no storage.
-        Abi {
-            size,
-            align: size.max(1),
-            class,
-        }
+        Abi { size, align: size.max(1), class }
     }
 }
 
@@ -291,11 +272,7 @@ impl Signature {
 
     /// Indices of the `HPy` arguments, which trampolines must translate.
     pub fn handle_args(&self) -> impl Iterator<Item = usize> + '_ {
-        self.args
-            .iter()
-            .enumerate()
-            .filter(|(_, ty)| **ty == CType::HANDLE)
-            .map(|(i, _)| i)
+        self.args.iter().enumerate().filter(|(_, ty)| **ty == CType::HANDLE).map(|(i, _)| i)
     }
 
     /// Whether the return value is an `HPy` that must be translated back.
@@ -383,11 +360,7 @@ pub struct SignatureError {
 impl SignatureError {
     /// 1-based character column of `offset`.
     pub fn column(&self) -> usize {
-        self.input
-            .char_indices()
-            .take_while(|&(i, _)| i < self.offset)
-            .count()
-            + 1
+        self.input.char_indices().take_while(|&(i, _)| i < self.offset).count() + 1
     }
 
     /// Two lines: the input and a caret under the offending character.
@@ -477,10 +450,7 @@ fn tokenize(input: &str) -> Vec<Token<'_>> {
         }
         offset += len;
     }
-    tokens.push(Token {
-        tok: Tok::End,
-        offset: input.len(),
-    });
+    tokens.push(Token { tok: Tok::End, offset: input.len() });
     tokens
 }
 
@@ -494,10 +464,8 @@ fn is_qualifier(word: &str) -> bool {
 fn unsupported_keyword(word: &str) -> Option<&'static str> {
     match word {
         "struct" | "union" | "enum" => Some("struct, union and enum types are unsupported"),
-        "auto" | "register" | "static" | "extern" | "typedef" | "inline" | "_Atomic"
-        | "_Complex" | "_Imaginary" | "_Noreturn" | "_Alignas" | "_Thread_local" => {
-            Some("unsupported C keyword")
-        }
+        "auto" | "register" | "static" | "extern" | "typedef" | "inline" | "_Atomic" | "_Complex" | "_Imaginary"
+        | "_Noreturn" | "_Alignas" | "_Thread_local" => Some("unsupported C keyword"),
         _ => None,
     }
 }
@@ -609,8 +577,7 @@ impl TypeSpec {
         }
         match spec {
             Specifier::Sign(sign)
-                if self.sign.is_none()
-                    && matches!(self.base, None | Some(Base::Char | Base::Int)) =>
+                if self.sign.is_none() && matches!(self.base, None | Some(Base::Char | Base::Int)) =>
             {
                 self.sign = Some(sign);
             }
@@ -673,11 +640,7 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str) -> Self {
-        Self {
-            input,
-            tokens: tokenize(input),
-            pos: 0,
-        }
+        Self { input, tokens: tokenize(input), pos: 0 }
     }
 
     fn peek(&self) -> Token<'a> {
@@ -691,12 +654,7 @@ impl<'a> Parser<'a> {
     }
 
     fn error(&self, offset: usize, expected: &str, found: String) -> SignatureError {
-        SignatureError {
-            input: self.input.to_owned(),
-            offset,
-            expected: expected.to_owned(),
-            found,
-        }
+        SignatureError { input: self.input.to_owned(), offset, expected: expected.to_owned(), found }
     }
 
     /// An error at the next token, described generically.
@@ -772,8 +730,7 @@ impl<'a> Parser<'a> {
                     break;
                 };
                 if let Err(conflict) = spec.add(specifier) {
-                    let expected =
-                        format!("a type specifier that combines with '{}'", words.join(" "));
+                    let expected = format!("a type specifier that combines with '{}'", words.join(" "));
                     let found = match conflict {
                         Conflict::Incompatible => format!("'{word}'"),
                         Conflict::LongDouble => {

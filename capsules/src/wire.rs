@@ -145,8 +145,11 @@ pub unsafe fn read_table(table: *const HPyBridge_APITable, role: Role) -> Result
             return Err(WireError::DuplicateSlot { name: slot_name, first, second: i });
         }
         let text = read_str(raw.signature, || format!("slot {i} '{slot_name}' signature"))?;
-        let signature =
-            Signature::parse(&text).map_err(|error| WireError::Signature { slot: i, name: slot_name.clone(), error })?;
+        let signature = Signature::parse(&text).map_err(|error| WireError::Signature {
+            slot: i,
+            name: slot_name.clone(),
+            error,
+        })?;
         if role == Role::Provider && raw.function.is_null() {
             return Err(WireError::MissingFunction { slot: i, name: slot_name });
         }
@@ -215,6 +218,7 @@ impl std::error::Error for ImportMismatch {}
 
 /// Whether `provider` serves `wanted`: same name and major, minor at least the consumer's, and
 /// every slot the consumer uses present with the same name and signature (slots are append-only).
+#[allow(clippy::result_large_err)] // raised once per failed import: size does not matter
 pub fn check_import(provider: &ApiDecl, wanted: &ApiDecl, module: &str) -> Result<(), ImportMismatch> {
     let fail = |kind| ImportMismatch {
         kind,

@@ -16,15 +16,8 @@ fn assert_round_trip(input: &str, canonical: &str) {
     let sig = parse(input);
     assert_eq!(sig.to_canonical(), canonical, "canonical form of {input:?}");
     let reparsed = parse(canonical);
-    assert_eq!(
-        reparsed, sig,
-        "parse(canon({input:?})) differs from parse({input:?})"
-    );
-    assert_eq!(
-        reparsed.to_canonical(),
-        canonical,
-        "canonical form is not a fixed point"
-    );
+    assert_eq!(reparsed, sig, "parse(canon({input:?})) differs from parse({input:?})");
+    assert_eq!(reparsed.to_canonical(), canonical, "canonical form is not a fixed point");
 }
 
 #[test]
@@ -45,10 +38,7 @@ fn canonical_forms() {
         ("HPyContext **(HPyContext **)", "HPyContext ** (HPyContext **)"),
         ("double (int, double *, void *)", "double (int, double *, void *)"),
         ("PyObject *(PyObject *, int)", "PyObject * (PyObject *, int)"),
-        (
-            "cpy_PyObject* (cpy_PyObject *o, int __pyx_skip_dispatch)",
-            "PyObject * (PyObject *, int)",
-        ),
+        ("cpy_PyObject* (cpy_PyObject *o, int __pyx_skip_dispatch)", "PyObject * (PyObject *, int)"),
         ("long int (short int, signed short, short signed int)", "long (short, short, short)"),
         ("unsigned (signed, signed int, int signed)", "unsigned int (int, int, int)"),
         (
@@ -57,10 +47,7 @@ fn canonical_forms() {
         ),
         ("long long int (int long unsigned long)", "long long (unsigned long long)"),
         ("unsigned short (short unsigned int)", "unsigned short (unsigned short)"),
-        (
-            "char (signed char, unsigned char, char unsigned)",
-            "char (signed char, unsigned char, unsigned char)",
-        ),
+        ("char (signed char, unsigned char, char unsigned)", "char (signed char, unsigned char, unsigned char)"),
         ("signed char *(void *)", "signed char * (void *)"),
         ("_Bool (bool, _Bool *)", "bool (bool, bool *)"),
         ("const char *(const char *const s, char const * volatile)", "char * (char *, char *)"),
@@ -92,26 +79,14 @@ fn parsed_model() {
         [
             CType::CONTEXT,
             CType::HANDLE,
-            CType::Pointer {
-                target: Pointee::Scalar(Scalar::Double),
-                depth: 2.try_into().unwrap()
-            },
+            CType::Pointer { target: Pointee::Scalar(Scalar::Double), depth: 2.try_into().unwrap() },
         ]
     );
     assert_eq!(parse("void (void)").args, []);
     assert_eq!(parse("void (void)").ret, CType::Void);
-    assert_eq!(
-        parse("long (long)").ret,
-        CType::Value(Scalar::Int(IntKind::Long))
-    );
-    assert_eq!(
-        parse("int (PyObject *)").args[0],
-        parse("int (cpy_PyObject *)").args[0]
-    );
-    assert_eq!(
-        "double (double)".parse::<Signature>(),
-        Signature::parse("double (double)")
-    );
+    assert_eq!(parse("long (long)").ret, CType::Value(Scalar::Int(IntKind::Long)));
+    assert_eq!(parse("int (PyObject *)").args[0], parse("int (cpy_PyObject *)").args[0]);
+    assert_eq!("double (double)".parse::<Signature>(), Signature::parse("double (double)"));
 }
 
 #[test]
@@ -154,16 +129,8 @@ fn helpers() {
 #[test]
 fn abi_facts() {
     let abi = |ty: &str| parse(&format!("void ({ty})")).args[0].abi();
-    let int = |size, bits, signed| Abi {
-        size,
-        align: size,
-        class: AbiClass::Integer { bits, signed },
-    };
-    let word = |class| Abi {
-        size: 8,
-        align: 8,
-        class,
-    };
+    let int = |size, bits, signed| Abi { size, align: size, class: AbiClass::Integer { bits, signed } };
+    let word = |class| Abi { size: 8, align: 8, class };
 
     assert_eq!(abi("char"), int(1, 8, true));
     assert_eq!(abi("unsigned char"), int(1, 8, false));
@@ -177,14 +144,7 @@ fn abi_facts() {
     assert_eq!(abi("HPy_ssize_t"), int(8, 64, true));
     assert_eq!(abi("size_t"), int(8, 64, false));
     assert_eq!(abi("unsigned long long"), int(8, 64, false));
-    assert_eq!(
-        abi("float"),
-        Abi {
-            size: 4,
-            align: 4,
-            class: AbiClass::Float { bits: 32 }
-        }
-    );
+    assert_eq!(abi("float"), Abi { size: 4, align: 4, class: AbiClass::Float { bits: 32 } });
     assert_eq!(abi("double"), word(AbiClass::Float { bits: 64 }));
     assert_eq!(abi("HPy"), word(AbiClass::Handle));
     assert_eq!(abi("HPyContext *"), word(AbiClass::Context));
@@ -192,14 +152,7 @@ fn abi_facts() {
     assert_eq!(abi("HPy *"), word(AbiClass::Pointer));
     assert_eq!(abi("void *"), word(AbiClass::Pointer));
     assert_eq!(abi("PyObject *"), word(AbiClass::Pointer));
-    assert_eq!(
-        CType::Void.abi(),
-        Abi {
-            size: 0,
-            align: 1,
-            class: AbiClass::Void
-        }
-    );
+    assert_eq!(CType::Void.abi(), Abi { size: 0, align: 1, class: AbiClass::Void });
 }
 
 #[test]
@@ -226,109 +179,29 @@ fn malformed_inputs() {
         ("void (void, int)", 6, "'void' must stand alone", "'void'"),
         ("void (int, void)", 11, "'void' must stand alone", "'void'"),
         ("void (void x)", 6, "'void' must stand alone", "'void'"),
-        (
-            "void (const void v)",
-            12,
-            "'void' must stand alone",
-            "'void'",
-        ),
-        (
-            "int (HPyContext)",
-            15,
-            "'*' (HPyContext is only passed by pointer)",
-            "')'",
-        ),
+        ("void (const void v)", 12, "'void' must stand alone", "'void'"),
+        ("int (HPyContext)", 15, "'*' (HPyContext is only passed by pointer)", "')'"),
         ("int (HPyContext ctx)", 16, "'*'", "'ctx'"),
         ("HPyContext (void)", 11, "'*'", "'('"),
         ("PyObject (int)", 9, "'*' (PyObject is opaque", "'('"),
-        (
-            "int (double x[])",
-            13,
-            "',' or ')'",
-            "arrays are unsupported",
-        ),
-        (
-            "int (double [3])",
-            12,
-            "a parameter name",
-            "arrays are unsupported",
-        ),
-        (
-            "int (int (*)(int))",
-            9,
-            "',' or ')'",
-            "function pointers are unsupported",
-        ),
-        (
-            "int (int, ...)",
-            10,
-            "a C type",
-            "variadic functions are unsupported",
-        ),
-        (
-            "long double (double)",
-            5,
-            "combines with 'long'",
-            "long double is unsupported by the trampolines",
-        ),
-        (
-            "double (double long)",
-            15,
-            "combines with 'double'",
-            "long double is unsupported",
-        ),
-        (
-            "int (unsigned signed)",
-            14,
-            "combines with 'unsigned'",
-            "'signed'",
-        ),
-        (
-            "int (signed unsigned int)",
-            12,
-            "combines with 'signed'",
-            "'unsigned'",
-        ),
-        (
-            "int (long long long)",
-            15,
-            "combines with 'long long'",
-            "'long'",
-        ),
+        ("int (double x[])", 13, "',' or ')'", "arrays are unsupported"),
+        ("int (double [3])", 12, "a parameter name", "arrays are unsupported"),
+        ("int (int (*)(int))", 9, "',' or ')'", "function pointers are unsupported"),
+        ("int (int, ...)", 10, "a C type", "variadic functions are unsupported"),
+        ("long double (double)", 5, "combines with 'long'", "long double is unsupported by the trampolines"),
+        ("double (double long)", 15, "combines with 'double'", "long double is unsupported"),
+        ("int (unsigned signed)", 14, "combines with 'unsigned'", "'signed'"),
+        ("int (signed unsigned int)", 12, "combines with 'signed'", "'unsigned'"),
+        ("int (long long long)", 15, "combines with 'long long'", "'long'"),
         ("int (short long)", 11, "combines with 'short'", "'long'"),
         ("int (short char)", 11, "combines with 'short'", "'char'"),
         ("int (int int)", 9, "combines with 'int'", "'int'"),
-        (
-            "int (unsigned float)",
-            14,
-            "combines with 'unsigned'",
-            "'float'",
-        ),
-        (
-            "HPy (unsigned HPy)",
-            14,
-            "combines with 'unsigned'",
-            "'HPy'",
-        ),
+        ("int (unsigned float)", 14, "combines with 'unsigned'", "'float'"),
+        ("HPy (unsigned HPy)", 14, "combines with 'unsigned'", "'HPy'"),
         ("int (size_t long)", 12, "combines with 'size_t'", "'long'"),
-        (
-            "int (struct X *)",
-            5,
-            "a C type",
-            "struct, union and enum types are unsupported",
-        ),
-        (
-            "int (register int x)",
-            5,
-            "a C type",
-            "unsupported C keyword",
-        ),
-        (
-            "int (int struct)",
-            9,
-            "a parameter name",
-            "struct, union and enum types are unsupported",
-        ),
+        ("int (struct X *)", 5, "a C type", "struct, union and enum types are unsupported"),
+        ("int (register int x)", 5, "a C type", "unsupported C keyword"),
+        ("int (int struct)", 9, "a parameter name", "struct, union and enum types are unsupported"),
         ("int\0(int)", 3, "'('", "'\\0'"),
         ("int (int\u{a0}x)", 8, "a parameter name", "'\\u{a0}'"),
     ];
@@ -340,14 +213,8 @@ fn malformed_inputs() {
         };
         let context = format!("{input:?}: {err}\n{}", err.caret());
         assert_eq!(err.offset, offset, "offset for {context}");
-        assert!(
-            err.expected.contains(expected),
-            "expected part {expected:?} in {context}"
-        );
-        assert!(
-            err.found.contains(found),
-            "found part {found:?} in {context}"
-        );
+        assert!(err.expected.contains(expected), "expected part {expected:?} in {context}");
+        assert!(err.found.contains(found), "found part {found:?} in {context}");
         assert_eq!(err.input, input);
         let message = err.to_string();
         assert!(!message.contains('\n'), "multi-line message for {context}");
@@ -379,10 +246,7 @@ fn error_rendering() {
 
     // Columns count characters, not bytes.
     let err = capsules::signature::SignatureError { offset: 3, ..err };
-    let err = capsules::signature::SignatureError {
-        input: "é (x".to_owned(),
-        ..err
-    };
+    let err = capsules::signature::SignatureError { input: "é (x".to_owned(), ..err };
     assert_eq!(err.column(), 3);
     assert_eq!(err.caret(), "é (x\n  ^");
 }
@@ -439,42 +303,14 @@ const TYPES: &[(&str, &[&str], bool)] = &[
     ("char", &["char"], false),
     ("signed char", &["signed char", "char signed"], false),
     ("unsigned char", &["unsigned char", "char unsigned"], false),
-    (
-        "short",
-        &["short", "short int", "signed short", "int short signed"],
-        false,
-    ),
-    (
-        "unsigned short",
-        &["unsigned short", "short unsigned int"],
-        false,
-    ),
+    ("short", &["short", "short int", "signed short", "int short signed"], false),
+    ("unsigned short", &["unsigned short", "short unsigned int"], false),
     ("int", &["int", "signed", "signed int", "int signed"], false),
-    (
-        "unsigned int",
-        &["unsigned", "unsigned int", "int unsigned"],
-        false,
-    ),
-    (
-        "long",
-        &["long", "long int", "signed long", "int long signed"],
-        false,
-    ),
-    (
-        "unsigned long",
-        &["unsigned long", "long unsigned int"],
-        false,
-    ),
-    (
-        "long long",
-        &["long long", "long long int", "long signed long"],
-        false,
-    ),
-    (
-        "unsigned long long",
-        &["unsigned long long", "long int unsigned long"],
-        false,
-    ),
+    ("unsigned int", &["unsigned", "unsigned int", "int unsigned"], false),
+    ("long", &["long", "long int", "signed long", "int long signed"], false),
+    ("unsigned long", &["unsigned long", "long unsigned int"], false),
+    ("long long", &["long long", "long long int", "long signed long"], false),
+    ("unsigned long long", &["unsigned long long", "long int unsigned long"], false),
     ("bool", &["bool", "_Bool"], false),
     ("size_t", &["size_t"], false),
     ("HPy_ssize_t", &["HPy_ssize_t"], false),
@@ -506,40 +342,34 @@ fn spelled_type(is_arg: bool) -> impl Strategy<Value = (String, String)> {
         select(GAPS),
         prop::option::of(select(NAMES)),
     )
-        .prop_map(
-            move |(ty, spelling, stars, lead, star_quals, space, gap, name)| {
-                let (canonical, spellings, pointer_only) = ty;
-                // A by-value `void` return is fine; the other pointer-only types
-                // need a star everywhere.
-                let stars = if (is_arg || canonical != "void") && pointer_only {
-                    stars.max(1)
-                } else {
-                    stars
-                };
-                let mut text = String::new();
-                if let Some(q) = lead {
+        .prop_map(move |(ty, spelling, stars, lead, star_quals, space, gap, name)| {
+            let (canonical, spellings, pointer_only) = ty;
+            // A by-value `void` return is fine; the other pointer-only types
+            // need a star everywhere.
+            let stars = if (is_arg || canonical != "void") && pointer_only { stars.max(1) } else { stars };
+            let mut text = String::new();
+            if let Some(q) = lead {
+                text.push_str(q);
+                text.push_str(space);
+            }
+            text.push_str(&spelling.get(spellings).replace(' ', space));
+            for q in star_quals.iter().take(stars) {
+                text.push_str(gap);
+                text.push('*');
+                if let Some(q) = q {
                     text.push_str(q);
-                    text.push_str(space);
                 }
-                text.push_str(&spelling.get(spellings).replace(' ', space));
-                for q in star_quals.iter().take(stars) {
-                    text.push_str(gap);
-                    text.push('*');
-                    if let Some(q) = q {
-                        text.push_str(q);
-                    }
-                }
-                if let (true, Some(name)) = (is_arg, name) {
-                    text.push_str(space);
-                    text.push_str(name);
-                }
-                let canonical = match stars {
-                    0 => canonical.to_owned(),
-                    n => format!("{canonical} {}", "*".repeat(n)),
-                };
-                (text, canonical)
-            },
-        )
+            }
+            if let (true, Some(name)) = (is_arg, name) {
+                text.push_str(space);
+                text.push_str(name);
+            }
+            let canonical = match stars {
+                0 => canonical.to_owned(),
+                n => format!("{canonical} {}", "*".repeat(n)),
+            };
+            (text, canonical)
+        })
 }
 
 /// A generated signature spelling and its expected canonical spelling.
@@ -553,20 +383,9 @@ fn spelled_signature() -> impl Strategy<Value = (String, String)> {
     )
         .prop_map(|((ret, ret_canon), args, no_args, gap, gap2)| {
             let (texts, canons): (Vec<_>, Vec<_>) = args.into_iter().unzip();
-            let text = if texts.is_empty() {
-                no_args.to_owned()
-            } else {
-                texts.join(&format!("{gap},{gap2}"))
-            };
-            let canon = if canons.is_empty() {
-                "void".to_owned()
-            } else {
-                canons.join(", ")
-            };
-            (
-                format!("{gap2}{ret}{gap}({gap2}{text}{gap}){gap2}"),
-                format!("{ret_canon} ({canon})"),
-            )
+            let text = if texts.is_empty() { no_args.to_owned() } else { texts.join(&format!("{gap},{gap2}")) };
+            let canon = if canons.is_empty() { "void".to_owned() } else { canons.join(", ") };
+            (format!("{gap2}{ret}{gap}({gap2}{text}{gap}){gap2}"), format!("{ret_canon} ({canon})"))
         })
 }
 

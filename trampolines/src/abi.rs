@@ -36,10 +36,7 @@ impl Value {
     pub fn of(ty: &CType) -> Option<Value> {
         Some(match *ty {
             CType::Void => return None,
-            CType::Value(Scalar::Int(kind)) => Value::Int {
-                bytes: int_bytes(kind),
-                signed: int_signed(kind),
-            },
+            CType::Value(Scalar::Int(kind)) => Value::Int { bytes: int_bytes(kind), signed: int_signed(kind) },
             CType::Value(Scalar::Float) => Value::F32,
             CType::Value(Scalar::Double) => Value::F64,
             CType::Value(Scalar::Handle) => Value::Handle,
@@ -86,28 +83,17 @@ pub struct Shape {
 
 impl Shape {
     pub fn of(sig: &Signature) -> Result<Shape, Error> {
-        let unsupported = |reason: String| Error::Unsupported {
-            signature: sig.to_string(),
-            reason,
-        };
+        let unsupported = |reason: String| Error::Unsupported { signature: sig.to_string(), reason };
         if sig.args.len() > MAX_ARGS {
-            return Err(unsupported(format!(
-                "{} parameters, at most {MAX_ARGS} are supported",
-                sig.args.len()
-            )));
+            return Err(unsupported(format!("{} parameters, at most {MAX_ARGS} are supported", sig.args.len())));
         }
         let args = sig
             .args
             .iter()
             .enumerate()
-            .map(|(i, ty)| {
-                Value::of(ty).ok_or_else(|| unsupported(format!("parameter {i} is void")))
-            })
+            .map(|(i, ty)| Value::of(ty).ok_or_else(|| unsupported(format!("parameter {i} is void"))))
             .collect::<Result<_, _>>()?;
-        Ok(Shape {
-            args,
-            ret: Value::of(&sig.ret),
-        })
+        Ok(Shape { args, ret: Value::of(&sig.ret) })
     }
 }
 
@@ -147,13 +133,7 @@ pub mod sysv {
             }
         };
         args.iter()
-            .map(|v| {
-                if v.is_float() {
-                    next(&mut xmms, XMMS, Loc::Xmm)
-                } else {
-                    next(&mut gprs, GPRS, Loc::Gpr)
-                }
-            })
+            .map(|v| if v.is_float() { next(&mut xmms, XMMS, Loc::Xmm) } else { next(&mut gprs, GPRS, Loc::Gpr) })
             .collect()
     }
 
@@ -187,14 +167,8 @@ mod tests {
                 Value::Pointer | Value::Handle | Value::F64 => 8,
             };
             assert_eq!(size, abi.size, "{ty}");
-            assert_eq!(
-                value.is_float(),
-                matches!(abi.class, AbiClass::Float { .. }),
-                "{ty}"
-            );
-            if let (Value::Int { signed, .. }, AbiClass::Integer { signed: model, .. }) =
-                (value, abi.class)
-            {
+            assert_eq!(value.is_float(), matches!(abi.class, AbiClass::Float { .. }), "{ty}");
+            if let (Value::Int { signed, .. }, AbiClass::Integer { signed: model, .. }) = (value, abi.class) {
                 assert_eq!(signed, model, "{ty}");
             }
         }
@@ -235,11 +209,10 @@ mod tests {
 
     #[test]
     fn too_many_parameters_are_rejected() {
-        let sig = Signature::parse(&format!("void ({})", vec!["int"; MAX_ARGS + 1].join(", ")))
-            .expect("valid signature");
+        let sig =
+            Signature::parse(&format!("void ({})", vec!["int"; MAX_ARGS + 1].join(", "))).expect("valid signature");
         assert!(matches!(Shape::of(&sig), Err(Error::Unsupported { .. })));
-        let sig = Signature::parse(&format!("void ({})", vec!["int"; MAX_ARGS].join(", ")))
-            .expect("valid signature");
+        let sig = Signature::parse(&format!("void ({})", vec!["int"; MAX_ARGS].join(", "))).expect("valid signature");
         assert_eq!(Shape::of(&sig).expect("supported").args.len(), MAX_ARGS);
     }
 }

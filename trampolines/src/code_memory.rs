@@ -52,11 +52,7 @@ struct Chunk {
 impl CodeMemory {
     /// Maps nothing until code is first added.
     pub fn new(limit: usize) -> CodeMemory {
-        CodeMemory {
-            chunks: Vec::new(),
-            taken: 0,
-            limit,
-        }
+        CodeMemory { chunks: Vec::new(), taken: 0, limit }
     }
 
     /// Bytes taken so far; never more than the limit.
@@ -77,38 +73,22 @@ impl CodeMemory {
     pub fn reserve(&mut self, len: usize) -> Result<Reservation, Error> {
         let len = len.max(1).next_multiple_of(ALIGN);
         let tail = self.chunks.last().map_or(0, |c| c.len - c.next);
-        let fits = len <= tail
-            && self
-                .chunks
-                .last()
-                .is_some_and(|c| c.owner == std::process::id());
+        let fits = len <= tail && self.chunks.last().is_some_and(|c| c.owner == std::process::id());
         let abandoned = if fits { 0 } else { tail };
         if self.taken + abandoned + len > self.limit {
-            return Err(Error::Limit {
-                needed: len,
-                held: self.taken,
-                limit: self.limit,
-            });
+            return Err(Error::Limit { needed: len, held: self.taken, limit: self.limit });
         }
         if !fits {
             let size = page_multiple(len.max(CHUNK.min(self.limit - self.taken - abandoned)))?;
             self.chunks.push(Chunk::map(size)?);
             self.taken += abandoned;
         }
-        let chunk = self
-            .chunks
-            .last_mut()
-            .expect("a chunk with room was ensured above");
+        let chunk = self.chunks.last_mut().expect("a chunk with room was ensured above");
         let offset = chunk.next;
         chunk.next += len;
         self.taken += len;
         // SAFETY: `offset + len <= chunk.len`, inside both views.
-        Ok(unsafe {
-            Reservation {
-                rw: chunk.rw.add(offset),
-                rx: chunk.rx.add(offset).cast_const().cast(),
-            }
-        })
+        Ok(unsafe { Reservation { rw: chunk.rw.add(offset), rx: chunk.rx.add(offset).cast_const().cast() } })
     }
 }
 
@@ -143,16 +123,7 @@ impl Chunk {
             if libc::ftruncate(fd.as_raw_fd(), size) != 0 {
                 return Err(Error::last_os("ftruncate"));
             }
-            let view = |prot| {
-                libc::mmap(
-                    ptr::null_mut(),
-                    len,
-                    prot,
-                    libc::MAP_SHARED,
-                    fd.as_raw_fd(),
-                    0,
-                )
-            };
+            let view = |prot| libc::mmap(ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0);
             let rw = view(libc::PROT_READ | libc::PROT_WRITE);
             if rw == libc::MAP_FAILED {
                 return Err(Error::last_os("mmap (read-write view)"));
@@ -163,13 +134,7 @@ impl Chunk {
                 libc::munmap(rw, len);
                 return Err(error);
             }
-            Ok(Chunk {
-                rw: rw.cast(),
-                rx: rx.cast(),
-                len,
-                next: 0,
-                owner: std::process::id(),
-            })
+            Ok(Chunk { rw: rw.cast(), rx: rx.cast(), len, next: 0, owner: std::process::id() })
         }
     }
 }
@@ -196,9 +161,7 @@ mod tests {
         // SAFETY: both views are readable and 48 bytes long from `a`.
         unsafe {
             assert_eq!(*a.cast::<u8>(), 0xc3);
-            assert!(std::slice::from_raw_parts(b.rx.cast::<u8>(), 40)
-                .iter()
-                .all(|&x| x == 0));
+            assert!(std::slice::from_raw_parts(b.rx.cast::<u8>(), 40).iter().all(|&x| x == 0));
             b.rw.write(0x90);
             assert_eq!(*b.rx.cast::<u8>(), 0x90);
         }
@@ -211,11 +174,7 @@ mod tests {
         memory.reserve(4000).expect("room");
         memory.reserve(4000).expect("room");
         match memory.reserve(4000) {
-            Err(Error::Limit {
-                needed,
-                held,
-                limit,
-            }) => assert_eq!((needed, held, limit), (4000, 8000, 10_000)),
+            Err(Error::Limit { needed, held, limit }) => assert_eq!((needed, held, limit), (4000, 8000, 10_000)),
             other => panic!("expected Error::Limit, got {:?}", other.map(|r| r.rx)),
         }
         memory.reserve(2000).expect("room");
@@ -227,10 +186,6 @@ mod tests {
         let mut memory = CodeMemory::new(1 << 20);
         memory.reserve(16).expect("room");
         memory.reserve(CHUNK).expect("room");
-        assert_eq!(
-            memory.taken(),
-            2 * CHUNK,
-            "the first chunk's unused tail is taken too"
-        );
+        assert_eq!(memory.taken(), 2 * CHUNK, "the first chunk's unused tail is taken too");
     }
 }

@@ -50,16 +50,7 @@ const _: () = assert!(FRAME_SIZE % 16 == 0);
 /// The integer argument registers, in passing order.
 const GPR_REGS: [Rq; GPRS] = [Rq::RDI, Rq::RSI, Rq::RDX, Rq::RCX, Rq::R8, Rq::R9];
 /// The floating-point argument registers, in passing order.
-const XMM_REGS: [Rx; XMMS] = [
-    Rx::XMM0,
-    Rx::XMM1,
-    Rx::XMM2,
-    Rx::XMM3,
-    Rx::XMM4,
-    Rx::XMM5,
-    Rx::XMM6,
-    Rx::XMM7,
-];
+const XMM_REGS: [Rx; XMMS] = [Rx::XMM0, Rx::XMM1, Rx::XMM2, Rx::XMM3, Rx::XMM4, Rx::XMM5, Rx::XMM6, Rx::XMM7];
 
 /// An invoker stub: calls `target` with the arguments in `frame`, stores its result there.
 type Invoker = unsafe extern "C" fn(frame: *mut Frame, target: *const c_void);
@@ -88,11 +79,7 @@ unsafe impl Send for Dynasm {}
 
 impl Dynasm {
     pub fn new(limit: usize) -> Dynasm {
-        Dynasm {
-            code: CodeMemory::new(limit),
-            plans: HashMap::new(),
-            hooks: Vec::new(),
-        }
+        Dynasm { code: CodeMemory::new(limit), plans: HashMap::new(), hooks: Vec::new() }
     }
 
     /// The shape's plan, made with its invoker stub on first use.
@@ -103,17 +90,10 @@ impl Dynasm {
         let locs = sysv::locations(&shape.args);
         let stack_slots = sysv::stack_slots(&locs);
         let args: Box<[(Loc, Value)]> = locs.into_iter().zip(shape.args.iter().copied()).collect();
-        let code = self
-            .code
-            .add(&invoker_stub(&args, stack_slots, shape.ret))?;
+        let code = self.code.add(&invoker_stub(&args, stack_slots, shape.ret))?;
         // SAFETY: the invoker stub follows the C calling convention with the `Invoker` signature.
         let invoker = unsafe { std::mem::transmute::<*const c_void, Invoker>(code) };
-        let plan = Box::new(Plan {
-            args,
-            stack_slots,
-            ret: shape.ret,
-            invoker,
-        });
+        let plan = Box::new(Plan { args, stack_slots, ret: shape.ret, invoker });
         Ok(&**self.plans.entry(shape.clone()).or_insert(plan))
     }
 }
@@ -127,11 +107,7 @@ impl Backend for Dynasm {
         data: *const c_void,
     ) -> Result<*const c_void, Error> {
         let plan = self.plan(shape)?;
-        let hook = Box::new(Hook {
-            plan,
-            handler,
-            data,
-        });
+        let hook = Box::new(Hook { plan, handler, data });
         // SAFETY: plans live as long as `self`.
         let code = self.code.add(&entry_stub(unsafe { &*plan }, &*hook))?;
         self.hooks.push(hook);
@@ -183,8 +159,7 @@ fn assembler() -> VecAssembler<X64Relocation> {
 }
 
 fn finish(ops: VecAssembler<X64Relocation>) -> Vec<u8> {
-    ops.finalize()
-        .expect("stubs use no labels, so there is nothing to resolve that could fail")
+    ops.finalize().expect("stubs use no labels, so there is nothing to resolve that could fail")
 }
 
 /// The entry of an intercepting trampoline for `plan`, calling [`enter`] with `hook`.
@@ -279,10 +254,7 @@ unsafe extern "C" fn enter(frame: *mut Frame, hook: *const Hook<Plan>) {
     let hook = &*hook;
     let frame = &mut *frame;
     frame.ret = 0;
-    let mut call = FrameCall {
-        frame,
-        plan: &*hook.plan,
-    };
+    let mut call = FrameCall { frame, plan: &*hook.plan };
     (hook.handler)(&mut call, hook.data);
 }
 

@@ -18,25 +18,15 @@ pub enum Error {
     /// The request cannot be met for this signature.
     Unsupported { signature: String, reason: String },
     /// A system call failed while getting or mapping code memory.
-    Os {
-        call: &'static str,
-        error: io::Error,
-    },
+    Os { call: &'static str, error: io::Error },
     /// libffi refused a signature or a closure.
-    Ffi {
-        call: &'static str,
-        detail: String,
-        signature: String,
-    },
+    Ffi { call: &'static str, detail: String, signature: String },
 }
 
 impl Error {
     /// An `Os` error from `errno`, to be called right after the failing call.
     pub(crate) fn last_os(call: &'static str) -> Error {
-        Error::Os {
-            call,
-            error: io::Error::last_os_error(),
-        }
+        Error::Os { call, error: io::Error::last_os_error() }
     }
 }
 

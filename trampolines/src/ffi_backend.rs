@@ -20,12 +20,10 @@ use crate::abi::{Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
 use crate::{Backend, Call, Error, Handler, Hook, Signature};
 use libffi_sys::{
-    ffi_abi_FFI_DEFAULT_ABI, ffi_arg, ffi_call, ffi_cif, ffi_closure, ffi_prep_cif,
-    ffi_prep_closure_loc, ffi_status, ffi_status_FFI_BAD_ABI, ffi_status_FFI_BAD_ARGTYPE,
-    ffi_status_FFI_BAD_TYPEDEF, ffi_status_FFI_OK, ffi_type, ffi_type_double, ffi_type_float,
-    ffi_type_pointer, ffi_type_sint16, ffi_type_sint32, ffi_type_sint64, ffi_type_sint8,
-    ffi_type_uint16, ffi_type_uint32, ffi_type_uint64, ffi_type_uint8, ffi_type_void,
-    FFI_TYPE_STRUCT,
+    ffi_abi_FFI_DEFAULT_ABI, ffi_arg, ffi_call, ffi_cif, ffi_closure, ffi_prep_cif, ffi_prep_closure_loc, ffi_status,
+    ffi_status_FFI_BAD_ABI, ffi_status_FFI_BAD_ARGTYPE, ffi_status_FFI_BAD_TYPEDEF, ffi_status_FFI_OK, ffi_type,
+    ffi_type_double, ffi_type_float, ffi_type_pointer, ffi_type_sint16, ffi_type_sint32, ffi_type_sint64,
+    ffi_type_sint8, ffi_type_uint16, ffi_type_uint32, ffi_type_uint64, ffi_type_uint8, ffi_type_void, FFI_TYPE_STRUCT,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -35,12 +33,7 @@ use std::ptr::{addr_of_mut, null_mut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A libffi closure callback.
-type Callback = unsafe extern "C" fn(
-    cif: *mut ffi_cif,
-    result: *mut c_void,
-    args: *mut *mut c_void,
-    data: *mut c_void,
-);
+type Callback = unsafe extern "C" fn(cif: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, data: *mut c_void);
 
 /// A shape's call interface, shared by the closures and calls of all its signatures.
 struct Cif {
@@ -89,10 +82,7 @@ unsafe impl Send for Ffi {}
 
 impl Ffi {
     pub fn new(limit: usize) -> Ffi {
-        let mut handle = Box::new(HandleType {
-            ty: ffi_type::default(),
-            elements: [intptr_type(), null_mut()],
-        });
+        let mut handle = Box::new(HandleType { ty: ffi_type::default(), elements: [intptr_type(), null_mut()] });
         // Size and alignment filled in, so libffi never writes to this description (it lays out
         // a struct whose size is 0 on first use, which would race between threads).
         handle.ty = ffi_type {
@@ -101,12 +91,7 @@ impl Ffi {
             type_: FFI_TYPE_STRUCT,
             elements: handle.elements.as_mut_ptr(),
         };
-        Ffi {
-            code: CodeMemory::new(limit),
-            handle,
-            cifs: HashMap::new(),
-            user_data: Vec::new(),
-        }
+        Ffi { code: CodeMemory::new(limit), handle, cifs: HashMap::new(), user_data: Vec::new() }
     }
 
     /// The shape's call interface, prepared on first use (`sig` is for error messages).
@@ -128,20 +113,10 @@ impl Ffi {
         // SAFETY: `types` has `args.len()` (at most MAX_ARGS) valid entries; it is moved into the
         // cif's box below, which does not move its heap allocation.
         let status = unsafe {
-            ffi_prep_cif(
-                &mut cif.cif,
-                ffi_abi_FFI_DEFAULT_ABI,
-                shape.args.len() as c_uint,
-                rtype,
-                types.as_mut_ptr(),
-            )
+            ffi_prep_cif(&mut cif.cif, ffi_abi_FFI_DEFAULT_ABI, shape.args.len() as c_uint, rtype, types.as_mut_ptr())
         };
         if status != ffi_status_FFI_OK {
-            return Err(Error::Ffi {
-                call: "ffi_prep_cif",
-                detail: status_name(status),
-                signature: sig.to_string(),
-            });
+            return Err(Error::Ffi { call: "ffi_prep_cif", detail: status_name(status), signature: sig.to_string() });
         }
         cif._types = types;
         Ok(&mut **self.cifs.entry(shape.clone()).or_insert(cif))
@@ -162,9 +137,7 @@ impl Ffi {
         // SAFETY: `r` is fresh, zeroed and large enough for an `ffi_closure` (zero also tells a
         // libffi with static trampolines that this closure has none); `cif` and `data` live as
         // long as the closure.
-        let status = unsafe {
-            ffi_prep_closure_loc(closure, cif, Some(callback), user_data, r.rx.cast_mut())
-        };
+        let status = unsafe { ffi_prep_closure_loc(closure, cif, Some(callback), user_data, r.rx.cast_mut()) };
         if status != ffi_status_FFI_OK {
             return Err(Error::Ffi {
                 call: "ffi_prep_closure_loc",
@@ -198,16 +171,7 @@ impl Backend for Ffi {
         let plan = self.cif(sig, shape)?;
         // SAFETY: cifs live as long as `self`.
         let cif = unsafe { addr_of_mut!((*plan).cif) };
-        self.closure(
-            sig,
-            cif,
-            on_intercept,
-            Hook {
-                plan: plan.cast_const(),
-                handler,
-                data,
-            },
-        )
+        self.closure(sig, cif, on_intercept, Hook { plan: plan.cast_const(), handler, data })
     }
 
     fn swap_arg0(
@@ -219,12 +183,7 @@ impl Backend for Ffi {
     ) -> Result<*const c_void, Error> {
         // SAFETY: cifs live as long as `self`.
         let cif = unsafe { addr_of_mut!((*self.cif(sig, shape)?).cif) };
-        let swap = Swap {
-            cif,
-            target: code_pointer(target),
-            arg0: shape.args[0],
-            value,
-        };
+        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value };
         self.closure(sig, cif, on_swap_arg0, swap)
     }
 
@@ -237,16 +196,7 @@ impl Backend for Ffi {
     ) -> Result<*const c_void, Error> {
         // SAFETY: cifs live as long as `self`.
         let cif = unsafe { addr_of_mut!((*self.cif(sig, shape)?).cif) };
-        self.closure(
-            sig,
-            cif,
-            on_count,
-            Counted {
-                cif,
-                target: code_pointer(target),
-                counter,
-            },
-        )
+        self.closure(sig, cif, on_count, Counted { cif, target: code_pointer(target), counter })
     }
 
     fn code_bytes(&self) -> usize {
@@ -260,10 +210,7 @@ fn status_name(status: ffi_status) -> String {
         (ffi_status_FFI_BAD_ABI, "FFI_BAD_ABI"),
         (ffi_status_FFI_BAD_ARGTYPE, "FFI_BAD_ARGTYPE"),
     ];
-    names
-        .iter()
-        .find(|&&(s, _)| s == status)
-        .map_or_else(|| format!("status {status}"), |&(_, name)| name.to_owned())
+    names.iter().find(|&&(s, _)| s == status).map_or_else(|| format!("status {status}"), |&(_, name)| name.to_owned())
 }
 
 /// `target` as the function pointer type `ffi_call` takes.
@@ -275,13 +222,7 @@ fn code_pointer(target: *const c_void) -> unsafe extern "C" fn() {
 
 /// `intptr_t`'s libffi type.
 fn intptr_type() -> *mut ffi_type {
-    ffi_type_of(
-        Value::Int {
-            bytes: size_of::<isize>(),
-            signed: true,
-        },
-        null_mut(),
-    )
+    ffi_type_of(Value::Int { bytes: size_of::<isize>(), signed: true }, null_mut())
 }
 
 /// libffi's type for `v`; `handle` is the description of `HPy`.
@@ -358,9 +299,7 @@ unsafe fn load_result(v: Value, p: *const c_void) -> u64 {
     match v {
         // `ffi_arg` is 32 bits on 32-bit targets.
         #[allow(clippy::unnecessary_cast)]
-        Value::Int { bytes, signed } if widened_result(v) => {
-            widen(p.cast::<ffi_arg>().read() as u64, bytes, signed)
-        }
+        Value::Int { bytes, signed } if widened_result(v) => widen(p.cast::<ffi_arg>().read() as u64, bytes, signed),
         _ => load(v, p),
     }
 }
@@ -371,9 +310,9 @@ unsafe fn load_result(v: Value, p: *const c_void) -> u64 {
 /// As [`store`], with `p` large enough for an `ffi_arg`.
 unsafe fn store_result(v: Value, p: *mut c_void, bits: u64) {
     match v {
-        Value::Int { bytes, signed } if widened_result(v) => p
-            .cast::<ffi_arg>()
-            .write(widen(bits, bytes, signed) as ffi_arg),
+        Value::Int { bytes, signed } if widened_result(v) => {
+            p.cast::<ffi_arg>().write(widen(bits, bytes, signed) as ffi_arg)
+        }
         _ => store(v, p, bits),
     }
 }
@@ -383,19 +322,10 @@ type Word = u64;
 const _: () = assert!(size_of::<ffi_arg>() <= size_of::<Word>());
 
 /// The callback of intercepting closures: runs the handler over a copy of the call.
-unsafe extern "C" fn on_intercept(
-    _: *mut ffi_cif,
-    result: *mut c_void,
-    args: *mut *mut c_void,
-    hook: *mut c_void,
-) {
+unsafe extern "C" fn on_intercept(_: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, hook: *mut c_void) {
     let hook = &*hook.cast::<Hook<Cif>>();
     let cif = &*hook.plan;
-    let mut call = FfiCall {
-        cif,
-        args: [0; MAX_ARGS],
-        ret: 0,
-    };
+    let mut call = FfiCall { cif, args: [0; MAX_ARGS], ret: 0 };
     for (i, &v) in cif.args.iter().enumerate() {
         call.args[i] = load(v, *args.add(i));
     }
@@ -406,12 +336,7 @@ unsafe extern "C" fn on_intercept(
 }
 
 /// The callback of `swap_arg0` closures: rewrites argument 0 in place and forwards the call.
-unsafe extern "C" fn on_swap_arg0(
-    _: *mut ffi_cif,
-    result: *mut c_void,
-    args: *mut *mut c_void,
-    swap: *mut c_void,
-) {
+unsafe extern "C" fn on_swap_arg0(_: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, swap: *mut c_void) {
     let swap = &*swap.cast::<Swap>();
     // libffi's copy of the argument is this call's own storage, sized for its type.
     store(swap.arg0, *args, swap.value);
@@ -419,12 +344,7 @@ unsafe extern "C" fn on_swap_arg0(
 }
 
 /// The callback of `count` closures: counts, then forwards the call as it came.
-unsafe extern "C" fn on_count(
-    _: *mut ffi_cif,
-    result: *mut c_void,
-    args: *mut *mut c_void,
-    counted: *mut c_void,
-) {
+unsafe extern "C" fn on_count(_: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, counted: *mut c_void) {
     let counted = &*counted.cast::<Counted>();
     (*counted.counter).fetch_add(1, Ordering::Relaxed);
     ffi_call(counted.cif, Some(counted.target), result, args);
@@ -439,20 +359,12 @@ struct FfiCall<'a> {
 
 impl Call for FfiCall<'_> {
     fn arg(&self, i: usize) -> u64 {
-        assert!(
-            i < self.cif.args.len(),
-            "argument {i} of a {}-parameter call",
-            self.cif.args.len()
-        );
+        assert!(i < self.cif.args.len(), "argument {i} of a {}-parameter call", self.cif.args.len());
         self.args[i]
     }
 
     fn set_arg(&mut self, i: usize, value: u64) {
-        assert!(
-            i < self.cif.args.len(),
-            "argument {i} of a {}-parameter call",
-            self.cif.args.len()
-        );
+        assert!(i < self.cif.args.len(), "argument {i} of a {}-parameter call", self.cif.args.len());
         self.args[i] = value;
     }
 
@@ -469,12 +381,7 @@ impl Call for FfiCall<'_> {
         let result_ptr: *mut c_void = (&mut result as *mut Word).cast();
         // The cif is only read by ffi_call; libffi's signature wants it mutable.
         let cif = (&self.cif.cif as *const ffi_cif).cast_mut();
-        ffi_call(
-            cif,
-            Some(code_pointer(target)),
-            result_ptr,
-            pointers[..n].as_mut_ptr(),
-        );
+        ffi_call(cif, Some(code_pointer(target)), result_ptr, pointers[..n].as_mut_ptr());
         self.ret = self.cif.ret.map_or(0, |v| load_result(v, result_ptr));
     }
 

@@ -100,13 +100,7 @@ impl BackendKind {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(available[0]);
         };
-        let expected = || {
-            available
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        };
+        let expected = || available.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
         match available.iter().find(|k| value == k.name()) {
             Some(&kind) => Ok(kind),
             None if value == BackendKind::Dynasm.name() => Err(format!(
@@ -148,16 +142,12 @@ impl Trampolines {
             #[cfg(target_arch = "x86_64")]
             BackendKind::Dynasm => Box::new(dynasm_backend::Dynasm::new(limit_bytes)),
             #[cfg(not(target_arch = "x86_64"))]
-            BackendKind::Dynasm => panic!(
-                "the dynasm backend generates x86_64 code; this is {}",
-                std::env::consts::ARCH
-            ),
+            BackendKind::Dynasm => {
+                panic!("the dynasm backend generates x86_64 code; this is {}", std::env::consts::ARCH)
+            }
             BackendKind::Libffi => Box::new(ffi_backend::Ffi::new(limit_bytes)),
         };
-        Trampolines {
-            kind,
-            backend: Mutex::new(backend),
-        }
+        Trampolines { kind, backend: Mutex::new(backend) }
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -166,12 +156,7 @@ impl Trampolines {
 
     /// A function with `sig`'s C signature that calls `handler(call, data)` and returns what the
     /// handler left in the result. `data` must stay valid as long as the function may be called.
-    pub fn intercept(
-        &self,
-        sig: &Signature,
-        handler: Handler,
-        data: *const c_void,
-    ) -> Result<*const c_void, Error> {
+    pub fn intercept(&self, sig: &Signature, handler: Handler, data: *const c_void) -> Result<*const c_void, Error> {
         let shape = Shape::of(sig)?;
         self.backend().intercept(sig, &shape, handler, data)
     }
@@ -181,19 +166,12 @@ impl Trampolines {
     /// three instructions (`mov rdi, value; mov r11, target; jmp r11`): no frame of its own;
     /// with libffi, a closure that rewrites libffi's copy of argument 0 and `ffi_call`s the
     /// target. Argument 0 must be of integer class (an integer, a pointer or `HPy`).
-    pub fn swap_arg0(
-        &self,
-        sig: &Signature,
-        target: *const c_void,
-        value: u64,
-    ) -> Result<*const c_void, Error> {
+    pub fn swap_arg0(&self, sig: &Signature, target: *const c_void, value: u64) -> Result<*const c_void, Error> {
         let shape = Shape::of(sig)?;
         if shape.args.first().is_none_or(|v| v.is_float()) {
             return Err(Error::Unsupported {
                 signature: sig.to_string(),
-                reason:
-                    "swap_arg0 needs an integer-class argument 0 (an integer, a pointer or HPy)"
-                        .into(),
+                reason: "swap_arg0 needs an integer-class argument 0 (an integer, a pointer or HPy)".into(),
             });
         }
         self.backend().swap_arg0(sig, &shape, target, value)
@@ -265,11 +243,7 @@ mod tests {
     #[test]
     fn backend_kind_from_setting() {
         let parse = |v: Option<&str>| BackendKind::from_setting(v.map(OsStr::new));
-        let native = if cfg!(target_arch = "x86_64") {
-            BackendKind::Dynasm
-        } else {
-            BackendKind::Libffi
-        };
+        let native = if cfg!(target_arch = "x86_64") { BackendKind::Dynasm } else { BackendKind::Libffi };
         assert_eq!(parse(None), Ok(native));
         assert_eq!(parse(Some("")), Ok(native));
         assert_eq!(parse(Some("libffi")), Ok(BackendKind::Libffi));
@@ -277,17 +251,11 @@ mod tests {
             assert_eq!(parse(Some("dynasm")), Ok(BackendKind::Dynasm));
             assert_eq!(
                 parse(Some("jit")),
-                Err(
-                    "HPYBRIDGE_TRAMPOLINES: expected dynasm or libffi (or unset), found \"jit\""
-                        .into()
-                )
+                Err("HPYBRIDGE_TRAMPOLINES: expected dynasm or libffi (or unset), found \"jit\"".into())
             );
         } else {
             let e = parse(Some("dynasm")).expect_err("dynasm is x86_64 only");
-            assert!(
-                e.contains("expected libffi (or unset), found \"dynasm\""),
-                "{e}"
-            );
+            assert!(e.contains("expected libffi (or unset), found \"dynasm\""), "{e}");
         }
         let e = parse(Some("LIBFFI")).expect_err("names are case-sensitive");
         assert!(e.ends_with("found \"LIBFFI\""), "{e}");

@@ -61,9 +61,7 @@ struct H {
 
 /// FNV-1a style: order-sensitive, so a misplaced argument shows.
 fn hash(words: &[u64]) -> u64 {
-    words.iter().fold(0xcbf2_9ce4_8422_2325, |h, &w| {
-        (h ^ w).wrapping_mul(0x0100_0000_01b3)
-    })
+    words.iter().fold(0xcbf2_9ce4_8422_2325, |h, &w| (h ^ w).wrapping_mul(0x0100_0000_01b3))
 }
 
 extern "C" fn void_target() {
@@ -89,27 +87,10 @@ extern "C" fn narrow(a: i8, b: u16, c: bool, d: u32) -> i16 {
 
 extern "C" fn handle_op(ctx: *const Ctx, a: H, n: isize, b: H) -> H {
     // SAFETY: callers pass one of the static contexts.
-    H {
-        i: unsafe { (*ctx).id } * 1_000_000 + a.i * 1000 + b.i * 10 + n,
-    }
+    H { i: unsafe { (*ctx).id } * 1_000_000 + a.i * 1000 + b.i * 10 + n }
 }
 
-type Wide14 = extern "C" fn(
-    i64,
-    f64,
-    i32,
-    f32,
-    i16,
-    *const u8,
-    i8,
-    u8,
-    f64,
-    i64,
-    f32,
-    u32,
-    f64,
-    *const i64,
-) -> u64;
+type Wide14 = extern "C" fn(i64, f64, i32, f32, i16, *const u8, i8, u8, f64, i64, f32, u32, f64, *const i64) -> u64;
 const WIDE14: &str = "uint64_t (int64_t, double, int32_t, float, int16_t, uint8_t *, int8_t, uint8_t, double, int64_t, float, uint32_t, double, int64_t *)";
 
 /// 14 parameters: 9 integer class (the last 3 on the stack) and 5 floating point.
@@ -147,24 +128,7 @@ extern "C" fn wide14(
     ])
 }
 
-type Wide16 = extern "C" fn(
-    f64,
-    i64,
-    f32,
-    i8,
-    f64,
-    u16,
-    f64,
-    i32,
-    f32,
-    *const u8,
-    f64,
-    i64,
-    f64,
-    u8,
-    f32,
-    f64,
-) -> f64;
+type Wide16 = extern "C" fn(f64, i64, f32, i8, f64, u16, f64, i32, f32, *const u8, f64, i64, f64, u8, f32, f64) -> f64;
 const WIDE16: &str = "double (double, int64_t, float, int8_t, double, uint16_t, double, int32_t, float, uint8_t *, double, int64_t, double, uint8_t, float, double)";
 
 /// 16 parameters: 7 integer class (the last, `h`, on the stack) and 9 floating point (the
@@ -211,24 +175,7 @@ extern "C" fn wide16(
 }
 
 fn call_wide16(f: Wide16, h: u8, f8: f64) -> f64 {
-    f(
-        0.5,
-        -1,
-        1.5,
-        -2,
-        2.5,
-        65535,
-        3.5,
-        -4,
-        4.5,
-        0x1000 as *const u8,
-        5.5,
-        i64::MIN,
-        6.5,
-        h,
-        7.5,
-        f8,
-    )
+    f(0.5, -1, 1.5, -2, 2.5, 65535, 3.5, -4, 4.5, 0x1000 as *const u8, 5.5, i64::MIN, 6.5, h, 7.5, f8)
 }
 
 /// The arguments `call_wide16` passes, as `Call` shows them, with the meaningful bits of each.
@@ -257,13 +204,7 @@ fn wide16_expected(h: u8, f8: f64) -> [(u64, u64); 16] {
 
 fn void_without_arguments(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
-    let code = t
-        .intercept(
-            &sig("void (void)"),
-            pass,
-            addr(void_target as extern "C" fn()),
-        )
-        .expect("trampoline");
+    let code = t.intercept(&sig("void (void)"), pass, addr(void_target as extern "C" fn())).expect("trampoline");
     // SAFETY: made for this signature.
     let f: extern "C" fn() = unsafe { as_fn(code) };
     let before = calls();
@@ -290,12 +231,8 @@ fn context_and_intptr(kind: BackendKind) {
     assert_eq!(through(&CTX_A, 42), 1_000_042);
     assert_eq!(through(&CTX_B, -42), 1_999_958);
     // SAFETY: as above.
-    let rewritten: extern "C" fn(*const Ctx, isize) -> isize = unsafe {
-        as_fn(
-            t.intercept(&s, to_ctx_b_doubled, target)
-                .expect("trampoline"),
-        )
-    };
+    let rewritten: extern "C" fn(*const Ctx, isize) -> isize =
+        unsafe { as_fn(t.intercept(&s, to_ctx_b_doubled, target).expect("trampoline")) };
     assert_eq!(rewritten(&CTX_A, 21), 2_000_042);
     assert_eq!(rewritten(&CTX_A, -500_000), 1_000_000);
 }
@@ -313,35 +250,24 @@ fn double_argument_and_result(kind: BackendKind) {
     let s = sig("double (double)");
     let target = addr(half as extern "C" fn(_) -> _);
     // SAFETY: made for this signature.
-    let through: extern "C" fn(f64) -> f64 =
-        unsafe { as_fn(t.intercept(&s, pass, target).expect("trampoline")) };
+    let through: extern "C" fn(f64) -> f64 = unsafe { as_fn(t.intercept(&s, pass, target).expect("trampoline")) };
     assert_eq!(through(5.0), 2.5);
     // SAFETY: as above.
-    let rewritten: extern "C" fn(f64) -> f64 = unsafe {
-        as_fn(
-            t.intercept(&s, plus_one_times_ten, target)
-                .expect("trampoline"),
-        )
-    };
+    let rewritten: extern "C" fn(f64) -> f64 =
+        unsafe { as_fn(t.intercept(&s, plus_one_times_ten, target).expect("trampoline")) };
     assert_eq!(rewritten(5.0), 30.0);
     assert_eq!(rewritten(-3.0), -10.0);
 }
 
 /// Checks and rewrites the float and int, then the float result.
 unsafe fn float_rewrite(call: &mut dyn Call, target: *const c_void) {
-    assert_eq!(
-        call.arg(0),
-        u64::from(1.5f32.to_bits()),
-        "float bits in the low 32, nothing above"
-    );
+    assert_eq!(call.arg(0), u64::from(1.5f32.to_bits()), "float bits in the low 32, nothing above");
     assert_eq!(call.arg(1) as i32, -4);
     call.set_arg(0, u64::from(2.5f32.to_bits()));
     call.set_arg(1, 3);
     call.invoke(target);
     assert_eq!(call.ret(), u64::from(7.5f32.to_bits()));
-    call.set_ret(u64::from(
-        (f32::from_bits(call.ret() as u32) + 0.25).to_bits(),
-    ));
+    call.set_ret(u64::from((f32::from_bits(call.ret() as u32) + 0.25).to_bits()));
 }
 
 fn float_and_int(kind: BackendKind) {
@@ -349,8 +275,7 @@ fn float_and_int(kind: BackendKind) {
     let s = sig("float (float, int)");
     let target = addr(scale as extern "C" fn(_, _) -> _);
     // SAFETY: made for this signature.
-    let through: extern "C" fn(f32, i32) -> f32 =
-        unsafe { as_fn(t.intercept(&s, pass, target).expect("trampoline")) };
+    let through: extern "C" fn(f32, i32) -> f32 = unsafe { as_fn(t.intercept(&s, pass, target).expect("trampoline")) };
     assert_eq!(through(1.5, -4), -6.0);
     // SAFETY: as above.
     let rewritten: extern "C" fn(f32, i32) -> f32 =
@@ -376,10 +301,7 @@ fn narrow_integers(kind: BackendKind) {
     // SAFETY: made for this signature.
     let through: extern "C" fn(i8, u16, bool, u32) -> i16 =
         unsafe { as_fn(t.intercept(&s, pass, target).expect("trampoline")) };
-    assert_eq!(
-        through(-5, 65535, true, 4_000_000_000),
-        narrow(-5, 65535, true, 4_000_000_000)
-    );
+    assert_eq!(through(-5, 65535, true, 4_000_000_000), narrow(-5, 65535, true, 4_000_000_000));
     assert_eq!(through(-5, 65535, true, 4_000_000_000), -500 + 35 + 7);
     // SAFETY: as above.
     let rewritten: extern "C" fn(i8, u16, bool, u32) -> i16 =
@@ -404,34 +326,16 @@ fn handles(kind: BackendKind) {
     type F = extern "C" fn(*const Ctx, H, isize, H) -> H;
     // SAFETY: made for this signature.
     let through: F = unsafe { as_fn(t.intercept(&s, pass, target).expect("trampoline")) };
-    assert_eq!(
-        through(&CTX_A, H { i: 3 }, 5, H { i: 4 }),
-        H { i: 1_003_045 }
-    );
+    assert_eq!(through(&CTX_A, H { i: 3 }, 5, H { i: 4 }), H { i: 1_003_045 });
     // SAFETY: as above.
-    let translated: F = unsafe {
-        as_fn(
-            t.intercept(&s, translate_handles, target)
-                .expect("trampoline"),
-        )
-    };
-    assert_eq!(
-        translated(&CTX_A, H { i: 3 }, 5, H { i: 4 }),
-        H {
-            i: 2_000_000 + 103_000 + 1040 + 5 - 7
-        }
-    );
+    let translated: F = unsafe { as_fn(t.intercept(&s, translate_handles, target).expect("trampoline")) };
+    assert_eq!(translated(&CTX_A, H { i: 3 }, 5, H { i: 4 }), H { i: 2_000_000 + 103_000 + 1040 + 5 - 7 });
 }
 
 fn wide_signatures_pass_through(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     // SAFETY: made for this signature.
-    let f: Wide14 = unsafe {
-        as_fn(
-            t.intercept(&sig(WIDE14), pass, addr(wide14 as Wide14))
-                .expect("trampoline"),
-        )
-    };
+    let f: Wide14 = unsafe { as_fn(t.intercept(&sig(WIDE14), pass, addr(wide14 as Wide14)).expect("trampoline")) };
     let args = (
         -1i64,
         0.25,
@@ -449,21 +353,16 @@ fn wide_signatures_pass_through(kind: BackendKind) {
         0x20 as *const i64,
     );
     let direct = wide14(
-        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8, args.9, args.10,
-        args.11, args.12, args.13,
+        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8, args.9, args.10, args.11, args.12,
+        args.13,
     );
     let through = f(
-        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8, args.9, args.10,
-        args.11, args.12, args.13,
+        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8, args.9, args.10, args.11, args.12,
+        args.13,
     );
     assert_eq!(through, direct);
     // SAFETY: as above.
-    let f: Wide16 = unsafe {
-        as_fn(
-            t.intercept(&sig(WIDE16), pass, addr(wide16 as Wide16))
-                .expect("trampoline"),
-        )
-    };
+    let f: Wide16 = unsafe { as_fn(t.intercept(&sig(WIDE16), pass, addr(wide16 as Wide16)).expect("trampoline")) };
     assert_eq!(call_wide16(f, 200, 8.5), call_wide16(wide16, 200, 8.5));
 }
 
@@ -484,18 +383,10 @@ unsafe fn record_and_rewrite(call: &mut dyn Call, data: *const c_void) {
 
 fn stack_arguments_seen_and_rewritten(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
-    let recorder = Recorder {
-        target: addr(wide16 as Wide16),
-        seen: Mutex::new(Vec::new()),
-    };
+    let recorder = Recorder { target: addr(wide16 as Wide16), seen: Mutex::new(Vec::new()) };
     let data = (&recorder as *const Recorder).cast();
     // SAFETY: made for this signature; `recorder` outlives the calls.
-    let f: Wide16 = unsafe {
-        as_fn(
-            t.intercept(&sig(WIDE16), record_and_rewrite, data)
-                .expect("trampoline"),
-        )
-    };
+    let f: Wide16 = unsafe { as_fn(t.intercept(&sig(WIDE16), record_and_rewrite, data).expect("trampoline")) };
     assert_eq!(call_wide16(f, 200, 8.5), call_wide16(wide16, 7, 9.5));
     let seen = recorder.seen.lock().expect("not poisoned").clone();
     for (i, (&got, (want, mask))) in seen.iter().zip(wide16_expected(200, 8.5)).enumerate() {
@@ -567,17 +458,9 @@ fn twenty_four_arguments(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let s = sig(&format!("uint64_t ({})", ["long, double"; 12].join(", ")));
     // SAFETY: made for this signature.
-    let f: Many = unsafe {
-        as_fn(
-            t.intercept(&s, pass, addr(many as Many))
-                .expect("trampoline"),
-        )
-    };
+    let f: Many = unsafe { as_fn(t.intercept(&s, pass, addr(many as Many)).expect("trampoline")) };
     let call = |f: Many| {
-        f(
-            1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7, 7.5, 8, 8.5, 9, 9.5, 10, 10.5, 11,
-            11.5, 12, 12.5,
-        )
+        f(1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7, 7.5, 8, 8.5, 9, 9.5, 10, 10.5, 11, 11.5, 12, 12.5)
     };
     assert_eq!(call(f), call(many));
 }
@@ -598,12 +481,8 @@ fn invoke_twice(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let target = addr(counted_increment as extern "C" fn(_) -> _);
     // SAFETY: made for this signature.
-    let f: extern "C" fn(c_long) -> c_long = unsafe {
-        as_fn(
-            t.intercept(&sig("long (long)"), twice, target)
-                .expect("trampoline"),
-        )
-    };
+    let f: extern "C" fn(c_long) -> c_long =
+        unsafe { as_fn(t.intercept(&sig("long (long)"), twice, target).expect("trampoline")) };
     let before = calls();
     assert_eq!(f(1), 21);
     assert_eq!(calls(), before + 2);
@@ -620,19 +499,11 @@ fn result_without_invoking(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let target = addr(counted_increment as extern "C" fn(_) -> _);
     // SAFETY: made for these signatures.
-    let long: extern "C" fn(c_long) -> c_long = unsafe {
-        as_fn(
-            t.intercept(&sig("long (long)"), answer_without_calling, target)
-                .expect("trampoline"),
-        )
-    };
+    let long: extern "C" fn(c_long) -> c_long =
+        unsafe { as_fn(t.intercept(&sig("long (long)"), answer_without_calling, target).expect("trampoline")) };
     // SAFETY: as above.
-    let double: extern "C" fn(c_long) -> f64 = unsafe {
-        as_fn(
-            t.intercept(&sig("double (long)"), answer_without_calling, target)
-                .expect("trampoline"),
-        )
-    };
+    let double: extern "C" fn(c_long) -> f64 =
+        unsafe { as_fn(t.intercept(&sig("double (long)"), answer_without_calling, target).expect("trampoline")) };
     let before = calls();
     assert_eq!(long(0), 77);
     assert_eq!(double(1), 2.5);
@@ -645,26 +516,14 @@ fn nothing_done_returns_zero(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let target = addr(counted_increment as extern "C" fn(_) -> _);
     // SAFETY: made for these signatures.
-    let long: extern "C" fn(c_long) -> c_long = unsafe {
-        as_fn(
-            t.intercept(&sig("long (long)"), do_nothing, target)
-                .expect("trampoline"),
-        )
-    };
+    let long: extern "C" fn(c_long) -> c_long =
+        unsafe { as_fn(t.intercept(&sig("long (long)"), do_nothing, target).expect("trampoline")) };
     // SAFETY: as above.
-    let double: extern "C" fn(f64) -> f64 = unsafe {
-        as_fn(
-            t.intercept(&sig("double (double)"), do_nothing, target)
-                .expect("trampoline"),
-        )
-    };
+    let double: extern "C" fn(f64) -> f64 =
+        unsafe { as_fn(t.intercept(&sig("double (double)"), do_nothing, target).expect("trampoline")) };
     // SAFETY: as above.
-    let void: extern "C" fn() = unsafe {
-        as_fn(
-            t.intercept(&sig("void (void)"), do_nothing, target)
-                .expect("trampoline"),
-        )
-    };
+    let void: extern "C" fn() =
+        unsafe { as_fn(t.intercept(&sig("void (void)"), do_nothing, target).expect("trampoline")) };
     let before = calls();
     assert_eq!(long(5), 0);
     assert_eq!(double(5.0), 0.0);
@@ -684,17 +543,9 @@ fn unsupported_signatures(kind: BackendKind) {
             other => panic!("swap_arg0 on {s}: expected Unsupported, got {other:?}"),
         }
     }
-    let too_many = sig(&format!(
-        "void ({})",
-        vec!["int"; trampolines::MAX_ARGS + 1].join(", ")
-    ));
-    let e = t
-        .intercept(&too_many, pass, target)
-        .expect_err("too many parameters");
+    let too_many = sig(&format!("void ({})", vec!["int"; trampolines::MAX_ARGS + 1].join(", ")));
+    let e = t.intercept(&too_many, pass, target).expect_err("too many parameters");
     assert!(e.to_string().contains("65 parameters, at most 64"), "{e}");
-    assert!(matches!(
-        t.count(&too_many, target, std::ptr::null()),
-        Err(Error::Unsupported { .. })
-    ));
+    assert!(matches!(t.count(&too_many, target, std::ptr::null()), Err(Error::Unsupported { .. })));
     assert_eq!(t.code_bytes(), 0, "nothing was made");
 }

@@ -59,12 +59,8 @@ fn nested_across_backends() {
     let libffi = Trampolines::new(BackendKind::Libffi, LIMIT);
     let (s, target) = (sig(RECURSE), addr(recurse as Recurse));
     let pair = [
-        dynasm
-            .intercept(&s, add_thousand, target)
-            .expect("trampoline"),
-        libffi
-            .intercept(&s, add_thousand, target)
-            .expect("trampoline"),
+        dynasm.intercept(&s, add_thousand, target).expect("trampoline"),
+        libffi.intercept(&s, add_thousand, target).expect("trampoline"),
     ];
     assert_eq!(run(pair), DEPTH + 1000 * (DEPTH + 1));
 }
@@ -102,12 +98,8 @@ fn concurrent_calls_and_making(kind: BackendKind) {
                     if i % 200 == 0 {
                         // Made while other threads run code in the same chunk.
                         // SAFETY: made for this signature.
-                        let own: MulAdd = unsafe {
-                            as_fn(
-                                t.intercept(s, bump_first, addr(mul_add as MulAdd))
-                                    .expect("trampoline"),
-                            )
-                        };
+                        let own: MulAdd =
+                            unsafe { as_fn(t.intercept(s, bump_first, addr(mul_add as MulAdd)).expect("trampoline")) };
                         assert_eq!(own(i, 2.0, n as i32), (i + 1) as f64 * 2.0 + n as f64);
                     }
                 }

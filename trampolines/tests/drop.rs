@@ -12,9 +12,7 @@ extern "C" fn twice(x: i32) -> i32 {
 
 fn code_mappings() -> usize {
     let maps = std::fs::read_to_string("/proc/self/maps").expect("procfs");
-    maps.lines()
-        .filter(|l| l.contains("memfd:hpybridge-trampolines"))
-        .count()
+    maps.lines().filter(|l| l.contains("memfd:hpybridge-trampolines")).count()
 }
 
 #[test]
@@ -23,21 +21,12 @@ fn dropping_unmaps_code_memory() {
     for &kind in BackendKind::available() {
         let t = Trampolines::new(kind, 1 << 20);
         for _ in 0..100 {
-            let code = t
-                .intercept(
-                    &sig("int (int)"),
-                    pass,
-                    addr(twice as extern "C" fn(_) -> _),
-                )
-                .expect("room");
+            let code = t.intercept(&sig("int (int)"), pass, addr(twice as extern "C" fn(_) -> _)).expect("room");
             // SAFETY: made for this signature.
             let f: extern "C" fn(i32) -> i32 = unsafe { as_fn(code) };
             assert_eq!(f(21), 42);
         }
-        assert!(
-            code_mappings() >= 2,
-            "{kind}: a read-write and a read-execute view"
-        );
+        assert!(code_mappings() >= 2, "{kind}: a read-write and a read-execute view");
         drop(t);
         assert_eq!(code_mappings(), 0, "{kind}: all unmapped");
     }

@@ -12,13 +12,7 @@ extern "C" fn identity(x: i64) -> i64 {
 }
 
 fn swap(t: &Trampolines, value: u64) -> extern "C" fn(i64) -> i64 {
-    let code = t
-        .swap_arg0(
-            &sig("int64_t (int64_t)"),
-            addr(identity as extern "C" fn(_) -> _),
-            value,
-        )
-        .expect("room");
+    let code = t.swap_arg0(&sig("int64_t (int64_t)"), addr(identity as extern "C" fn(_) -> _), value).expect("room");
     // SAFETY: made for this signature.
     unsafe { as_fn(code) }
 }
@@ -53,10 +47,7 @@ fn parent_and_child_make_trampolines_independently() {
                 libc::_exit(if ok { 0 } else { 1 });
             }
             let mut byte = 0u8;
-            assert_eq!(
-                libc::read(to_parent[0], (&mut byte as *mut u8).cast(), 1),
-                1
-            );
+            assert_eq!(libc::read(to_parent[0], (&mut byte as *mut u8).cast(), 1), 1);
             let mine = swap(&t, 3);
             assert_eq!(libc::write(to_child[1], (&byte as *const u8).cast(), 1), 1);
             let mut status = 0;

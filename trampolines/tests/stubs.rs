@@ -9,11 +9,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 use trampolines::{BackendKind, Trampolines};
 
-for_both_backends!(
-    swap_arg0_replaces_only_argument_0,
-    count_is_exact_across_threads,
-    count_in_front_of_swap_arg0
-);
+for_both_backends!(swap_arg0_replaces_only_argument_0, count_is_exact_across_threads, count_in_front_of_swap_arg0);
 
 #[repr(C)]
 struct Ctx {
@@ -27,24 +23,7 @@ extern "C" fn ctx_mul(ctx: *const Ctx, x: i64) -> i64 {
     unsafe { (*ctx).id * x }
 }
 
-type Mixed = extern "C" fn(
-    *const Ctx,
-    f64,
-    i32,
-    f32,
-    i8,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-    u16,
-    i64,
-    i64,
-) -> f64;
+type Mixed = extern "C" fn(*const Ctx, f64, i32, f32, i8, f64, f64, f64, f64, f64, f64, f64, f64, u16, i64, i64) -> f64;
 const MIXED: &str = "double (HPyContext *, double, int32_t, float, int8_t, double, double, double, double, double, double, double, double, uint16_t, int64_t, int64_t)";
 
 /// Integer and floating-point arguments; `f9` and `f10` arrive on the stack.
@@ -88,27 +67,19 @@ extern "C" fn mixed(
 }
 
 fn call_mixed(f: Mixed, ctx: *const Ctx) -> f64 {
-    f(
-        ctx, 0.5, -3, 1.25, -7, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 65535, -9, 1000,
-    )
+    f(ctx, 0.5, -3, 1.25, -7, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 65535, -9, 1000)
 }
 
 fn swap_arg0_replaces_only_argument_0(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let home = &HOME as *const Ctx as u64;
     let code = t
-        .swap_arg0(
-            &sig("int64_t (HPyContext *, int64_t)"),
-            addr(ctx_mul as extern "C" fn(_, _) -> _),
-            home,
-        )
+        .swap_arg0(&sig("int64_t (HPyContext *, int64_t)"), addr(ctx_mul as extern "C" fn(_, _) -> _), home)
         .expect("stub");
     // SAFETY: made for this signature.
     let f: extern "C" fn(*const Ctx, i64) -> i64 = unsafe { as_fn(code) };
     assert_eq!(f(std::ptr::null(), 6), 42);
-    let code = t
-        .swap_arg0(&sig(MIXED), addr(mixed as Mixed), home)
-        .expect("stub");
+    let code = t.swap_arg0(&sig(MIXED), addr(mixed as Mixed), home).expect("stub");
     // SAFETY: made for this signature.
     let f: Mixed = unsafe { as_fn(code) };
     assert_eq!(call_mixed(f, 0x10 as *const Ctx), call_mixed(mixed, &HOME));
@@ -126,21 +97,9 @@ fn count_is_exact_across_threads(kind: BackendKind) {
     let mixes = AtomicU64::new(0);
     // SAFETY (both): made for these signatures; the counters outlive every call.
     let f: extern "C" fn(i64) -> i64 = unsafe {
-        as_fn(
-            t.count(
-                &sig("int64_t (int64_t)"),
-                addr(square as extern "C" fn(_) -> _),
-                &squares,
-            )
-            .expect("stub"),
-        )
+        as_fn(t.count(&sig("int64_t (int64_t)"), addr(square as extern "C" fn(_) -> _), &squares).expect("stub"))
     };
-    let g: Mixed = unsafe {
-        as_fn(
-            t.count(&sig(MIXED), addr(mixed as Mixed), &mixes)
-                .expect("stub"),
-        )
-    };
+    let g: Mixed = unsafe { as_fn(t.count(&sig(MIXED), addr(mixed as Mixed), &mixes).expect("stub")) };
     let expected = call_mixed(mixed, &HOME);
     std::thread::scope(|s| {
         for n in 0..THREADS as i64 {
@@ -162,16 +121,9 @@ fn count_in_front_of_swap_arg0(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let s = sig("int64_t (HPyContext *, int64_t)");
     let counter = AtomicU64::new(0);
-    let swap = t
-        .swap_arg0(
-            &s,
-            addr(ctx_mul as extern "C" fn(_, _) -> _),
-            &HOME as *const Ctx as u64,
-        )
-        .expect("stub");
+    let swap = t.swap_arg0(&s, addr(ctx_mul as extern "C" fn(_, _) -> _), &HOME as *const Ctx as u64).expect("stub");
     // SAFETY: made for this signature; `counter` outlives the calls.
-    let f: extern "C" fn(*const Ctx, i64) -> i64 =
-        unsafe { as_fn(t.count(&s, swap, &counter).expect("stub")) };
+    let f: extern "C" fn(*const Ctx, i64) -> i64 = unsafe { as_fn(t.count(&s, swap, &counter).expect("stub")) };
     for i in 0..100 {
         assert_eq!(f(std::ptr::null(), i), 7 * i);
     }
@@ -207,24 +159,11 @@ fn instructions_until_jump(code: *const c_void) -> Vec<String> {
 fn dynasm_swap_arg0_adds_at_most_8_instructions() {
     let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
     let target = addr(ctx_mul as extern "C" fn(_, _) -> _);
-    let code = t
-        .swap_arg0(
-            &sig("int64_t (HPyContext *, int64_t)"),
-            target,
-            0x1234_5678_9abc,
-        )
-        .expect("stub");
+    let code = t.swap_arg0(&sig("int64_t (HPyContext *, int64_t)"), target, 0x1234_5678_9abc).expect("stub");
     let listing = instructions_until_jump(code);
     println!("swap_arg0 stub: {listing:#?}");
     assert!(listing.len() <= 8, "{listing:?}");
-    assert_eq!(
-        listing,
-        [
-            "mov rdi,123456789ABCh",
-            &format!("mov r11,{:X}h", target as u64),
-            "jmp r11"
-        ]
-    );
+    assert_eq!(listing, ["mov rdi,123456789ABCh", &format!("mov r11,{:X}h", target as u64), "jmp r11"]);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -232,13 +171,7 @@ fn dynasm_swap_arg0_adds_at_most_8_instructions() {
 fn dynasm_count_adds_at_most_8_instructions() {
     let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
     let counter = AtomicU64::new(0);
-    let code = t
-        .count(
-            &sig("int64_t (int64_t)"),
-            addr(square as extern "C" fn(_) -> _),
-            &counter,
-        )
-        .expect("stub");
+    let code = t.count(&sig("int64_t (int64_t)"), addr(square as extern "C" fn(_) -> _), &counter).expect("stub");
     let listing = instructions_until_jump(code);
     println!("count stub: {listing:#?}");
     assert!(listing.len() <= 8, "{listing:?}");

@@ -38,19 +38,13 @@ pub const LIMIT: usize = 1 << 20;
 /// # Safety
 /// `F` must be an `extern "C" fn` type matching the trampoline's signature.
 pub unsafe fn as_fn<F: Copy>(code: *const c_void) -> F {
-    assert_eq!(
-        std::mem::size_of::<F>(),
-        std::mem::size_of::<*const c_void>()
-    );
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*const c_void>());
     std::mem::transmute_copy(&code)
 }
 
 /// A function's address, as the crate takes targets.
 pub fn addr<F: Copy>(f: F) -> *const c_void {
-    assert_eq!(
-        std::mem::size_of::<F>(),
-        std::mem::size_of::<*const c_void>()
-    );
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*const c_void>());
     // SAFETY: `F` is a function pointer type (checked size).
     unsafe { std::mem::transmute_copy(&f) }
 }
