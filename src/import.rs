@@ -78,7 +78,7 @@ pub unsafe extern "C" fn import_api(
     let home = entry.published.table.provider_ctx;
     let mut base = Vec::with_capacity(wanted_decl.slots.len());
     for (i, slot) in entry.decl.slots[..wanted_decl.slots.len()].iter().enumerate() {
-        match entry.crossings.entry(i, &slot.signature, slot.function, &entry.family, home, &family) {
+        match entry.crossings.entry(i, &slot.signature, slot.function, &entry.family, home, &family, ctx) {
             Ok(code) => base.push(code),
             Err(why) => {
                 let msg = format!(

@@ -11,7 +11,7 @@
 //!
 //! With call counting on, a counting stub stands in front of whichever of those it is.
 
-use crate::context::{Entry, Family};
+use crate::context::{Entry, Family, Mode};
 use crate::transfer::Transfer;
 use crate::xcall::{translate, CrossPlan};
 use capsules::signature::{CType, Signature};
@@ -51,8 +51,13 @@ pub struct Crossings {
 unsafe impl Send for Crossings {}
 
 impl Crossings {
-    /// What slot `index` (signature `sig`, provider function `target`) holds for `consumer`.
-    pub fn entry(
+    /// What slot `index` (signature `sig`, provider function `target`) holds for consumers of
+    /// family `consumer`; `consumer_ctx` is one such consumer's context, valid now.
+    ///
+    /// # Safety
+    /// `home` must be the provider's home context and `consumer_ctx` valid for the current call.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn entry(
         &mut self,
         index: usize,
         sig: &Signature,
@@ -60,6 +65,7 @@ impl Crossings {
         provider: &Family,
         home: *mut HPyContext,
         consumer: &Family,
+        consumer_ctx: *mut HPyContext,
     ) -> Result<*const c_void, String> {
         if provider == consumer {
             return Ok(target);
@@ -79,7 +85,12 @@ impl Crossings {
             }
             return Ok(target); // nothing context-dependent crosses
         }
-        let to_provider = Transfer::between(consumer, provider);
+        // A CPython universal or trace context, if either side has one: for Transfer's check.
+        let plain = match (provider.mode(), consumer.mode()) {
+            (Some(Mode::Debug), _) => consumer_ctx,
+            _ => home,
+        };
+        let to_provider = Transfer::between(consumer, provider, plain);
         // No handle work: handles are shared, or the signature has none (then only the context
         // differs, whatever the families).
         let handle_work = uses_handles && to_provider != Transfer::Shared;
@@ -92,7 +103,7 @@ impl Crossings {
                 home,
                 entry: provider.entry(),
                 to_provider,
-                to_consumer: Transfer::between(provider, consumer),
+                to_consumer: Transfer::between(provider, consumer, plain),
                 ctx_args,
                 handle_args,
                 returns_handle: sig.returns_handle(),

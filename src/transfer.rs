@@ -1,35 +1,51 @@
-//! Moving a handle from one context to another, through the public ABI only.
+//! Moving a handle from one context to another.
 //!
-//! Two ways, picked per pair of families:
-//! - `Global`: store the handle in an `HPyGlobal` in the source context, load it in the target,
-//!   store NULL again. Cheap, and bounded on CPython, where a global is the object pointer itself.
-//! - `Mailbox`: PyPy allocates a new global slot on every `HPyGlobal_Store` (even of NULL), so per
-//!   call globals would grow without bound there. Instead each thread stores one global, once: a
-//!   one-item list that both contexts load; the handle goes in as item 0 and comes out in the other
-//!   context. Unknown families get this too: it assumes nothing of how globals are kept.
+//! Picked per pair of families:
+//! - `Shared`: the two families share handles (universal and trace mode): nothing to do.
+//! - `PlainToDebug` / `DebugToPlain`, CPython: a universal (or trace) handle is the object's address
+//!   plus one (hpy.universal's representation, checked at run time by `plain_handles_are_objects`),
+//!   and debug contexts have `ctx_FromPyObject` / `ctx_AsPyObject`, so a handle crosses with one
+//!   call of the debug context.
+//! - `Mailbox`, elsewhere (PyPy, unknown families, or if that check fails): each thread stores one
+//!   `HPyGlobal`, once: a one-item list that both contexts load; the handle goes in as item 0 and
+//!   comes out in the other context. Per-call globals would not do: PyPy allocates a new global slot
+//!   on every `HPyGlobal_Store`, even of NULL, and never frees it.
 
-use crate::context::{Family, Interpreter};
+use crate::context::{Family, Interpreter, Mode};
 use crate::hpy;
-use hpy_sys::{HPy, HPyContext, HPyGlobal, HPy_NULL};
+use crate::hpycall::close;
+use hpy_sys::{cpy_PyObject, HPy, HPyContext, HPyGlobal, HPy_NULL};
 use std::cell::Cell;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transfer {
-    /// The two families share handles: nothing to do.
     Shared,
-    Global,
+    PlainToDebug,
+    DebugToPlain,
     Mailbox,
 }
 
 impl Transfer {
-    pub fn between(from: &Family, to: &Family) -> Transfer {
+    /// How to move handles from `from` to `to`; `plain` is a live universal or trace context of
+    /// CPython if either side is one (for the representation check), else null.
+    ///
+    /// # Safety
+    /// `plain`, if not null, must be valid for the current call.
+    pub unsafe fn between(from: &Family, to: &Family, plain: *mut HPyContext) -> Transfer {
         if from.shares_handles_with(to) {
-            Transfer::Shared
-        } else if from.interpreter() == Some(Interpreter::CPython) && to.interpreter() == Some(Interpreter::CPython) {
-            Transfer::Global
-        } else {
-            Transfer::Mailbox
+            return Transfer::Shared;
         }
+        let cpython = |f: &Family| f.interpreter() == Some(Interpreter::CPython);
+        let debug = |f: &Family| f.mode() == Some(Mode::Debug);
+        if cpython(from) && cpython(to) && !plain.is_null() && plain_handles_are_objects(plain) {
+            match (debug(from), debug(to)) {
+                (false, true) => return Transfer::PlainToDebug,
+                (true, false) => return Transfer::DebugToPlain,
+                _ => {}
+            }
+        }
+        Transfer::Mailbox
     }
 
     /// A new handle in `to` for the object `h` refers to in `from` (`h` stays open), or `HPy_NULL`
@@ -43,38 +59,58 @@ impl Transfer {
         }
         match self {
             Transfer::Shared => hpy!(to, ctx_Dup, h),
-            Transfer::Global => {
-                let mut global = HPyGlobal { _i: 0 };
-                hpy!(from, ctx_Global_Store, &mut global, h);
-                let moved = hpy!(to, ctx_Global_Load, global);
-                hpy!(from, ctx_Global_Store, &mut global, HPy_NULL);
-                moved
-            }
-            Transfer::Mailbox => {
-                let Some(mailbox) = thread_mailbox(from) else { return HPy_NULL };
-                let list = hpy!(from, ctx_Global_Load, mailbox);
-                let stored = !list.is_null() && hpy!(from, ctx_SetItem_i, list, 0, h) == 0;
-                crate::hpycall::close(from, list);
-                if !stored {
-                    return HPy_NULL;
+            Transfer::PlainToDebug => hpy!(to, ctx_FromPyObject, (h._i - 1) as *mut cpy_PyObject),
+            Transfer::DebugToPlain => {
+                // A new reference, which the plain handle then owns.
+                let obj = hpy!(from, ctx_AsPyObject, h);
+                if obj.is_null() {
+                    HPy_NULL
+                } else {
+                    HPy { _i: obj as isize + 1 }
                 }
-                let list = hpy!(to, ctx_Global_Load, mailbox);
-                if list.is_null() {
-                    return HPy_NULL;
-                }
-                let moved = hpy!(to, ctx_GetItem_i, list, 0);
-                // Empty the box at once: it must not keep the object alive.
-                let none = (*to).h_None;
-                hpy!(to, ctx_SetItem_i, list, 0, none);
-                crate::hpycall::close(to, list);
-                moved
             }
+            Transfer::Mailbox => mailbox_move(from, to, h),
         }
     }
 }
 
+/// Whether this CPython's universal handles are object addresses plus one, checked once on `None`.
+unsafe fn plain_handles_are_objects(plain: *mut HPyContext) -> bool {
+    static CHECKED: OnceLock<bool> = OnceLock::new();
+    *CHECKED.get_or_init(|| {
+        let none = (*plain).h_None;
+        let obj = hpy!(plain, ctx_AsPyObject, none);
+        let ok = !obj.is_null() && obj as isize + 1 == none._i;
+        if ok {
+            close(plain, HPy { _i: obj as isize + 1 }); // the reference AsPyObject gave
+        }
+        // (If not, one reference to None is left over: harmless, and the mailbox is used.)
+        ok
+    })
+}
+
 thread_local! {
     static MAILBOX: Cell<Option<HPyGlobal>> = const { Cell::new(None) };
+}
+
+unsafe fn mailbox_move(from: *mut HPyContext, to: *mut HPyContext, h: HPy) -> HPy {
+    let Some(mailbox) = thread_mailbox(from) else { return HPy_NULL };
+    let list = hpy!(from, ctx_Global_Load, mailbox);
+    let stored = !list.is_null() && hpy!(from, ctx_SetItem_i, list, 0, h) == 0;
+    close(from, list);
+    if !stored {
+        return HPy_NULL;
+    }
+    let list = hpy!(to, ctx_Global_Load, mailbox);
+    if list.is_null() {
+        return HPy_NULL;
+    }
+    let moved = hpy!(to, ctx_GetItem_i, list, 0);
+    // Empty the box at once: it must not keep the object alive.
+    let none = (*to).h_None;
+    hpy!(to, ctx_SetItem_i, list, 0, none);
+    close(to, list);
+    moved
 }
 
 /// This thread's mailbox (a one-item list held by a global), made on first use.
@@ -88,12 +124,12 @@ unsafe fn thread_mailbox(ctx: *mut HPyContext) -> Option<HPyGlobal> {
     }
     let none = (*ctx).h_None;
     if hpy!(ctx, ctx_List_Append, list, none) < 0 {
-        crate::hpycall::close(ctx, list);
+        close(ctx, list);
         return None;
     }
     let mut global = HPyGlobal { _i: 0 };
     hpy!(ctx, ctx_Global_Store, &mut global, list);
-    crate::hpycall::close(ctx, list);
+    close(ctx, list);
     MAILBOX.with(|m| m.set(Some(global)));
     Some(global)
 }
