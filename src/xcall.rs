@@ -37,8 +37,8 @@ pub struct CrossPlan {
 unsafe impl Send for CrossPlan {}
 unsafe impl Sync for CrossPlan {}
 
-/// The most handle arguments one call can move (the signature parser's argument limit is lower).
-const MAX_HANDLES: usize = 64;
+/// The most handle arguments one call can move: trampolines take no more arguments than this.
+const MAX_HANDLES: usize = trampolines::MAX_ARGS;
 
 thread_local! {
     /// A CPython debug context that is valid right now on this thread, or null.
