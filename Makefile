@@ -9,7 +9,7 @@ export HPYBRIDGE_BUILD_DIR := $(CURDIR)/build/hpybridge
 # The package straight from the source tree, on both interpreters (python/ holds the built runtime).
 export PYTHONPATH := $(CURDIR)/python
 
-.PHONY: bootstrap build demo test test-rust test-cpython test-pypy bench clean
+.PHONY: bootstrap build demo test test-rust test-cpython test-cpython-strict test-pypy bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -21,7 +21,7 @@ demo: build
 	@$(VENV_PY) examples/demo.py
 	@PYTHONPATH=$(PYTHONPATH):$(PYPY_SITE) $(PYPY) examples/demo.py
 
-test: test-rust test-cpython test-pypy
+test: test-rust test-cpython test-cpython-strict test-pypy
 
 test-rust: bootstrap
 	cargo test --workspace
@@ -30,6 +30,14 @@ test-rust: bootstrap
 # checks, so both interpreters provably load the same binaries.
 test-cpython: build
 	$(VENV_PY) -m pytest -q tests
+
+# The CPython suite again, in development mode and with the debug allocator, which fills freed
+# memory with a pattern: a read of freed memory then crashes every time instead of by luck, and
+# warnings (unclosed files, say) are errors. Subprocesses the tests start inherit both variables.
+# The pip tests are left out: they test packaging, not memory.
+test-cpython-strict: build test-cpython
+	PYTHONMALLOC=debug PYTHONDEVMODE=1 $(VENV_PY) -X dev -W error -m pytest -q -p no:cacheprovider \
+		--ignore=tests/test_packaging.py tests
 
 test-pypy: build test-cpython
 	PYTHONPATH=$(PYTHONPATH):$(PYPY_SITE) $(PYPY) -m pytest -q -p no:cacheprovider tests

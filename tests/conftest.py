@@ -40,6 +40,11 @@ if IS_PYPY:
     collect_ignore = ["test_packaging.py"]
 
 
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -73,13 +78,7 @@ def build(name, *sources, **kw):
 
 def load(name, path, mode):
     """Loads this mode's own copy of `path` (see devel.copy_for_mode) and records what was loaded."""
-    copy = devel.copy_for_mode(path, mode)
-    module = hpybridge.load_extension(name, copy, mode=mode)
-    if IS_PYPY:
-        check_same_binary_as_cpython(copy)
-    else:
-        _record(copy)
-    return module
+    return hpybridge.load_extension(name, mode_copy(path, mode), mode=mode)
 
 
 def check_same_binary_as_cpython(path):
@@ -152,6 +151,17 @@ print("RESULT " + json.dumps(result))
 """
 
 
+def mode_copy(path, mode):
+    """This mode's own copy of `path`, for a fresh interpreter to load; recorded on CPython and
+    checked against that record on PyPy, like everything `load` loads."""
+    copy = devel.copy_for_mode(path, mode)
+    if IS_PYPY:
+        check_same_binary_as_cpython(copy)
+    else:
+        _record(copy)
+    return copy
+
+
 def run_modules(modules, body, env_extra=None):
     """Loads `modules` — (name, path, mode[, alias]) — into a fresh interpreter, in order, each
     registered in sys.modules under its alias, then runs `body` there and returns what it stored
@@ -160,12 +170,7 @@ def run_modules(modules, body, env_extra=None):
     for m in modules:
         name, path, mode = m[:3]
         alias = m[3] if len(m) > 3 else name
-        copy = devel.copy_for_mode(path, mode)
-        if IS_PYPY:
-            check_same_binary_as_cpython(copy)
-        else:
-            _record(copy)
-        loaded.append((name, copy, mode, alias))
+        loaded.append((name, mode_copy(path, mode), mode, alias))
     out = run_python(_SCENARIO % {"modules": loaded, "body": body}, env_extra)
     line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])

@@ -250,9 +250,10 @@ def test_signature_canonical_forms():
 
 
 def test_failed_import_in_exec_exits_cleanly():
-    """The NumPy pattern: a consumer imports its API in its exec slot, and that import fails (here:
-    no provider). The exception must reach the top level and the process exit 1, not crash (HPy 0.9
-    frees the failed module's definition early: see hpybridge.loader._collect_failed_module)."""
+    """The geometry example's consumer without its provider: the exception reaches the top level
+    and the process exits 1, not with a crash, under the allocator that makes a read of freed memory
+    crash (HPy 0.9 frees a failed module's definition early: see hpybridge/failed_init.py;
+    test_failure_paths.py has every failure path)."""
     import importlib.util
     import subprocess
     import sys
@@ -265,7 +266,8 @@ def test_failed_import_in_exec_exits_cleanly():
     spec.loader.exec_module(geometry_build)
     shapes = devel.copy_for_mode(geometry_build.build_examples()["shapes"], "debug")
     code = "import hpybridge; hpybridge.load_extension('shapes', %r, mode='debug')" % shapes
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = dict(os.environ, PYTHONMALLOC="debug", PYTHONDEVMODE="1")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert "ModuleNotFoundError: geometry API: expected provider module 'geometry', found no module of that name" \
         in proc.stderr
     assert proc.returncode == 1, proc.stderr

@@ -150,9 +150,12 @@ def write_stub(path, module_name=None):
     short = base[: -len(".hpy0.so")]
     stub = os.path.join(os.path.dirname(path), short + ".py")
     text = _STUB.format(so=base, module=module_name or short)
-    if not os.path.exists(stub) or open(stub).read() != text:
-        with open(stub, "w") as f:
-            f.write(text)
+    if os.path.exists(stub):
+        with open(stub) as f:
+            if f.read() == text:
+                return stub
+    with open(stub, "w") as f:
+        f.write(text)
     return stub
 
 

@@ -16,12 +16,11 @@ Mode selection follows HPy's `HPY` environment variable, with one deliberate dif
   so that naming one module does not break every other HPy extension in the process.
 """
 
-import gc
 import importlib.machinery
 import os
 import sys
 
-from . import elf
+from . import elf, failed_init
 
 MODES = ("universal", "debug", "trace")
 _MODE_NUMBERS = {"universal": 0, "debug": 1, "trace": 2}  # hpy.universal.MODE_*
@@ -109,11 +108,13 @@ def load_extension(name, path, mode=None, register=False):
     if mode not in _MODE_NUMBERS:
         raise ValueError("mode: expected one of %s, found %r" % (", ".join(MODES), mode))
     _check_file(name, path)
-    spec = importlib.machinery.ModuleSpec(name, None, origin=path)
+    backend = _backend()
+    # The spec's name is an object of this load's own: it identifies the module if the load fails.
+    spec = importlib.machinery.ModuleSpec(failed_init.fresh_name(name), None, origin=path)
     try:
-        module = _backend().load(name, path, spec, debug=False, mode=_MODE_NUMBERS[mode])
+        module = failed_init.load_guarded(
+            lambda: backend.load(name, path, spec, debug=False, mode=_MODE_NUMBERS[mode]), spec.name)
     except BaseException as e:
-        _collect_failed_module()
         # dlopen failures: RuntimeError on CPython, ImportError on PyPy. Anything more specific was
         # raised by the module's own initialisation (an exec slot) and is passed on as it is.
         if type(e) not in (RuntimeError, ImportError):
@@ -125,16 +126,6 @@ def load_extension(name, path, mode=None, register=False):
     if register:
         sys.modules[name] = module
     return module
-
-
-def _collect_failed_module():
-    """CPython's hpy.universal 0.9 frees a module's PyModuleDef when its exec slot fails, while the
-    module object lives on in a reference cycle with its own functions; a later garbage collection
-    reads the freed definition and can crash the process (seen at interpreter exit when the
-    exception goes uncaught). Collecting at once, before that memory is reused, frees the cycle
-    while the definition still reads as it was. PyPy's loader keeps no such definition."""
-    if sys.implementation.name == "cpython":
-        gc.collect()
 
 
 def bootstrap(module_name, path, namespace):

@@ -1,5 +1,7 @@
 /* calccons: consumer of the calc test API. `connect()` imports it (so tests see the exception
-   import raises); the other methods call through the table with this module's own context. */
+   import raises); the other methods call through the table with this module's own context.
+   Built with CALCCONS_IMPORT_IN_EXEC, it imports in its exec slot, as NumPy-style consumers do:
+   a failed import then fails the module's initialisation. */
 #include <hpy.h>
 #include "calc_api.h"
 
@@ -124,7 +126,20 @@ static HPy context_name_impl(HPyContext *ctx, HPy self)
     return HPyUnicode_FromString(ctx, ctx->name);
 }
 
+#ifdef CALCCONS_IMPORT_IN_EXEC
+HPyDef_SLOT(import_in_exec, HPy_mod_exec)
+static int import_in_exec_impl(HPyContext *ctx, HPy module)
+{
+    (void)module;
+    calc = import_calc(ctx);
+    return calc == NULL ? -1 : 0;
+}
+#endif
+
 static HPyDef *defines[] = {
+#ifdef CALCCONS_IMPORT_IN_EXEC
+    &import_in_exec,
+#endif
     &connect_meth, &add, &hypot_meth, &repeat, &context_name,
 #if CALC_API_MINOR_NEEDED >= 1
     &mix, &fill,

@@ -33,7 +33,21 @@ static HPy fail_impl(HPyContext *ctx, HPy self, HPy msg)
     return HPy_NULL;
 }
 
-static HPyDef *module_defines[] = {&context_name, &add, &leak, &fail, NULL};
+#ifdef PROBE_EXEC_RAISES
+/* A module whose own initialisation fails, with an exception of its own. */
+HPyDef_SLOT(exec_raises, HPy_mod_exec)
+static int exec_raises_impl(HPyContext *ctx, HPy module)
+{
+    (void)module;
+    HPyErr_SetString(ctx, ctx->h_KeyError, "probe: raised by the module's own exec slot");
+    return -1;
+}
+#define EXEC_RAISES &exec_raises,
+#else
+#define EXEC_RAISES
+#endif
+
+static HPyDef *module_defines[] = {EXEC_RAISES &context_name, &add, &leak, &fail, NULL};
 static HPyModuleDef moduledef = {.doc = "hpybridge test probe", .defines = module_defines};
 
 HPy_MODINIT(probe, moduledef)
