@@ -44,7 +44,7 @@ LIB_PKGS=(libc6 libffi8 libexpat1 libbz2-1.0 zlib1g libtinfo6 libgcc-s1 liblzma5
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${HPYBRIDGE_PYPY_DIR:-$REPO/.cache/pypy}
 mkdir -p "$DIR"
-DIR=$(cd "$DIR" && pwd)    # absolute: it ends up inside the patched ELF interpreter path
+DIR=$(cd "$DIR" && pwd -P) # absolute, links resolved: it ends up inside the patched ELF interpreter path
 
 ROOT=$DIR/root
 LAUNCHER=$DIR/bin/pypy3
