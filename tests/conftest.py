@@ -116,7 +116,8 @@ def generate_headers(spec_text, name="calc"):
     and PyPy runs build the same files) and returns that folder."""
     from hpybridge import gen
 
-    folder = os.path.join(devel.default_build_dir(), "gen", "%s-%s" % (name, hashlib.sha256(spec_text.encode()).hexdigest()[:12]))
+    digest = hashlib.sha256(spec_text.encode()).hexdigest()[:12]
+    folder = os.path.join(devel.default_build_dir(), "gen", "%s-%s" % (name, digest))
     os.makedirs(folder, exist_ok=True)
     spec_file = os.path.join(folder, name + ".toml")
     if not os.path.exists(spec_file):
@@ -172,5 +173,5 @@ def run_modules(modules, body, env_extra=None):
         alias = m[3] if len(m) > 3 else name
         loaded.append((name, mode_copy(path, mode), mode, alias))
     out = run_python(_SCENARIO % {"modules": loaded, "body": body}, env_extra)
-    line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
+    line = [line for line in out.splitlines() if line.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])

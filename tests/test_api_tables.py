@@ -6,8 +6,7 @@ import os
 import pytest
 
 import hpybridge
-from conftest import (CONTEXT_NAMES, EXT, INTERPRETER, build, build_with_headers, generate_headers,
-                      run_modules)
+from conftest import CONTEXT_NAMES, EXT, INTERPRETER, build, build_with_headers, generate_headers, run_modules
 
 MODES = hpybridge.MODES
 with open(os.path.join(EXT, "calc.toml")) as f:
@@ -16,7 +15,8 @@ with open(os.path.join(EXT, "calc.toml")) as f:
 
 def spec(version="1.2", drop=(), module="calcprov", change=None):
     """calc.toml with another version, without the named functions, or with one text change."""
-    text = CALC.replace('version = "1.2"', 'version = "%s"' % version).replace('module = "calcprov"', 'module = "%s"' % module)
+    text = CALC.replace('version = "1.2"', 'version = "%s"' % version)
+    text = text.replace('module = "calcprov"', 'module = "%s"' % module)
     if version.split(".")[0] != "1":
         text = text.replace('since = "1.', 'since = "%s.' % version.split(".")[0])
     blocks = text.split("[[functions]]")
@@ -160,13 +160,15 @@ def test_wrong_signature():
 def test_renamed_slot():
     prov = provider(spec(change=('name = "hypot"', 'name = "norm2"')))
     r = connect("universal", "universal", prov=prov)
-    assert r == ["APISlotError", "calc API: slot 1: consumer expects 'hypot', provider module 'calcprov' 1.2 has 'norm2'"]
+    assert r == ["APISlotError",
+                 "calc API: slot 1: consumer expects 'hypot', provider module 'calcprov' 1.2 has 'norm2'"]
 
 
 def test_missing_provider_module():
     cons = consumer(spec(module="no_such_provider"))
     r = run_modules([("calccons", cons, "universal")], "result = outcome(calccons.connect)")
-    assert r == ["ModuleNotFoundError", "calc API: expected provider module 'no_such_provider', found no module of that name"]
+    assert r == ["ModuleNotFoundError",
+                 "calc API: expected provider module 'no_such_provider', found no module of that name"]
 
 
 def test_provider_without_the_attribute():
@@ -203,7 +205,8 @@ def test_bad_capsules(put, message):
 
 
 @pytest.mark.parametrize("kind, message", [
-    ("magic", "cannot export an API: not an hpybridge API table: expected magic 0x42595048 (\"HPYB\"), found 0xdeadbeef"),
+    ("magic",
+     "cannot export an API: not an hpybridge API table: expected magic 0x42595048 (\"HPYB\"), found 0xdeadbeef"),
     ("layout", "cannot export an API: API table layout version 99, this runtime reads layout version 1"),
     ("signature", "cannot export an API: API table slot 1 'hypot': malformed signature \"double (HPyContext *, "
                   "dobule, double)\": at column 23: expected a C type, found 'dobule'"),

@@ -19,14 +19,15 @@ import subprocess
 import sys
 
 import pytest
+from test_api_tables import provider, spec
 
 import hpybridge
 from conftest import build, build_with_headers, generate_headers, mode_copy, run_modules
-from test_api_tables import provider, spec
 
 MODES = hpybridge.MODES
 # Deterministic use-after-free detection in the interpreters these tests start.
 STRICT = {"PYTHONMALLOC": "debug", "PYTHONDEVMODE": "1"}
+NO_PROVIDER = "calc API: expected provider module 'calcprov', found no module of that name"
 
 
 def exec_consumer(text=None):
@@ -73,7 +74,7 @@ def test_consumer_without_provider(mode):
 calccons = %s
 after = [calccons.add(40, 2), calccons.hypot(3.0, 4.0)]
 """ % (load("calcprov", prov, other(mode), register=True), load("calccons", cons, mode)))
-    assert r == [["ModuleNotFoundError", "calc API: expected provider module 'calcprov', found no module of that name"],
+    assert r == [["ModuleNotFoundError", NO_PROVIDER],
                  [42, 5.0]], "the same consumer loads once its provider is there"
 
 
@@ -94,8 +95,9 @@ def test_consumer_with_another_signature(mode):
     r = after_failure(mode, load("calccons", mode_copy(changed, mode), mode),
                       "after = %s.hypot(6.0, 8.0)" % load("calccons", good, mode),
                       preload=[("calcprov", provider(), other(mode))])
-    assert r[0] == ["APISlotError", "calc API: slot 1 'hypot': consumer expects \"float (HPyContext *, float, float)\", "
-                                    "provider module 'calcprov' 1.2 has \"double (HPyContext *, double, double)\""]
+    assert r[0] == ["APISlotError",
+                    "calc API: slot 1 'hypot': consumer expects \"float (HPyContext *, float, float)\", "
+                    "provider module 'calcprov' 1.2 has \"double (HPyContext *, double, double)\""]
     assert r[1] == 10.0
 
 
@@ -135,7 +137,7 @@ import calccons
 after = [calccons.add(40, 2), calccons.context_name()]
 """ % load("calcprov", mode_copy(provider(), other(mode)), other(mode), register=True),
         env={"PYTHONPATH": "%s:%s" % (folder, os.environ.get("PYTHONPATH", "")), "HPY": "calccons:%s" % mode})
-    assert r[0] == ["ModuleNotFoundError", "calc API: expected provider module 'calcprov', found no module of that name"]
+    assert r[0] == ["ModuleNotFoundError", NO_PROVIDER]
     assert r[1][0] == 42 and r[1][1].startswith({"universal": "HPy Universal", "debug": "HPy Debug",
                                                  "trace": "HPy Trace"}[mode])
 
@@ -180,5 +182,4 @@ def test_uncaught_failure_exits_1(mode, allocator):
     for _ in range(3):
         proc = run_strict("import hpybridge; %s" % load("calccons", cons, mode), env)
         assert proc.returncode == 1, proc.stderr
-        assert proc.stderr.rstrip().endswith(
-            "ModuleNotFoundError: calc API: expected provider module 'calcprov', found no module of that name")
+        assert proc.stderr.rstrip().endswith("ModuleNotFoundError: " + NO_PROVIDER)

@@ -9,8 +9,16 @@ import subprocess
 import pytest
 
 import hpybridge
-from conftest import (CONTEXT_NAMES, EXT, INTERPRETER, IS_PYPY, build, check_same_binary_as_cpython,
-                      leak_detector, load, run_python)
+from conftest import (
+    CONTEXT_NAMES,
+    EXT,
+    INTERPRETER,
+    IS_PYPY,
+    check_same_binary_as_cpython,
+    leak_detector,
+    load,
+    run_python,
+)
 from hpybridge import devel
 
 MODES = hpybridge.MODES
@@ -45,7 +53,8 @@ def test_runtime_mode_from_HPY(hpy, mode):
 
 
 def test_bad_HPY_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"HPY='hpybridge:fast': expected a mode among universal, debug, trace, found 'fast'"):
+    expected = r"HPY='hpybridge:fast': expected a mode among universal, debug, trace, found 'fast'"
+    with pytest.raises(ValueError, match=expected):
         hpybridge.mode_from_env("hpybridge._runtime", {"HPY": "hpybridge:fast"})
 
 
@@ -125,7 +134,8 @@ def test_stub_makes_the_extension_importable(probe_path, tmp_path):
 def test_not_an_elf_file(tmp_path):
     bogus = tmp_path / "junk.hpy0.so"
     bogus.write_text("this is not a shared object\n")
-    with pytest.raises(hpybridge.LoadError, match=r"expected an ELF shared object, found not an ELF file \(it starts with b'this'"):
+    expected = r"expected an ELF shared object, found not an ELF file \(it starts with b'this'"
+    with pytest.raises(hpybridge.LoadError, match=expected):
         hpybridge.load_extension("junk", str(bogus))
 
 
@@ -144,7 +154,8 @@ def test_file_without_the_hpy0_tag(probe_path, tmp_path):
 
 
 def test_wrong_module_name(probe_path):
-    with pytest.raises(hpybridge.LoadError, match=r"expected the HPy module 'other' \(symbol HPyInit_other\), the file defines 'probe'"):
+    expected = r"expected the HPy module 'other' \(symbol HPyInit_other\), the file defines 'probe'"
+    with pytest.raises(hpybridge.LoadError, match=expected):
         hpybridge.load_extension("pkg.other", probe_path)
 
 

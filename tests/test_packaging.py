@@ -33,3 +33,39 @@ def test_pip_install(tmp_path, editable):
             assert where.startswith(os.path.join(REPO, "python")), where
         else:
             assert where.startswith(str(venv)), where
+
+
+def _floor_python():
+    """An interpreter of the oldest Python pyproject.toml admits (3.9), if this machine has one."""
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9.*/bin/python3.9"))) + [shutil.which("python3.9")]
+    # pyenv's shims only forward to the selected version: a real interpreter or nothing.
+    return next((p for p in found if p and "/shims/" not in p), None)
+
+
+def test_oldest_supported_python(tmp_path):
+    """pyproject.toml says Python >= 3.9: there (no tomllib; tomli instead), the package imports,
+    `gen` writes headers and `inspect` runs, with the very runtime binary CPython 3.11 loads."""
+    floor = _floor_python()
+    if floor is None:
+        pytest.skip("no Python 3.9 on this machine")
+    venv = tmp_path / "venv39"
+    subprocess.run([floor, "-m", "venv", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HPY", "PYTHONMALLOC", "PYTHONDEVMODE")}
+    # The package's dependencies on this Python (pyproject.toml).
+    proc = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "hpy==0.9.0", "tomli>=1.1"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env["PYTHONPATH"] = os.path.join(REPO, "python")
+    spec = os.path.join(REPO, "examples", "geometry", "geometry.toml")
+    gen = subprocess.run([py, "-m", "hpybridge", "gen", spec, "-o", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env)
+    assert gen.returncode == 0, gen.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["geometry_api.h", "geometry_export.h"]
+    inspect = subprocess.run([py, "-m", "hpybridge", "inspect", "hpybridge._runtime"], capture_output=True, text=True,
+                             env=env)
+    assert inspect.returncode == 0, inspect.stderr
+    assert inspect.stdout.startswith("hpybridge 1.0  provided by hpybridge._runtime in universal/CPython")

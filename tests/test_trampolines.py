@@ -5,11 +5,11 @@ HPYBRIDGE_TRAMPOLINES selects, dynasm and libffi, on CPython and on PyPy."""
 import os
 
 import pytest
+from test_api_tables import CALLS, check_calls, consumer, provider, spec
 
 import hpybridge
 from conftest import CONTEXT_NAMES, EXT, INTERPRETER, generate_headers, read_text, run_modules
 from hpybridge import devel
-from test_api_tables import CALLS, check_calls, consumer, provider, spec
 
 MODES = hpybridge.MODES
 PAIRS = [(p, c) for p in MODES for c in MODES]
@@ -21,7 +21,8 @@ def run(backend, modules, body):
 
 
 def calc(backend, prov_mode, cons_mode, body, prov=None, cons=None):
-    return run(backend, [("calcprov", prov or provider(), prov_mode), ("calccons", cons or consumer(), cons_mode)], body)
+    modules = [("calcprov", prov or provider(), prov_mode), ("calccons", cons or consumer(), cons_mode)]
+    return run(backend, modules, body)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -144,7 +145,8 @@ result = [counts, after, edge, calccons.add(2, 3)]
 
 def test_handles_without_context_cannot_cross():
     text = spec() + '\n[[functions]]\nname = "bare"\nsignature = "HPy (HPy)"\nsince = "1.2"\n'
-    r = calc("dynasm", "universal", "debug", "result = outcome(calccons.connect)", prov=provider(text), cons=consumer(text))
+    r = calc("dynasm", "universal", "debug", "result = outcome(calccons.connect)", prov=provider(text),
+             cons=consumer(text))
     assert r == ["CrossModeError", "calc API: slot 8 'bare' cannot be called from debug/%s into provider module "
                  "'calcprov' in universal/%s: \"HPy (HPy)\" passes HPy handles but no HPyContext *: there is no "
                  "context to translate them from" % (INTERPRETER, INTERPRETER)]

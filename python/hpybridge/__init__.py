@@ -4,14 +4,17 @@ Importing the package loads its runtime, `hpybridge._runtime`, an HPy universal 
 mode the `HPY` environment variable selects (see `hpybridge.loader`).
 """
 
+from __future__ import annotations
+
 import os
+from typing import Any
 
 from . import errors
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
-__all__ = ["MODES", "LoadError", "abi_info", "apis", "call_counts", "count_calls", "get_include", "load_extension",
-           "mode_from_env", "parse_signature", "trampoline_info"]
+__all__ = ["MODES", "LoadError", "abi_info", "apis", "call_counts", "count_calls", "errors", "get_include",
+           "load_extension", "mode_from_env", "parse_signature", "trampoline_info"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -23,41 +26,41 @@ if not os.path.exists(_runtime_path):
 _runtime = load_extension("hpybridge._runtime", _runtime_path, register=True)
 
 
-def abi_info():
+def abi_info() -> dict[str, str]:
     """The runtime's version, the HPy ABI it was built for and the context it runs in."""
     return _runtime.abi_info()
 
 
-def get_include():
+def get_include() -> str:
     """The directory holding hpybridge's C headers, for extensions that use it."""
     return os.path.join(_here, "include")
 
 
-def apis(module=None):
+def apis(module: str | None = None) -> list[dict[str, Any]]:
     """The APIs registered with the runtime (optionally only those `module` provides), each a dict:
     name, version, module, family, mode, file, slots (name, signature) and consumers (module, file,
     family, mode, version they need, slots they use, how often they imported)."""
     return [a for a in _runtime.apis() if module is None or a["module"] == module]
 
 
-def parse_signature(text):
+def parse_signature(text: str) -> str:
     """The canonical spelling of a C signature; `hpybridge.errors.SignatureSyntaxError` if malformed."""
     return _runtime.parse_signature(text)
 
 
-def count_calls(on=True):
+def count_calls(on: bool = True) -> bool:
     """Switches call accounting on (every API table's calls then go through counting stubs, from
     zero) or off (tables point straight at their functions again: no cost). Returns the old state."""
     return _runtime.count_calls(on)
 
 
-def call_counts():
+def call_counts() -> list[dict[str, Any]]:
     """Calls counted per edge since `count_calls(True)`: dicts with api, provider, provider_family,
     function, consumer, consumer_file, consumer_family and calls."""
     return _runtime.call_counts()
 
 
-def trampoline_info():
+def trampoline_info() -> dict[str, Any]:
     """The trampoline backend in use ('dynasm' or 'libffi', chosen by HPYBRIDGE_TRAMPOLINES) and the
     bytes of executable memory its trampolines take."""
     return _runtime.trampoline_info()

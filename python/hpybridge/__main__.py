@@ -43,11 +43,16 @@ def inspect_main(argv):
     return 0
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def gen_main(argv):
     from . import gen
 
-    commands = {"gen": gen.main, "inspect": inspect_main}
+    return gen.main(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    # Each command imports what it needs when it runs, so one's requirements never stop another.
+    commands = {"gen": gen_main, "inspect": inspect_main}
     if not argv or argv[0] not in commands:
         print(__doc__.strip(), file=sys.stderr)
         return 2

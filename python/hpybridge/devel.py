@@ -7,12 +7,15 @@ handle for one file loaded twice (even through a hard link), and the second load
 the first one's `_ctx_for_trampolines`.
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 
 HPY_VERSION = "0.9.0"
 _RUNTIME_HELPERS = ("argparse.c", "buildvalue.c", "format.c", "helpers.c", "structseq.c")
@@ -21,14 +24,14 @@ _CFLAGS = ("-shared", "-fPIC", "-O2", "-g0", "-Wall", "-Werror=implicit-function
 
 
 class BuildError(RuntimeError):
-    pass
+    """A C compiler is missing or an extension failed to compile (the message has its output)."""
 
 
-def default_build_dir():
+def default_build_dir() -> str:
     return os.environ.get("HPYBRIDGE_BUILD_DIR") or os.path.join(os.getcwd(), "build", "hpybridge")
 
 
-def hpy_include_dir():
+def hpy_include_dir() -> str:
     """HPy 0.9.0's `devel/include`: `HPY_INCLUDE_DIR`, this interpreter's `hpy.devel` if it is 0.9.0,
     else the `hpy.devel` of the Python named by `HPY_PYTHON` (PyPy ships other HPy headers)."""
     if os.environ.get("HPY_INCLUDE_DIR"):
@@ -48,7 +51,8 @@ def hpy_include_dir():
             % (HPY_VERSION, HPY_VERSION)
         )
     out = subprocess.run(
-        [python, "-c", "import hpy.devel, hpy.devel.version as v; print(hpy.devel.HPyDevel().include_dir); print(v.__version__)"],
+        [python, "-c",
+         "import hpy.devel, hpy.devel.version as v; print(hpy.devel.HPyDevel().include_dir); print(v.__version__)"],
         capture_output=True, text=True,
     )
     lines = out.stdout.split()
@@ -75,8 +79,9 @@ def _header_bytes(dirs):
                         yield f.encode() + fh.read()
 
 
-def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cflags=(), libraries=(),
-                      build_dir=None):
+def compile_extension(name: str, sources: Sequence[str], include_dirs: Sequence[str] = (),
+                      define_macros: Sequence[tuple[str, str | None]] = (), extra_cflags: Sequence[str] = (),
+                      libraries: Sequence[str] = (), build_dir: str | None = None) -> str:
     """Compiles `sources` (C files) into `<build_dir>/<name>-<key>/<name>.hpy0.so` and returns its path.
 
     `name` is the module's short name: the one its `HPy_MODINIT(name, ...)` uses. `libraries` are
@@ -118,7 +123,7 @@ def compile_extension(name, sources, include_dirs=(), define_macros=(), extra_cf
     return target
 
 
-def copy_for_mode(path, mode):
+def copy_for_mode(path: str, mode: str) -> str:
     """A copy of `path` in a folder of its own for `mode` (same file name: the loader needs it)."""
     target = os.path.join(os.path.dirname(path), mode, os.path.basename(path))
     if not (os.path.exists(target) and os.path.getsize(target) == os.path.getsize(path)
@@ -143,7 +148,7 @@ __bootstrap__()
 '''
 
 
-def write_stub(path, module_name=None):
+def write_stub(path: str, module_name: str | None = None) -> str:
     """Writes `<name>.py` next to `<name>.hpy0.so`, so that `import <name>` loads the extension in the
     mode `HPY` selects. Returns the stub's path."""
     base = os.path.basename(path)

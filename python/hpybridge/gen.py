@@ -15,14 +15,20 @@ From Python: `generate(load_spec(path), out_dir)`. Errors in a spec raise `SpecE
 naming the file, the function and what was expected and found.
 """
 
+from __future__ import annotations
+
 import argparse
 import keyword
 import os
 import re
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, from PyPI (a dependency there)
+    import tomli as tomllib
 
 __all__ = ["Function", "Spec", "SpecError", "generate", "load_spec", "main", "render"]
 
@@ -192,7 +198,7 @@ def _parse_signature():
     return hpybridge.parse_signature, SignatureSyntaxError
 
 
-def load_spec(path):
+def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Reads and checks the spec at `path`; returns a `Spec` or raises `SpecError`."""
     label = str(path)
     try:
@@ -469,7 +475,7 @@ def render_export_header(spec):
     return "\n".join(out)
 
 
-def render(spec):
+def render(spec: Spec) -> dict[str, str]:
     """The generated files' names and contents: {"<api>_api.h": text, "<api>_export.h": text}."""
     return {"%s_api.h" % spec.name: render_api_header(spec),
             "%s_export.h" % spec.name: render_export_header(spec)}
@@ -510,13 +516,13 @@ def _generate(spec, out_dir=None):
     return results
 
 
-def generate(spec, out_dir=None):
+def generate(spec: Spec, out_dir: str | None = None) -> list[str]:
     """Writes the headers for `spec` into `out_dir` (default: the spec's directory), each only if its
     content changed, and returns their paths: [<api>_api.h, <api>_export.h]."""
     return [path for path, _ in _generate(spec, out_dir)]
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """python -m hpybridge gen SPEC [-o OUTDIR]: returns 0, 2 for a bad spec or usage, 1 otherwise."""
     parser = argparse.ArgumentParser(
         prog="python -m hpybridge gen",

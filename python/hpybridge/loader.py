@@ -16,9 +16,14 @@ Mode selection follows HPy's `HPY` environment variable, with one deliberate dif
   so that naming one module does not break every other HPy extension in the process.
 """
 
+from __future__ import annotations
+
 import importlib.machinery
 import os
 import sys
+import types
+from collections.abc import Mapping
+from typing import Any
 
 from . import elf, failed_init
 
@@ -44,7 +49,7 @@ def _backend():
     return hpy.universal
 
 
-def mode_from_env(module_name, env=None):
+def mode_from_env(module_name: str, env: Mapping[str, str] | None = None) -> str:
     """The mode `HPY` selects for `module_name` (see the module docstring)."""
     value = (os.environ if env is None else env).get("HPY")
     if value is None:
@@ -96,7 +101,8 @@ def _check_file(name, path):
                             name=name, path=path)
 
 
-def load_extension(name, path, mode=None, register=False):
+def load_extension(name: str, path: str | os.PathLike[str], mode: str | None = None,
+                   register: bool = False) -> types.ModuleType:
     """Loads the HPy module `name` from `path` in `mode` (default: what `HPY` selects) and returns it.
 
     With `register`, the module is also put in `sys.modules[name]`, so that other extensions can
@@ -128,7 +134,7 @@ def load_extension(name, path, mode=None, register=False):
     return module
 
 
-def bootstrap(module_name, path, namespace):
+def bootstrap(module_name: str, path: str, namespace: dict[str, Any]) -> types.ModuleType:
     """Body of a generated `.py` stub: loads the extension next to it and takes the stub's place."""
     module = load_extension(module_name, path)
     module.__loader__ = namespace.get("__loader__")
