@@ -21,7 +21,8 @@
 #   $DIR/site-packages       pytest and its pure-Python deps. PyPy has no pip, so the host's pip
 #                            fills this folder; run tests as
 #                              PYTHONPATH=$DIR/site-packages[:more] $DIR/bin/pypy3 -m pytest ...
-#   $DIR/root                the unpacked trixie packages
+#   $DIR/root                the unpacked trixie packages, pypy3-dev among them: the headers that
+#                            C-API (cpyext) extensions build against (sysconfig finds them there)
 #
 # When already provisioned this only compares two stamp files and exits (a few ms).
 set -euo pipefail
@@ -30,7 +31,7 @@ PYPY_UPSTREAM_VERSION=7.3.19
 PYTEST_VERSION=${HPYBRIDGE_PYTEST_VERSION:-9.2.0}
 SUITE=trixie
 # Bump when the recipe below changes, so existing folders get rebuilt.
-RECIPE=1
+RECIPE=2
 
 # pypy3's Pre-Depends in trixie, plus what those libraries link themselves (libssl3t64 ->
 # libzstd1, libncursesw6 -> libtinfo6). The closure is re-checked after unpacking
@@ -305,7 +306,7 @@ provision_pypy() {
     log "downloading pypy3 $version and its libraries from $SUITE"
     rm -f "$APTDIR"/debs/*.deb
     (cd "$APTDIR/debs" &&
-        apt-get -q download "pypy3=$version" "pypy3-lib=$version" "${LIB_PKGS[@]}" >&2)
+        apt-get -q download "pypy3=$version" "pypy3-lib=$version" "pypy3-dev=$version" "${LIB_PKGS[@]}" >&2)
 
     rm -rf "${ROOT:?}" "${DIR:?}/bin" "$PYPY_STAMP"
     mkdir -p "$ROOT" "$DIR/bin"
@@ -315,6 +316,7 @@ provision_pypy() {
     local exe=$ROOT/usr/bin/pypy3.11
     local ldso=$ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
     [[ -f $exe && -f $ldso ]] || die "unexpected package layout: no $exe or $ldso"
+    [[ -f $ROOT/usr/include/pypy3.11/Python.h ]] || die "pypy3-dev brought no usr/include/pypy3.11/Python.h"
     check_needed
 
     # DT_RPATH rather than DT_RUNPATH (hence --force-rpath): an executable's RPATH is also
@@ -340,6 +342,9 @@ import curses, dbm, dbm.gnu, resource, grp, syslog, _posixshmem
 hashlib.sha3_256(b""); hashlib.blake2b(b"")
 ctypes.CDLL("libffi.so.8")
 assert sys.pypy_version_info[:3] == (7, 3, 19), sys.pypy_version_info
+import os, sysconfig
+# C-API (cpyext) extensions for this PyPy build against the headers pypy3-dev put in the folder.
+assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")), sysconfig.get_paths()
 prefix = sys.argv[1] + "/"
 outside = sorted({line.split()[-1] for line in open("/proc/self/maps")
                   if ".so" in line and line.split()[-1].startswith("/")
