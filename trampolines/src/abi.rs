@@ -71,6 +71,16 @@ fn int_signed(kind: IntKind) -> bool {
     }
 }
 
+/// Sign- or zero-extends the low `bytes` of `raw`.
+pub fn widen(raw: u64, bytes: usize, signed: bool) -> u64 {
+    let unused = 64 - 8 * bytes as u32;
+    if signed {
+        ((raw << unused) as i64 >> unused) as u64
+    } else {
+        raw << unused >> unused
+    }
+}
+
 /// A signature's values, checked once for what every backend supports. Signatures with the
 /// same shape (`long (long)` and `int64_t (int64_t)` on LP64) are called the same way, so
 /// backends share per-shape machinery between them.

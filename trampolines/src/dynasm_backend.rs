@@ -16,9 +16,9 @@
 //! (a panicking handler aborts, see [`crate::Handler`]).
 
 use crate::abi::sysv::{self, Loc, GPRS, XMMS};
-use crate::abi::{Shape, Value};
+use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
-use crate::{Backend, Call, Error, Handler, Hook, Signature};
+use crate::{Backend, Call, Error, Handler, Hook, Invoke, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
 use dynasmrt::{dynasm, DynasmApi, VecAssembler};
 use std::collections::HashMap;
@@ -149,8 +149,47 @@ impl Backend for Dynasm {
         self.code.add(&finish(ops))
     }
 
+    fn caller(&mut self, _: &Signature, shape: &Shape) -> Result<Box<dyn Invoke>, Error> {
+        Ok(Box::new(PlanCall(self.plan(shape)?)))
+    }
+
     fn code_bytes(&self) -> usize {
         self.code.taken()
+    }
+}
+
+/// A [`crate::Caller`]'s calls: the plan's invoker stub over a frame filled from the words.
+struct PlanCall(*const Plan);
+
+// SAFETY: a plan is immutable once made and lives as long as the backend, which outlives every
+// caller made from it (`Caller` borrows the factory).
+unsafe impl Send for PlanCall {}
+// SAFETY: as for Send: nothing is written through the pointer.
+unsafe impl Sync for PlanCall {}
+
+impl Invoke for PlanCall {
+    unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64 {
+        // SAFETY: see the Send impl: the plan outlives this call.
+        let plan = unsafe { &*self.0 };
+        // The stack arguments, slot 0 first, where the invoker copies them from.
+        let mut stack = [0u64; MAX_ARGS];
+        let mut frame = Frame { gpr: [0; GPRS], xmm: [0; XMMS], stack: stack.as_mut_ptr(), ret: 0 };
+        for (&(loc, _), &word) in plan.args.iter().zip(args) {
+            match loc {
+                Loc::Gpr(k) => frame.gpr[k] = word,
+                Loc::Xmm(k) => frame.xmm[k] = word,
+                Loc::Stack(s) => stack[s] = word,
+            }
+        }
+        // SAFETY: the invoker loads exactly the locations filled above (and `stack_slots` words
+        // of `stack`); `target` has the plan's signature, as the caller promised.
+        unsafe { (plan.invoker)(&mut frame, target) };
+        match plan.ret {
+            // The callee leaves the upper bits of a narrow integer undefined: define them.
+            Some(Value::Int { bytes, signed }) => widen(frame.ret, bytes, signed),
+            Some(v) => value_bits(v, frame.ret),
+            None => 0,
+        }
     }
 }
 

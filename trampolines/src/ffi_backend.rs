@@ -16,9 +16,9 @@
 //! Values cross libffi in their natural C representation, except that integer results narrower
 //! than `ffi_arg` are widened to a full `ffi_arg`, as libffi requires of results.
 
-use crate::abi::{Shape, Value, MAX_ARGS};
+use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
-use crate::{Backend, Call, Error, Handler, Hook, Signature};
+use crate::{Backend, Call, Error, Handler, Hook, Invoke, Signature};
 use libffi_sys::{
     ffi_abi_FFI_DEFAULT_ABI, ffi_arg, ffi_call, ffi_cif, ffi_closure, ffi_prep_cif, ffi_prep_closure_loc, ffi_status,
     ffi_status_FFI_BAD_ABI, ffi_status_FFI_BAD_ARGTYPE, ffi_status_FFI_BAD_TYPEDEF, ffi_status_FFI_OK, ffi_type,
@@ -199,8 +199,33 @@ impl Backend for Ffi {
         self.closure(sig, cif, on_count, Counted { cif, target: code_pointer(target), counter })
     }
 
+    fn caller(&mut self, sig: &Signature, shape: &Shape) -> Result<Box<dyn Invoke>, Error> {
+        Ok(Box::new(CifCall(self.cif(sig, shape)?)))
+    }
+
     fn code_bytes(&self) -> usize {
         self.code.taken()
+    }
+}
+
+/// A [`crate::Caller`]'s calls: `ffi_call` through the shape's cif, as [`FfiCall::invoke`] does.
+struct CifCall(*const Cif);
+
+// SAFETY: a cif is immutable once prepared and lives as long as the backend, which outlives every
+// caller made from it (`Caller` borrows the factory).
+unsafe impl Send for CifCall {}
+// SAFETY: as for Send: `ffi_call` only reads the cif.
+unsafe impl Sync for CifCall {}
+
+impl Invoke for CifCall {
+    unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64 {
+        // SAFETY: see the Send impl: the cif outlives this call.
+        let cif = unsafe { &*self.0 };
+        let mut call = FfiCall { cif, args: [0; MAX_ARGS], ret: 0 };
+        call.args[..args.len()].copy_from_slice(args);
+        // SAFETY: `target` has the cif's signature, as the caller promised.
+        unsafe { call.invoke(target) };
+        call.ret
     }
 }
 
@@ -242,16 +267,6 @@ fn ffi_type_of(v: Value, handle: *mut ffi_type) -> *mut ffi_type {
         Value::Handle => handle,
         Value::F32 => addr_of_mut!(ffi_type_float),
         Value::F64 => addr_of_mut!(ffi_type_double),
-    }
-}
-
-/// Sign- or zero-extends the low `bytes` of `raw`.
-fn widen(raw: u64, bytes: usize, signed: bool) -> u64 {
-    let unused = 64 - 8 * bytes as u32;
-    if signed {
-        ((raw << unused) as i64 >> unused) as u64
-    } else {
-        raw << unused >> unused
     }
 }
 

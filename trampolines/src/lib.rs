@@ -9,6 +9,9 @@
 //! - [`Trampolines::swap_arg0`]: replaces the context argument and jumps to the target.
 //! - [`Trampolines::count`]: counts calls and jumps to the target.
 //!
+//! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
+//! function of a given signature, with the arguments and result as words (what [`Call`] holds).
+//!
 //! Two backends make them ([`BackendKind`]): dynasm, which assembles x86_64 System V stubs, and
 //! libffi, which works wherever libffi has closures. Both keep their code in W^X memory of their
 //! own (see `code_memory`), bounded by a limit and released when the [`Trampolines`] is dropped.
@@ -23,6 +26,7 @@ mod ffi_backend;
 use abi::Shape;
 use std::ffi::{c_void, OsStr};
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -190,6 +194,14 @@ impl Trampolines {
         self.backend().count(sig, &shape, target, counter)
     }
 
+    /// Prepared calls of C functions with signature `sig`: what a handler's [`Call::invoke`] does,
+    /// for a call that Rust makes itself (say, with one more argument than the call it handles).
+    pub fn caller(&self, sig: &Signature) -> Result<Caller<'_>, Error> {
+        let shape = Shape::of(sig)?;
+        let invoke = self.backend().caller(sig, &shape)?;
+        Ok(Caller { invoke, params: shape.args.len(), _factory: PhantomData })
+    }
+
     /// Bytes of executable code memory taken so far: trampolines, the per-signature stubs they
     /// share, and chunk tails too small to use. Only grows, and only when something is made.
     pub fn code_bytes(&self) -> usize {
@@ -225,7 +237,41 @@ trait Backend: Send {
         target: *const c_void,
         counter: *const AtomicU64,
     ) -> Result<*const c_void, Error>;
+    fn caller(&mut self, sig: &Signature, shape: &Shape) -> Result<Box<dyn Invoke>, Error>;
     fn code_bytes(&self) -> usize;
+}
+
+/// A backend's prepared call of one shape of signature (see [`Caller`]).
+trait Invoke: Send + Sync {
+    /// # Safety
+    /// As [`Caller::call`], with `args.len()` the shape's parameter count.
+    unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64;
+}
+
+/// Calls C functions of one signature, with arguments and result encoded as [`Call`] encodes
+/// them. Made by [`Trampolines::caller`]; it uses the factory's per-signature machinery, so it
+/// lives no longer than the factory. Thread-safe; a call allocates nothing.
+pub struct Caller<'t> {
+    invoke: Box<dyn Invoke>,
+    params: usize,
+    _factory: PhantomData<&'t Trampolines>,
+}
+
+impl Caller<'_> {
+    /// Calls `target` with `args` (one word per parameter, encoded as [`Call`] encodes them, narrow
+    /// integers sign- or zero-extended to the full word) and returns its result encoded likewise:
+    /// narrow integers extended by their signedness, 0 for `void`.
+    ///
+    /// # Panics
+    /// If `args` does not have one word per parameter of the signature.
+    ///
+    /// # Safety
+    /// `target` must be a C function with the caller's signature, safe to call with these arguments.
+    pub unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64 {
+        assert_eq!(args.len(), self.params, "one word per parameter");
+        // SAFETY: the caller's contract, and the word count just checked.
+        unsafe { self.invoke.call(target, args) }
+    }
 }
 
 /// What an intercepting trampoline passes to its backend's Rust entry point: the backend's
