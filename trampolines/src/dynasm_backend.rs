@@ -18,7 +18,8 @@
 use crate::abi::sysv::{self, Loc, GPRS, XMMS};
 use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
-use crate::{Backend, Call, Error, Handler, Hook, Invoke, Signature};
+use crate::prepend::Prepend;
+use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
 use dynasmrt::{dynasm, DynasmApi, VecAssembler};
 use std::collections::HashMap;
@@ -153,6 +154,22 @@ impl Backend for Dynasm {
         Ok(Box::new(PlanCall(self.plan(shape)?)))
     }
 
+    fn prepend_stub(&mut self, shape: &Shape, request: &Prepend) -> Result<Option<*const c_void>, Error> {
+        let outer = sysv::locations(&shape.args);
+        if sysv::stack_slots(&outer) > 0 || sysv::stack_slots(&sysv::locations(&request.inner.args)) > 0 {
+            return Ok(None); // the shift would move an argument to the stack: the generic stub
+        }
+        let gprs: Vec<(usize, Adjust)> = outer
+            .iter()
+            .zip(request.args.iter())
+            .filter_map(|(loc, &a)| match *loc {
+                Loc::Gpr(k) => Some((k, a)),
+                _ => None,
+            })
+            .collect();
+        self.code.add(&prepend_stub(&gprs, request)).map(Some)
+    }
+
     fn code_bytes(&self) -> usize {
         self.code.taken()
     }
@@ -239,6 +256,55 @@ fn entry_stub(plan: &Plan, hook: *const Hook<Plan>) -> Vec<u8> {
         ; ret
     );
     finish(ops)
+}
+
+/// A prepending stub: `gprs` are the stub's integer-class arguments (register number, adjustment),
+/// all in registers even after the shift; floating-point arguments stay where they are.
+fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
+    let mut ops = assembler();
+    // Last first, so that no register is overwritten before it is moved.
+    for &(k, _) in gprs.iter().rev() {
+        dynasm!(ops ; mov Rq(GPR_REGS[k + 1]), Rq(GPR_REGS[k]));
+    }
+    for &(k, a) in gprs {
+        adjust(&mut ops, GPR_REGS[k + 1], a);
+    }
+    dynasm!(ops ; mov rdi, QWORD request.first as i64);
+    if request.ret == Adjust::Keep {
+        dynasm!(ops
+            ; mov r11, QWORD request.target as i64
+            ; jmp r11
+        );
+    } else {
+        // Entered with rsp = 8 (mod 16): realign for the call.
+        dynasm!(ops
+            ; sub rsp, 8
+            ; mov r11, QWORD request.target as i64
+            ; call r11
+        );
+        adjust(&mut ops, Rq::RAX, request.ret);
+        dynasm!(ops
+            ; add rsp, 8
+            ; ret
+        );
+    }
+    finish(ops)
+}
+
+/// Applies `a` to `reg` in place (r11 is scratch).
+fn adjust(ops: &mut VecAssembler<X64Relocation>, reg: Rq, a: Adjust) {
+    match a {
+        Adjust::Keep => {}
+        // cmp sets CF exactly when reg is 0; sbb then adds 1 - CF.
+        Adjust::AddUnlessZero(1) => dynasm!(ops ; cmp Rq(reg), 1 ; sbb Rq(reg), -1),
+        // sub sets CF exactly when reg was 0 (it wraps to -1); adc adds it back.
+        Adjust::AddUnlessZero(-1) => dynasm!(ops ; sub Rq(reg), 1 ; adc Rq(reg), 0),
+        Adjust::AddUnlessZero(d) => dynasm!(ops
+            ; lea r11, [Rq(reg) + d]
+            ; test Rq(reg), Rq(reg)
+            ; cmovnz Rq(reg), r11
+        ),
+    }
 }
 
 /// The invoker stub of a signature whose arguments are at `args`.

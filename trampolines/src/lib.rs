@@ -8,6 +8,8 @@
 //!   The HPy meaning of those words (contexts, handles) is the runtime's business, not this crate's.
 //! - [`Trampolines::swap_arg0`]: replaces the context argument and jumps to the target.
 //! - [`Trampolines::count`]: counts calls and jumps to the target.
+//! - [`Trampolines::prepend`]: calls a target that takes one more argument in front, adjusting
+//!   chosen words on the way (see `prepend`).
 //!
 //! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
 //! function of a given signature, with the arguments and result as words (what [`Call`] holds).
@@ -22,8 +24,10 @@ mod code_memory;
 mod dynasm_backend;
 mod error;
 mod ffi_backend;
+mod prepend;
 
 use abi::Shape;
+use prepend::{on_prepended, Prepared, Prepend};
 use std::ffi::{c_void, OsStr};
 use std::fmt;
 use std::marker::PhantomData;
@@ -33,6 +37,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub use abi::MAX_ARGS;
 pub use capsules::signature::Signature;
 pub use error::Error;
+pub use prepend::Adjust;
 
 /// One intercepted call, as a handler sees it. Argument `i` is the `i`-th C parameter of the
 /// signature (`arg`/`set_arg` panic if it has no such parameter, which aborts the process since
@@ -133,6 +138,9 @@ impl fmt::Display for BackendKind {
 pub struct Trampolines {
     kind: BackendKind,
     backend: Mutex<Box<dyn Backend>>,
+    /// The data of generic prepending stubs (boxed: the stubs hold their addresses).
+    #[allow(clippy::vec_box)]
+    prepared: Mutex<Vec<Box<Prepared>>>,
 }
 
 impl Trampolines {
@@ -151,7 +159,7 @@ impl Trampolines {
             }
             BackendKind::Libffi => Box::new(ffi_backend::Ffi::new(limit_bytes)),
         };
-        Trampolines { kind, backend: Mutex::new(backend) }
+        Trampolines { kind, backend: Mutex::new(backend), prepared: Mutex::new(Vec::new()) }
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -192,6 +200,35 @@ impl Trampolines {
     ) -> Result<*const c_void, Error> {
         let shape = Shape::of(sig)?;
         self.backend().count(sig, &shape, target, counter)
+    }
+
+    /// A function with `sig`'s C signature that calls `target`, whose signature is `sig` with one
+    /// more parameter in front (a pointer, or any integer-class value), passing `first` there and
+    /// each argument `i` adjusted by `args[i]`, and returns the target's result adjusted by `ret`.
+    /// Only pointers, handles and 64-bit integers may be adjusted. With dynasm, when every argument
+    /// stays in a register, it is a stub of a few instructions (2 per adjusted word, and a tail
+    /// call when the result is kept); otherwise an intercepting trampoline that calls through a
+    /// prepared call of the target's signature.
+    pub fn prepend(
+        &self,
+        sig: &Signature,
+        target: *const c_void,
+        first: u64,
+        args: &[Adjust],
+        ret: Adjust,
+    ) -> Result<*const c_void, Error> {
+        let shape = Shape::of(sig)?;
+        let request = Prepend::new(sig, &shape, target, first, args, ret)?;
+        let mut backend = self.backend();
+        if let Some(code) = backend.prepend_stub(&shape, &request)? {
+            return Ok(code);
+        }
+        let invoke = backend.caller(&request.inner_sig, &request.inner)?;
+        let prepared = Box::new(Prepared { request, invoke });
+        let data: *const Prepared = &*prepared;
+        let code = backend.intercept(sig, &shape, on_prepended, data.cast())?;
+        self.prepared.lock().unwrap_or_else(PoisonError::into_inner).push(prepared);
+        Ok(code)
     }
 
     /// Prepared calls of C functions with signature `sig`: what a handler's [`Call::invoke`] does,
@@ -238,6 +275,10 @@ trait Backend: Send {
         counter: *const AtomicU64,
     ) -> Result<*const c_void, Error>;
     fn caller(&mut self, sig: &Signature, shape: &Shape) -> Result<Box<dyn Invoke>, Error>;
+    /// A stub of the backend's own for `request`, or `None` for the generic one.
+    fn prepend_stub(&mut self, _shape: &Shape, _request: &Prepend) -> Result<Option<*const c_void>, Error> {
+        Ok(None)
+    }
     fn code_bytes(&self) -> usize;
 }
 
