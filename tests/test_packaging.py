@@ -10,16 +10,22 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("editable", [False, True], ids=["install", "editable"])
-def test_pip_install(tmp_path, editable):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = str(venv / "bin" / "python")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HPY")}
+def make_venv(where, *packages, editable=False):
+    """A fresh venv at `where` with `packages` pip-installed (the repository itself if none);
+    returns its python and an environment without this run's PYTHONPATH, HPY and allocator hooks."""
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    py = str(where / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HPY", "PYTHONMALLOC", "PYTHONDEVMODE")}
     cmd = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    cmd += ["-e", REPO] if editable else [REPO]
+    cmd += (["-e", REPO] if editable else [REPO]) if not packages else list(packages)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return py, env
+
+
+@pytest.mark.parametrize("editable", [False, True], ids=["install", "editable"])
+def test_pip_install(tmp_path, editable):
+    py, env = make_venv(tmp_path / "venv", editable=editable)
     code = ("import json, hpybridge, os; "
             "print(json.dumps([hpybridge.__file__, hpybridge.abi_info(), os.listdir(hpybridge.get_include())]))")
     for mode in ("universal", "debug"):
@@ -32,7 +38,44 @@ def test_pip_install(tmp_path, editable):
         if editable:
             assert where.startswith(os.path.join(REPO, "python")), where
         else:
-            assert where.startswith(str(venv)), where
+            assert where.startswith(str(tmp_path / "venv")), where
+
+
+GEOMETRY = """
+import json, hpybridge, geometry, shapes
+square = [(0, 0), (2, 0), (2, 2), (0, 2)]
+api = hpybridge.apis("geometry")[0]
+print(json.dumps([shapes.perimeter(square), shapes.centroid(square), geometry.__file__, api["mode"],
+                  api["consumers"][0]["mode"]]))
+"""
+
+
+def test_example_installs_by_name(tmp_path):
+    """The geometry example, pip-installed with hpybridge.extension: `import geometry, shapes`
+    works in every pairing of modes HPY selects, and `python -m hpybridge inspect` finds them."""
+    import shutil
+
+    py, env = make_venv(tmp_path / "venv")
+    source = tmp_path / "geometry-src"  # pip builds in the source folder: not in the repository
+    shutil.copytree(os.path.join(REPO, "examples", "geometry"), source)
+    for packages in (["setuptools>=68", "wheel"], ["--no-build-isolation", str(source)]):
+        proc = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
+                              capture_output=True, text=True, env=env, cwd=str(tmp_path))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    for prov, cons in [("universal", "universal"), ("debug", "debug"), ("trace", "trace"), ("debug", "universal"),
+                       ("universal", "trace")]:
+        out = subprocess.run([py, "-c", GEOMETRY], capture_output=True, text=True, cwd=str(tmp_path),
+                             env=dict(env, HPY="geometry:%s,shapes:%s" % (prov, cons)))
+        assert out.returncode == 0, out.stderr
+        perimeter, centroid, where, prov_mode, cons_mode = json.loads(out.stdout)
+        assert (perimeter, centroid) == (8.0, [1.0, 1.0])
+        assert where.startswith(str(tmp_path / "venv")) and where.endswith("geometry.hpy0.so")
+        assert (prov_mode, cons_mode) == (prov, cons)
+    out = subprocess.run([py, "-m", "hpybridge", "inspect", "geometry", "shapes"], capture_output=True, text=True,
+                         cwd=str(tmp_path), env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("geometry 1.1  provided by geometry in universal/CPython")
+    assert "consumer shapes in universal/CPython: needs 1.1, uses 7 slots" in out.stdout
 
 
 def _floor_python():
@@ -52,7 +95,7 @@ def test_oldest_supported_python(tmp_path):
     if floor is None:
         pytest.skip("no Python 3.9 on this machine")
     venv = tmp_path / "venv39"
-    subprocess.run([floor, "-m", "venv", str(venv)], check=True)
+    subprocess.run([floor, "-m", "venv", str(venv)], check=True)  # not make_venv: another Python
     py = str(venv / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HPY", "PYTHONMALLOC", "PYTHONDEVMODE")}
     # The package's dependencies on this Python (pyproject.toml).

@@ -19,8 +19,10 @@ from collections.abc import Sequence
 
 HPY_VERSION = "0.9.0"
 _RUNTIME_HELPERS = ("argparse.c", "buildvalue.c", "format.c", "helpers.c", "structseq.c")
+# What makes a build target HPy's universal ABI (with `-I forbid_python_h` first: see universal_abi).
+UNIVERSAL_MACROS = (("HPY", None), ("HPY_ABI_UNIVERSAL", None))
 _CFLAGS = ("-shared", "-fPIC", "-O2", "-g0", "-Wall", "-Werror=implicit-function-declaration",
-           "-DHPY", "-DHPY_ABI_UNIVERSAL")
+           *("-D" + name for name, _ in UNIVERSAL_MACROS))
 
 
 class BuildError(RuntimeError):
@@ -61,6 +63,16 @@ def hpy_include_dir() -> str:
     return lines[0]
 
 
+def universal_abi() -> tuple[list[str], list[str]]:
+    """What every HPy universal extension compiles with, besides `UNIVERSAL_MACROS`: the include
+    directories (HPy's `forbid_python_h` first, which makes `#include <Python.h>` an error) and
+    the sources of HPy's runtime helpers (argument parsing, `HPy_BuildValue`, ...)."""
+    hpy_include = hpy_include_dir()
+    includes = [os.path.join(hpy_include, "hpy", "forbid_python_h"), hpy_include]
+    helpers = [os.path.normpath(os.path.join(hpy_include, os.pardir, "src", "runtime", f)) for f in _RUNTIME_HELPERS]
+    return includes, helpers
+
+
 def _digest(parts):
     h = hashlib.sha256()
     for part in parts:
@@ -88,11 +100,10 @@ def compile_extension(name: str, sources: Sequence[str], include_dirs: Sequence[
     linked after the sources (`-lm` for libm: with --as-needed, order matters). Nothing is rebuilt
     when sources, headers, flags and compiler are unchanged.
     """
-    hpy_include = hpy_include_dir()
-    helpers = [os.path.join(hpy_include, os.pardir, "src", "runtime", f) for f in _RUNTIME_HELPERS]
+    includes, helpers = universal_abi()
     cc = os.environ.get("CC", "gcc")
     defines = ["-D%s=%s" % (k, v) if v is not None else "-D%s" % k for k, v in define_macros]
-    includes = [os.path.join(hpy_include, "hpy", "forbid_python_h"), hpy_include] + list(include_dirs)
+    includes += list(include_dirs)
     flags = [*_CFLAGS, *defines, *("-I" + i for i in includes), *extra_cflags]
     try:
         compiler = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
