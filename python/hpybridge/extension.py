@@ -33,7 +33,8 @@ list both in `[build-system] requires`.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from setuptools import Extension
 from setuptools.command.build_ext import build_ext as _build_ext
