@@ -171,3 +171,15 @@ def test_unknown_mode(probe_path):
 
 def test_load_errors_are_import_errors():
     assert issubclass(hpybridge.LoadError, ImportError)
+
+
+def test_capi_extension_for_this_interpreter():
+    """devel.compile_capi_extension builds a plain C-API extension for the interpreter running it:
+    its own headers (on PyPy, pypy3-dev's, used through cpyext) and its own file suffix."""
+    import sysconfig
+
+    path = devel.compile_capi_extension("capi_probe", [os.path.join(EXT, "capi_probe.c")])
+    assert path.endswith("capi_probe" + sysconfig.get_config_var("EXT_SUFFIX"))
+    module = devel.load_capi_extension("capi_probe", path)
+    assert module.twice(21) == 42 and module.twice("ab") == "abab"
+    assert module.implementation() == INTERPRETER

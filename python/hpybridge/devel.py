@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 HPY_VERSION = "0.9.0"
 _RUNTIME_HELPERS = ("argparse.c", "buildvalue.c", "format.c", "helpers.c", "structseq.c")
@@ -101,10 +102,43 @@ def compile_extension(name: str, sources: Sequence[str], include_dirs: Sequence[
     when sources, headers, flags and compiler are unchanged.
     """
     includes, helpers = universal_abi()
+    return _compile(name, "HPy", name + ".hpy0.so", [*sources, *helpers], [*includes, *include_dirs], define_macros,
+                    [*_CFLAGS, *extra_cflags], libraries, build_dir, key_extra=[HPY_VERSION])
+
+
+def compile_capi_extension(name: str, sources: Sequence[str], include_dirs: Sequence[str] = (),
+                           define_macros: Sequence[tuple[str, str | None]] = (), extra_cflags: Sequence[str] = (),
+                           libraries: Sequence[str] = (), build_dir: str | None = None) -> str:
+    """Compiles a plain C-API extension (`#include <Python.h>`) for the running interpreter into
+    `<build_dir>/<name>-<key>/<name><EXT_SUFFIX>` and returns its path. Unlike HPy universal
+    binaries, it is for this interpreter only: on PyPy it builds against PyPy's own headers (cpyext)
+    and gets PyPy's suffix. Import it with `load_capi_extension`. Cached like `compile_extension`."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    python_includes = sorted({paths["include"], paths["platinclude"]})
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    flags = ["-shared", "-fPIC", "-O2", "-g0", "-Wall", "-Werror=implicit-function-declaration", *extra_cflags]
+    return _compile(name, "C-API", name + suffix, sources, [*include_dirs, *python_includes], define_macros, flags,
+                    libraries, build_dir, key_extra=[sys.implementation.cache_tag, suffix])
+
+
+def load_capi_extension(name: str, path: str) -> Any:
+    """Imports the C-API extension module `name` from `path` (not put in sys.modules)."""
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.ExtensionFileLoader(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def _compile(name, kind, filename, sources, include_dirs, define_macros, flags, libraries, build_dir, key_extra):
     cc = os.environ.get("CC", "gcc")
     defines = ["-D%s=%s" % (k, v) if v is not None else "-D%s" % k for k, v in define_macros]
-    includes += list(include_dirs)
-    flags = [*_CFLAGS, *defines, *("-I" + i for i in includes), *extra_cflags]
+    flags = [*flags, *defines, *("-I" + i for i in include_dirs)]
     try:
         compiler = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     except OSError as e:
@@ -114,19 +148,19 @@ def compile_extension(name: str, sources: Sequence[str], include_dirs: Sequence[
         with open(src, "rb") as f:
             contents.append(f.read())
     libs = ["-l" + lib for lib in libraries]
-    key = _digest([HPY_VERSION, compiler, name, *flags, *libs, *contents, *_header_bytes(include_dirs)])
+    key = _digest([*key_extra, compiler, name, *flags, *libs, *contents, *_header_bytes(include_dirs)])
     out_dir = os.path.join(build_dir or default_build_dir(), "%s-%s" % (name, key))
-    target = os.path.join(out_dir, name + ".hpy0.so")
+    target = os.path.join(out_dir, filename)
     if os.path.exists(target):
         return target
     os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".hpy0.so", dir=out_dir)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        argv = [cc, *flags, *sources, *helpers, *libs, "-o", tmp]
+        argv = [cc, *flags, *sources, *libs, "-o", tmp]
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:
-            raise BuildError("building HPy extension %r failed:\n$ %s\n%s" % (name, " ".join(argv), result.stderr))
+            raise BuildError("building %s extension %r failed:\n$ %s\n%s" % (kind, name, " ".join(argv), result.stderr))
         os.replace(tmp, target)  # atomic: concurrent builders never see half a file
     finally:
         if os.path.exists(tmp):
