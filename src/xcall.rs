@@ -65,15 +65,17 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
             KNOWN_VALID_DEBUG_CTX.set(outer);
         }
         Entry::Home => cross(call, plan, consumer, plan.home),
-        // PyPy's one debug context is marked invalid while debug code further up this thread's
-        // stack calls out (to Python, which re-entered a consumer that calls us). This call is a
-        // nested entry, which CPython would hand a context of its own: valid for this call only.
+        // PyPy's one debug context is marked invalid while debug code calls out: further up this
+        // stack (to Python, which re-entered a consumer that calls us), or on another thread that
+        // released the GIL. This call is a nested entry, which CPython would hand a context of its
+        // own: valid for this call only.
         Entry::HomeRevalidated => {
             let revalidated = mark_valid(plan.home);
             cross(call, plan, consumer, plan.home);
             if let Some(flag) = revalidated {
-                // SAFETY: the flag lives as long as the context (the process); the call-out that
-                // cleared it is still under way, and sets it again itself when it returns.
+                // SAFETY: the flag lives as long as the context (the process). The call-out that
+                // cleared it is still under way (unless another thread's ended while the provider
+                // had released the GIL: docs/hpy-contexts.md) and sets it again when it returns.
                 flag.write(0);
             }
         }
@@ -111,6 +113,8 @@ const DEBUG_CTX_INFO_MAGIC: c_long = 0xDDA003F;
 /// `ctx` must be a live debug context of PyPy's, and the caller hold the GIL (debug mode's own
 /// writes to the flag are no more atomic than these).
 unsafe fn mark_valid(ctx: *mut HPyContext) -> Option<*mut u8> {
+    // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo, which starts with these
+    // two fields; the magic number is checked before the flag is relied on.
     let info = (*ctx)._private.cast::<DebugCtxInfoHead>();
     if info.is_null() || (*info).magic_number != DEBUG_CTX_INFO_MAGIC || (*info).is_valid != 0 {
         return None;
