@@ -79,6 +79,10 @@ pub enum Entry {
     /// CPython's debug mode: only a context handed out by `ctx_CallRealFunctionFromTrampoline` on
     /// the home context is valid, and only during that call (see docs/hpy-contexts.md).
     ThroughTrampolineCall,
+    /// PyPy's debug mode: one debug context for every debug-mode module, which HPy's debug wrappers
+    /// mark invalid while debug code calls out (to Python, say). The home context, marked valid for
+    /// the call if such a call-out is under way (docs/hpy-contexts.md, "PyPy's debug mode and re-entry").
+    HomeRevalidated,
 }
 
 impl Family {
@@ -99,6 +103,7 @@ impl Family {
     pub fn entry(&self) -> Entry {
         match self {
             Family::Known { mode: Mode::Debug, interpreter: Interpreter::CPython } => Entry::ThroughTrampolineCall,
+            Family::Known { mode: Mode::Debug, interpreter: Interpreter::PyPy } => Entry::HomeRevalidated,
             _ => Entry::Home,
         }
     }
@@ -157,12 +162,12 @@ mod tests {
     }
 
     #[test]
-    fn only_cpython_debug_enters_through_a_trampoline_call() {
+    fn only_debug_mode_needs_more_than_the_home_context() {
         for (name, mode, interpreter) in KNOWN_NAMES {
-            let expected = if (mode, interpreter) == (Mode::Debug, Interpreter::CPython) {
-                Entry::ThroughTrampolineCall
-            } else {
-                Entry::Home
+            let expected = match (mode, interpreter) {
+                (Mode::Debug, Interpreter::CPython) => Entry::ThroughTrampolineCall,
+                (Mode::Debug, Interpreter::PyPy) => Entry::HomeRevalidated,
+                _ => Entry::Home,
             };
             assert_eq!(Family::from_name(name).entry(), expected, "{name}");
         }

@@ -6,7 +6,8 @@
 //!   signature has neither a context nor a handle (nothing to translate);
 //! - a context-swapping stub, when there is no handle to move (handles are shared, as between
 //!   universal and trace mode, or the signature has none) and the provider's home context is valid
-//!   for any call (any mode but CPython's debug mode): it replaces the context argument and jumps;
+//!   for any call (any mode but debug mode: CPython's hands out contexts per call, PyPy's one
+//!   context may be marked invalid by a call-out): it replaces the context argument and jumps;
 //! - a translating trampoline (`xcall::translate`) otherwise.
 //!
 //! With call counting on, a counting stub stands in front of whichever of those it is.

@@ -10,7 +10,7 @@ use crate::hpycall::close;
 use crate::transfer::Transfer;
 use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
 use std::cell::Cell;
-use std::ffi::c_void;
+use std::ffi::{c_long, c_void};
 use std::mem::MaybeUninit;
 use trampolines::Call;
 
@@ -65,6 +65,20 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
             KNOWN_VALID_DEBUG_CTX.set(outer);
         }
         Entry::Home => cross(call, plan, consumer, plan.home),
+        // PyPy's one debug context is marked invalid while debug code calls out: further up this
+        // stack (to Python, which re-entered a consumer that calls us), or on another thread that
+        // released the GIL. This call is a nested entry, which CPython would hand a context of its
+        // own: valid for this call only.
+        Entry::HomeRevalidated => {
+            let revalidated = mark_valid(plan.home);
+            cross(call, plan, consumer, plan.home);
+            if let Some(flag) = revalidated {
+                // SAFETY: the flag lives as long as the context (the process). The call-out that
+                // cleared it is still under way (unless another thread's ended while the provider
+                // had released the GIL: docs/hpy-contexts.md) and sets it again when it returns.
+                flag.write(0);
+            }
+        }
         // (The consumer is not in CPython's debug mode here: that would be the same family.)
         Entry::ThroughTrampolineCall => {
             let known = KNOWN_VALID_DEBUG_CTX.replace(std::ptr::null_mut());
@@ -76,6 +90,38 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
             KNOWN_VALID_DEBUG_CTX.set(known);
         }
     }
+}
+
+/// The start of what HPy 0.9's debug mode keeps behind a debug context's `_private`
+/// (`HPyDebugCtxInfo` in hpy/debug/src/debug_internal.h; PyPy 7.3.19 builds the same sources): a
+/// magic number, then the flag that every function of the context checks first ("Wrong HPy
+/// Context!") and clears while it calls into the universal context, which may run Python code.
+#[repr(C)]
+struct DebugCtxInfoHead {
+    magic_number: c_long,
+    /// A C `bool`.
+    is_valid: u8,
+}
+
+const DEBUG_CTX_INFO_MAGIC: c_long = 0xDDA003F;
+
+/// Marks the debug context `ctx` valid if it is marked invalid now, and returns its flag, which the
+/// caller clears again when its call returns. None if it was valid, or if `_private` does not look
+/// like HPy 0.9's debug data: then nothing is touched, and the call goes ahead as it would anyway.
+///
+/// # Safety
+/// `ctx` must be a live debug context of PyPy's, and the caller hold the GIL (debug mode's own
+/// writes to the flag are no more atomic than these).
+unsafe fn mark_valid(ctx: *mut HPyContext) -> Option<*mut u8> {
+    // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo, which starts with these
+    // two fields; the magic number is checked before the flag is relied on.
+    let info = (*ctx)._private.cast::<DebugCtxInfoHead>();
+    if info.is_null() || (*info).magic_number != DEBUG_CTX_INFO_MAGIC || (*info).is_valid != 0 {
+        return None;
+    }
+    let flag = std::ptr::addr_of_mut!((*info).is_valid);
+    flag.write(1);
+    Some(flag)
 }
 
 /// The call proper, with `provider` a context valid now.
