@@ -27,8 +27,7 @@ import sys
 import pytest
 
 import hpybridge
-from conftest import (CONTEXT_NAMES, EXT, INTERPRETER, IS_PYPY, _record, build, check_same_binary_as_cpython,
-                      generate_headers, run_modules)
+from conftest import CONTEXT_NAMES, EXT, INTERPRETER, IS_PYPY, build, generate_headers, mode_copy, run_modules
 from hpybridge import devel
 
 MODES = hpybridge.MODES
@@ -74,11 +73,7 @@ print("RESULT " + json.dumps([module.context_name(), call(f, n)]), flush=True)
 
 
 def run_pure(path, mode, method, n):
-    copy = devel.copy_for_mode(path, mode)
-    if IS_PYPY:
-        check_same_binary_as_cpython(copy)
-    else:
-        _record(copy)
+    copy = mode_copy(path, mode)
     env = dict(os.environ)
     env.pop("HPY", None)
     proc = subprocess.run([sys.executable, "-c", _PURE, "reenter", copy, str(MODE_NUMBERS[mode]), method, str(n)],
@@ -86,7 +81,8 @@ def run_pure(path, mode, method, n):
     if aborted_with_wrong_context(proc.returncode, proc.stderr):
         raise WrongHPyContext("exit %d after:\n%s" % (proc.returncode, proc.stdout))
     assert proc.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr)
-    return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][len("RESULT "):])
+    result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1]
+    return json.loads(result[len("RESULT "):])
 
 
 @pytest.mark.parametrize("method", ["call", "call_td"])  # through HPy_Call, and HPy_CallTupleDict
