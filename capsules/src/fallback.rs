@@ -4,7 +4,8 @@
 //! Derived from the HPy signature, never declared separately:
 //! - the leading `HPyContext *` is dropped (the stub supplies the provider's own context);
 //! - `HPy` becomes `PyObject *`, in parameters and in the result;
-//! - `HPy_ssize_t` becomes `Py_ssize_t` (the same type on every interpreter HPy runs on), also
+//! - `HPy_ssize_t` becomes `Py_ssize_t` (the same type on every interpreter HPy runs on) and
+//!   `HPy_UCS4` becomes `uint32_t` (its definition; the C-API has no other name for it), also
 //!   behind pointers;
 //! - everything else is unchanged.
 //!
@@ -66,11 +67,16 @@ pub fn is_own_fallback(sig: &Signature) -> bool {
 
 fn cpython_type(t: CType) -> CType {
     const PY_OBJECT: CType = CType::Pointer { target: Pointee::PyObject, depth: std::num::NonZeroUsize::MIN };
+    let int = |kind| match kind {
+        IntKind::HPySsizeT => IntKind::PySsizeT,
+        IntKind::HPyUcs4 => IntKind::UInt32T,
+        other => other,
+    };
     match t {
         CType::Value(Scalar::Handle) => PY_OBJECT,
-        CType::Value(Scalar::Int(IntKind::HPySsizeT)) => CType::Value(Scalar::Int(IntKind::PySsizeT)),
-        CType::Pointer { target: Pointee::Scalar(Scalar::Int(IntKind::HPySsizeT)), depth } => {
-            CType::Pointer { target: Pointee::Scalar(Scalar::Int(IntKind::PySsizeT)), depth }
+        CType::Value(Scalar::Int(kind)) => CType::Value(Scalar::Int(int(kind))),
+        CType::Pointer { target: Pointee::Scalar(Scalar::Int(kind)), depth } => {
+            CType::Pointer { target: Pointee::Scalar(Scalar::Int(int(kind))), depth }
         }
         other => other,
     }
@@ -93,6 +99,7 @@ mod tests {
             ("HPy (HPyContext *, HPy, HPy_ssize_t)", "PyObject * (PyObject *, Py_ssize_t)"),
             ("HPy_ssize_t (HPyContext *, HPy_ssize_t *, long)", "Py_ssize_t (Py_ssize_t *, long)"),
             ("int (HPyContext *)", "int (void)"),
+            ("HPy_UCS4 (HPyContext *, HPy_UCS4 *)", "uint32_t (uint32_t *)"),
             ("void (HPyContext *, double *, const char *)", "void (double *, char *)"),
             ("double (double)", "double (double)"),
             ("PyObject * (PyObject *)", "PyObject * (PyObject *)"),
