@@ -1,12 +1,12 @@
 //! `import_api`: a consumer asks for an API by provider module and declaration, and gets function
 //! pointers it can call with its own context, or a Python exception that names both sides.
 
-use crate::context::Family;
-use crate::errors::{raise, PyError};
+use crate::crossing::family::Family;
+use crate::hpy::error::{raise, PyError};
 use crate::hpy;
-use crate::hpycall::{close, type_name};
+use crate::hpy::values::{close, type_name};
 use crate::registry::{file_of, find_published, Consumer, REGISTRY};
-use crate::tables::{Table, COUNTING};
+use crate::crossing::table::{ConsumerTable, COUNTING};
 use capsules::wire::{check_import, read_table, HPyBridge_APITable, Mismatch, Role};
 use hpy_sys::{_HPyCapsule_key, HPy, HPyContext};
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn import_api(
     let home = entry.published.table.provider_ctx;
     let mut base = Vec::with_capacity(wanted_decl.slots.len());
     for (i, slot) in entry.decl.slots[..wanted_decl.slots.len()].iter().enumerate() {
-        match entry.crossings.entry(i, &slot.signature, slot.function, &entry.family, home, &family, ctx) {
+        match entry.plans.slot_code(i, &slot.signature, slot.function, &entry.family, home, &family, ctx) {
             Ok(code) => base.push(code),
             Err(why) => {
                 let msg = format!(
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn import_api(
             }
         }
     }
-    let mut table = Table::new(base);
+    let mut table = ConsumerTable::new(base);
     if COUNTING.load(Ordering::Acquire) {
         let signatures: Vec<_> = entry.decl.slots.iter().map(|s| s.signature.clone()).collect();
         if let Err(why) = table.set_counting(true, &signatures) {
@@ -114,7 +114,7 @@ unsafe fn provider_table(ctx: *mut HPyContext, module: &CStr, api: &str) -> Opti
     if m.is_null() {
         if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_ModuleNotFoundError) != 0 {
             hpy!(ctx, ctx_Err_Clear);
-            crate::hpycall::set_error(
+            crate::hpy::values::set_error(
                 ctx,
                 (*ctx).h_ModuleNotFoundError,
                 &format!("{api} API: expected provider module '{module_name}', found no module of that name"),

@@ -1,11 +1,13 @@
 //! The functions `hpybridge._runtime` offers Python (defined as methods in module.c).
 
-use crate::context::Family;
-use crate::errors::{raise, PyError};
+use crate::crossing::family::Family;
+use crate::hpy::error::{raise, PyError};
 use crate::hpy;
-use crate::hpycall::{self, context_name, set_item_consume, unicode, Builder};
+use crate::hpy::context::context_name;
+use crate::hpy::values::{self as hpycall, set_item_consume, unicode, Builder};
 use crate::registry::{module_of_file, REGISTRY};
-use crate::tables::{trampolines, COUNTING};
+use crate::crossing::plan::trampolines;
+use crate::crossing::table::COUNTING;
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext, HPy_NULL, HPY_ABI, HPY_ABI_VERSION, HPY_ABI_VERSION_MINOR, HPY_VERSION};
 use std::ffi::CStr;
@@ -69,7 +71,7 @@ pub unsafe extern "C" fn hpybridge_apis(ctx: *mut HPyContext) -> HPy {
             let consumers: Vec<_> = a
                 .consumers
                 .iter()
-                .map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.entries(), c.imports))
+                .map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.addresses(), c.imports))
                 .collect();
             (a.decl.clone(), a.module.clone(), a.family.clone(), a.file.clone(), consumers)
         })
@@ -224,5 +226,5 @@ pub unsafe extern "C" fn hpybridge_exec(ctx: *mut HPyContext, module: HPy) -> i3
         hpycall::set_error(ctx, (*ctx).h_ValueError, &why);
         return -1;
     }
-    crate::runtime_api::publish(ctx, module)
+    crate::registry::own_api::publish(ctx, module, crate::module::modinit::home_context())
 }

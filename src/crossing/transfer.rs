@@ -11,9 +11,9 @@
 //!   comes out in the other context. Per-call globals would not do: PyPy allocates a new global slot
 //!   on every `HPyGlobal_Store`, even of NULL, and never frees it.
 
-use crate::context::{Family, Interpreter, Mode};
+use crate::crossing::family::{Family, Interpreter, Mode};
 use crate::hpy;
-use crate::hpycall::close;
+use crate::hpy::values::close;
 use hpy_sys::{cpy_PyObject, HPy, HPyContext, HPyGlobal, HPy_NULL};
 use std::cell::Cell;
 use std::sync::OnceLock;

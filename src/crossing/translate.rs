@@ -4,10 +4,10 @@
 //! family that is valid for this call, and handles of that context; its handle result must come
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
-use crate::context::Entry;
+use crate::crossing::family::Entry;
 use crate::hpy;
-use crate::hpycall::close;
-use crate::transfer::Transfer;
+use crate::hpy::values::close;
+use crate::crossing::transfer::Transfer;
 use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
 use std::cell::Cell;
 use std::ffi::c_void;

@@ -4,10 +4,15 @@
 //! Entries live as long as the process: their published tables are pointed to by capsules and by
 //! consumers' static variables, which never tell us they are done.
 
-use crate::context::Family;
-use crate::tables::{Crossings, Table};
+use crate::crossing::family::Family;
+use crate::crossing::plan::CallPlans;
+use crate::crossing::table::ConsumerTable;
 use capsules::wire::{ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
 use hpy_sys::HPyContext;
+
+pub mod export;
+pub mod import;
+pub mod own_api;
 use parking_lot::Mutex;
 use std::ffi::{c_void, CStr, CString};
 
@@ -67,7 +72,7 @@ pub struct Consumer {
     pub family: Family,
     pub minor: u32,
     pub imports: u64,
-    pub table: Table,
+    pub table: ConsumerTable,
 }
 
 pub struct Api {
@@ -78,7 +83,7 @@ pub struct Api {
     pub file: Option<String>,
     pub published: Box<Published>,
     pub consumers: Vec<Consumer>,
-    pub crossings: Crossings,
+    pub plans: CallPlans,
 }
 
 // SAFETY: the raw pointers in an entry point to immutable, process-lifetime data (published

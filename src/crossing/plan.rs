@@ -1,5 +1,5 @@
-//! The tables consumers call through: what each slot holds for a given consumer family, the
-//! trampolines behind them (made once per slot and consumer family), and call counting.
+//! Call plans: what each slot of an API holds for consumers of one context family, made once per
+//! slot and consumer family, and the trampoline factory that makes them.
 //!
 //! A slot holds, cheapest first:
 //! - the provider's own function, when consumer and provider share a family, or when the
@@ -7,18 +7,15 @@
 //! - a context-swapping stub, when there is no handle to move (handles are shared, as between
 //!   universal and trace mode, or the signature has none) and the provider's home context is valid
 //!   for any call (any mode but CPython's debug mode): it replaces the context argument and jumps;
-//! - a translating trampoline (`xcall::translate`) otherwise.
-//!
-//! With call counting on, a counting stub stands in front of whichever of those it is.
+//! - a translating trampoline (`translate::translate`) otherwise.
 
-use crate::context::{Entry, Family, Mode};
-use crate::transfer::Transfer;
-use crate::xcall::{translate, CrossPlan};
+use crate::crossing::family::{Entry, Family, Mode};
+use crate::crossing::transfer::Transfer;
+use crate::crossing::translate::{translate, CrossPlan};
 use capsules::signature::{CType, Signature};
 use hpy_sys::HPyContext;
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use trampolines::{BackendKind, Trampolines};
 
@@ -35,29 +32,26 @@ pub fn trampolines() -> Result<&'static Trampolines, String> {
         .map_err(Clone::clone)
 }
 
-/// Whether new and existing tables route calls through counting stubs.
-pub static COUNTING: AtomicBool = AtomicBool::new(false);
-
-/// The trampolines made for one API's slots, per consumer family; kept with the API's registry entry.
+/// What each of one API's slots holds, per consumer family; kept with the API in the registry.
 #[derive(Default)]
-pub struct Crossings {
-    entries: HashMap<(usize, Family), *const c_void>,
+pub struct CallPlans {
+    code: HashMap<(usize, Family), *const c_void>,
     // Boxed: trampolines hold each plan's address, which must not move when the Vec grows.
     #[allow(clippy::vec_box)]
-    plans: Vec<Box<CrossPlan>>,
+    translating: Vec<Box<CrossPlan>>,
 }
 
 // SAFETY: code pointers and plans are immutable and live for the process.
-unsafe impl Send for Crossings {}
+unsafe impl Send for CallPlans {}
 
-impl Crossings {
+impl CallPlans {
     /// What slot `index` (signature `sig`, provider function `target`) holds for consumers of
     /// family `consumer`; `consumer_ctx` is one such consumer's context, valid now.
     ///
     /// # Safety
     /// `home` must be the provider's home context and `consumer_ctx` valid for the current call.
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn entry(
+    pub unsafe fn slot_code(
         &mut self,
         index: usize,
         sig: &Signature,
@@ -70,7 +64,7 @@ impl Crossings {
         if provider == consumer {
             return Ok(target);
         }
-        if let Some(&code) = self.entries.get(&(index, consumer.clone())) {
+        if let Some(&code) = self.code.get(&(index, consumer.clone())) {
             return Ok(code);
         }
         let positions = |t: CType| sig.args.iter().enumerate().filter(move |(_, a)| **a == t).map(|(i, _)| i);
@@ -110,80 +104,11 @@ impl Crossings {
                 consumer_is_cpython_debug: consumer.entry() == Entry::ThroughTrampolineCall,
             });
             let code = t.intercept(sig, translate, (&*plan as *const CrossPlan).cast());
-            self.plans.push(plan);
+            self.translating.push(plan);
             code
         }
         .map_err(|e| format!("cannot make a trampoline for \"{sig}\": {e}"))?;
-        self.entries.insert((index, consumer.clone()), code);
+        self.code.insert((index, consumer.clone()), code);
         Ok(code)
-    }
-}
-
-/// One consumer's table: what its import returned. The slots are read by the consumer on every
-/// call, so switching counting on or off takes effect at once.
-pub struct Table {
-    pub slots: Box<[AtomicPtr<c_void>]>,
-    /// What each slot holds with counting off.
-    base: Box<[*const c_void]>,
-    counters: Box<[AtomicU64]>,
-    counting_stubs: Vec<Option<*const c_void>>,
-}
-
-// SAFETY: the raw pointers are process-lifetime code; slots and counters are atomics.
-unsafe impl Send for Table {}
-
-impl Table {
-    pub fn new(base: Vec<*const c_void>) -> Table {
-        let n = base.len();
-        Table {
-            slots: base.iter().map(|&p| AtomicPtr::new(p.cast_mut())).collect(),
-            base: base.into_boxed_slice(),
-            counters: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            counting_stubs: vec![None; n],
-        }
-    }
-
-    /// Points every slot at a counting stub (`on`) or back at its base entry.
-    pub fn set_counting(&mut self, on: bool, signatures: &[Signature]) -> Result<(), String> {
-        for (i, signature) in signatures.iter().enumerate().take(self.base.len()) {
-            let entry = if on {
-                match self.counting_stubs[i] {
-                    Some(stub) => stub,
-                    None => {
-                        let stub = trampolines()?
-                            .count(signature, self.base[i], &self.counters[i])
-                            .map_err(|e| format!("cannot make a counting stub for \"{signature}\": {e}"))?;
-                        self.counting_stubs[i] = Some(stub);
-                        stub
-                    }
-                }
-            } else {
-                self.base[i]
-            };
-            self.slots[i].store(entry.cast_mut(), Ordering::Release);
-        }
-        Ok(())
-    }
-
-    pub fn slot_count(&self) -> usize {
-        self.base.len()
-    }
-
-    /// The addresses the slots hold now.
-    pub fn entries(&self) -> Vec<usize> {
-        self.slots.iter().map(|s| s.load(Ordering::Acquire) as usize).collect()
-    }
-
-    pub fn calls(&self, slot: usize) -> u64 {
-        self.counters[slot].load(Ordering::Relaxed)
-    }
-
-    pub fn reset_counts(&self) {
-        self.counters.iter().for_each(|c| c.store(0, Ordering::Relaxed));
-    }
-
-    /// What the consumer gets: an array of function pointers (AtomicPtr has the layout of a pointer).
-    pub fn as_c_array(&self) -> *const *mut c_void {
-        self.slots.as_ptr().cast()
     }
 }

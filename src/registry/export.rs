@@ -1,9 +1,9 @@
 //! `export_api`: a provider registers its API and publishes it as a capsule on its module.
 
-use crate::context::Family;
-use crate::errors::{raise, PyError};
+use crate::crossing::family::Family;
+use crate::hpy::error::{raise, PyError};
 use crate::hpy;
-use crate::hpycall::{close, str_attr};
+use crate::hpy::values::{close, str_attr};
 use crate::registry::{file_of, Api, Published, REGISTRY};
 use capsules::wire::{read_table, HPyBridge_APITable, Role};
 use hpy_sys::{HPy, HPyContext};
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn export_api(
         file,
         published,
         consumers: Vec::new(),
-        crossings: Default::default(),
+        plans: Default::default(),
     });
     0
 }

@@ -3,7 +3,7 @@
 //! them has to be kept, or moved between contexts.
 
 use crate::hpy;
-use crate::hpycall::{close, set_error};
+use crate::hpy::values::{close, set_error};
 use hpy_sys::{HPyContext, HPy_NULL};
 use std::ffi::CString;
 

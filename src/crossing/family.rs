@@ -53,7 +53,7 @@ impl Family {
     /// # Safety
     /// `ctx` must point to a live HPy context.
     pub unsafe fn of(ctx: *const HPyContext) -> Family {
-        Family::from_name(&crate::hpycall::context_name(ctx).to_string_lossy())
+        Family::from_name(&crate::hpy::context::context_name(ctx).to_string_lossy())
     }
 
     pub fn mode(&self) -> Option<Mode> {
