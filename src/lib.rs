@@ -11,7 +11,10 @@
 //!   context belongs to), `plan` (what a slot holds for a consumer family), `translate` (the
 //!   translating call), `transfer` (moving a handle between contexts), `table` (consumer tables).
 //! - `hpy/`: HPy from Rust. `context` (calling a context's members), `values` (Python values),
-//!   `error` (Python exceptions).
+//!   `error` (the runtime's `Error` and the Python exception it raises), `boundary` (the one FFI
+//!   boundary: every `extern "C"` entry runs its body through `boundary::boundary`, which raises
+//!   the body's error and turns a panic into an internal error; the translating call, which
+//!   generated code enters, catches panics itself in `translate::translate`).
 //!
 //! Words used with one meaning throughout:
 //! - *API table*: an `HPyBridge_APITable` (wire format): a provider's or consumer's declaration,

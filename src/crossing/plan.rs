@@ -12,6 +12,7 @@
 use crate::crossing::family::{Entry, Family, Mode};
 use crate::crossing::transfer::Transfer;
 use crate::crossing::translate::{translate, CrossPlan};
+use crate::hpy::error::{Error, Exception, PyError, Result};
 use capsules::signature::{CType, Signature};
 use hpy_sys::HPyContext;
 use std::collections::HashMap;
@@ -24,12 +25,13 @@ const CODE_LIMIT: usize = 64 << 20;
 
 static TRAMPOLINES: OnceLock<Result<Trampolines, String>> = OnceLock::new();
 
-/// The process's trampoline factory, with the backend `HPYBRIDGE_TRAMPOLINES` selects.
-pub fn trampolines() -> Result<&'static Trampolines, String> {
+/// The process's trampoline factory, with the backend `HPYBRIDGE_TRAMPOLINES` selects; a
+/// `ValueError` naming the setting if it names no backend of this machine.
+pub fn trampolines() -> Result<&'static Trampolines> {
     TRAMPOLINES
         .get_or_init(|| BackendKind::from_env().map(|kind| Trampolines::new(kind, CODE_LIMIT)))
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(|why| Error::new(Exception::ValueError, why.as_str()))
 }
 
 /// What each of one API's slots holds, per consumer family; kept with the API in the registry.
@@ -60,7 +62,7 @@ impl CallPlans {
         home: *mut HPyContext,
         consumer: &Family,
         consumer_ctx: *mut HPyContext,
-    ) -> Result<*const c_void, String> {
+    ) -> Result<*const c_void> {
         if provider == consumer {
             return Ok(target);
         }
@@ -73,8 +75,12 @@ impl CallPlans {
         let uses_handles = !handle_args.is_empty() || sig.returns_handle();
         if ctx_args.is_empty() {
             if uses_handles {
-                return Err(format!(
-                    "\"{sig}\" passes HPy handles but no HPyContext *: there is no context to translate them from"
+                return Err(Error::new(
+                    PyError::CrossModeError,
+                    format!(
+                        "\"{sig}\" passes HPy handles but no HPyContext *: there is no context to translate them \
+                         from"
+                    ),
                 ));
             }
             return Ok(target); // nothing context-dependent crosses
@@ -84,7 +90,10 @@ impl CallPlans {
             (Some(Mode::Debug), _) => consumer_ctx,
             _ => home,
         };
-        let to_provider = Transfer::between(consumer, provider, plain);
+        // SAFETY: `plain` is `home` or `consumer_ctx`, both valid now (the caller's contract).
+        let to_provider = unsafe { Transfer::between(consumer, provider, plain) };
+        // SAFETY: as above.
+        let to_consumer = unsafe { Transfer::between(provider, consumer, plain) };
         // No handle work: handles are shared, or the signature has none (then only the context
         // differs, whatever the families).
         let handle_work = uses_handles && to_provider != Transfer::Shared;
@@ -97,7 +106,7 @@ impl CallPlans {
                 home,
                 entry: provider.entry(),
                 to_provider,
-                to_consumer: Transfer::between(provider, consumer, plain),
+                to_consumer,
                 ctx_args,
                 handle_args,
                 returns_handle: sig.returns_handle(),
@@ -107,7 +116,7 @@ impl CallPlans {
             self.translating.push(plan);
             code
         }
-        .map_err(|e| format!("cannot make a trampoline for \"{sig}\": {e}"))?;
+        .map_err(|e| Error::new(PyError::CrossModeError, format!("cannot make a trampoline for \"{sig}\": {e}")))?;
         self.code.insert((index, consumer.clone()), code);
         Ok(code)
     }

@@ -3,6 +3,7 @@
 //! on, a counting stub stands in front of it.
 
 use crate::crossing::plan::trampolines;
+use crate::hpy::error::{Error, Exception, Result};
 use capsules::signature::Signature;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -35,15 +36,17 @@ impl ConsumerTable {
     }
 
     /// Points every slot at a counting stub (`on`) or back at its base entry.
-    pub fn set_counting(&mut self, on: bool, signatures: &[Signature]) -> Result<(), String> {
+    /// A `RuntimeError` if a counting stub cannot be made.
+    pub fn set_counting(&mut self, on: bool, signatures: &[Signature]) -> Result<()> {
         for (i, signature) in signatures.iter().enumerate().take(self.base.len()) {
             let entry = if on {
                 match self.counting_stubs[i] {
                     Some(stub) => stub,
                     None => {
-                        let stub = trampolines()?
-                            .count(signature, self.base[i], &self.counters[i])
-                            .map_err(|e| format!("cannot make a counting stub for \"{signature}\": {e}"))?;
+                        let stub = trampolines()?.count(signature, self.base[i], &self.counters[i]).map_err(|e| {
+                            let why = format!("cannot make a counting stub for \"{signature}\": {e}");
+                            Error::new(Exception::RuntimeError, why)
+                        })?;
                         self.counting_stubs[i] = Some(stub);
                         stub
                     }

@@ -5,13 +5,17 @@
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
 use crate::crossing::family::Entry;
-use crate::hpy;
-use crate::hpy::values::close;
 use crate::crossing::transfer::Transfer;
+use crate::hpy;
+use crate::hpy::boundary::{internal_error, raise_or_abort};
+use crate::hpy::values::close;
 use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
+use std::any::Any;
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::thread::LocalKey;
 use trampolines::Call;
 
 /// Everything a translating trampoline needs, fixed when it is made. Lives as long as the
@@ -35,6 +39,7 @@ pub struct CrossPlan {
 // SAFETY: a plan is immutable after construction; its pointers are process-lifetime functions
 // and contexts.
 unsafe impl Send for CrossPlan {}
+// SAFETY: as above.
 unsafe impl Sync for CrossPlan {}
 
 /// The most handle arguments one call can move: trampolines take no more arguments than this.
@@ -54,31 +59,89 @@ thread_local! {
 }
 
 /// The `trampolines::Handler` of every translating trampoline; `data` is its `CrossPlan`.
+///
+/// This is the FFI boundary of the translating call: it runs below C frames, so a panic is caught
+/// here, raised in the consumer's context as an internal error, and the call returns 0 (`HPy_NULL`
+/// for a handle), as when a handle cannot be moved. Catching costs nothing on the normal path.
+///
+/// # Safety
+/// `data` must be the `CrossPlan` the trampoline was made with, and `call` a call of its signature
+/// whose context argument is valid for the call.
 pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
-    let plan = &*data.cast::<CrossPlan>();
+    // SAFETY: `data` is this trampoline's plan, which lives as long as the trampoline.
+    let plan = unsafe { &*data.cast::<CrossPlan>() };
+    // SAFETY: the caller's contract.
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { dispatch(call, plan) })) {
+        // SAFETY: the consumer's context is valid for this call.
+        unsafe { failed(call, plan, panic) };
+    }
+}
+
+/// After a panic: raises it in the consumer's context and fails the call.
+///
+/// # Safety
+/// As `translate`.
+#[cold]
+unsafe fn failed(call: &mut dyn Call, plan: &CrossPlan, panic: Box<dyn Any + Send>) {
+    let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
+    // SAFETY: the consumer's context is valid for this call.
+    unsafe { raise_or_abort(consumer, internal_error(panic.as_ref())) };
+    call.set_ret(0);
+}
+
+/// Sets a thread-local to `value` until dropped, then back to what it held (also on unwinding).
+struct Scoped<T: Copy + 'static> {
+    key: &'static LocalKey<Cell<T>>,
+    outer: T,
+}
+
+impl<T: Copy + 'static> Scoped<T> {
+    fn set(key: &'static LocalKey<Cell<T>>, value: T) -> Self {
+        Scoped { key, outer: key.replace(value) }
+    }
+}
+
+impl<T: Copy + 'static> Drop for Scoped<T> {
+    fn drop(&mut self) {
+        self.key.set(self.outer);
+    }
+}
+
+/// The translating call, by how it enters the provider's family.
+///
+/// # Safety
+/// As `translate`.
+unsafe fn dispatch(call: &mut dyn Call, plan: &CrossPlan) {
     let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
     match plan.entry {
         // A debug consumer's context is valid while it waits: nested entries may use it.
         Entry::Home if plan.consumer_is_cpython_debug => {
-            let outer = KNOWN_VALID_DEBUG_CTX.replace(consumer);
-            cross(call, plan, consumer, plan.home);
-            KNOWN_VALID_DEBUG_CTX.set(outer);
+            let _known = Scoped::set(&KNOWN_VALID_DEBUG_CTX, consumer);
+            // SAFETY: the consumer's context is valid for the call; the home context is valid for
+            // any call of a provider whose entry is `Home`.
+            unsafe { cross(call, plan, consumer, plan.home) };
         }
-        Entry::Home => cross(call, plan, consumer, plan.home),
+        // SAFETY: as above.
+        Entry::Home => unsafe { cross(call, plan, consumer, plan.home) },
         // (The consumer is not in CPython's debug mode here: that would be the same family.)
         Entry::ThroughTrampolineCall => {
-            let known = KNOWN_VALID_DEBUG_CTX.replace(std::ptr::null_mut());
-            if known.is_null() {
-                enter_then_cross(call, plan, consumer);
+            let known = Scoped::set(&KNOWN_VALID_DEBUG_CTX, std::ptr::null_mut());
+            if known.outer.is_null() {
+                // SAFETY: the consumer's context is valid for the call.
+                unsafe { enter_then_cross(call, plan, consumer) };
             } else {
-                cross(call, plan, consumer, known);
+                // SAFETY: a debug context known valid (see `KNOWN_VALID_DEBUG_CTX`).
+                unsafe { cross(call, plan, consumer, known.outer) };
             }
-            KNOWN_VALID_DEBUG_CTX.set(known);
         }
     }
 }
 
 /// The call proper, with `provider` a context valid now.
+///
+/// # Safety
+/// As `translate`, with `consumer` the call's context and `provider` a context of the provider's
+/// family valid now.
 unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext, provider: *mut HPyContext) {
     for &i in plan.ctx_args.iter() {
         call.set_arg(i, provider as u64);
@@ -88,24 +151,32 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
     let mut moved = [const { MaybeUninit::<HPy>::uninit() }; MAX_HANDLES];
     for (k, &i) in plan.handle_args[..n].iter().enumerate() {
         let h = HPy { _i: call.arg(i) as isize };
-        let m = plan.to_provider.moved(consumer, provider, h);
+        // SAFETY: both contexts are valid now, and `h` is the consumer's argument, a handle of its
+        // context.
+        let m = unsafe { plan.to_provider.moved(consumer, provider, h) };
         if m.is_null() && !h.is_null() {
             // Could not move it (an exception is set): undo, and fail the way C APIs fail.
-            moved[..k].iter().for_each(|m| close(provider, m.assume_init()));
+            // SAFETY: the first `k` were written above, and are the provider's to close.
+            moved[..k].iter().for_each(|m| unsafe { close(provider, m.assume_init()) });
             call.set_ret(0);
             return;
         }
         moved[k].write(m);
         call.set_arg(i, m._i as u64);
     }
-    call.invoke(plan.target);
-    moved[..n].iter().for_each(|m| close(provider, m.assume_init()));
+    // SAFETY: `target` is the provider's function of this call's signature, and its context and
+    // handle arguments are now the provider's.
+    unsafe { call.invoke(plan.target) };
+    // SAFETY: all `n` were written above, and are the provider's to close.
+    moved[..n].iter().for_each(|m| unsafe { close(provider, m.assume_init()) });
     if plan.returns_handle && plan.to_consumer != Transfer::Shared {
         let result = HPy { _i: call.ret() as isize };
         if !result.is_null() {
             // HPy_NULL (an exception) stays as it is: exceptions belong to the thread, not a context.
-            let back = plan.to_consumer.moved(provider, consumer, result);
-            close(provider, result);
+            // SAFETY: both contexts are valid now, and `result` is a new handle of the provider's.
+            let back = unsafe { plan.to_consumer.moved(provider, consumer, result) };
+            // SAFETY: as above.
+            unsafe { close(provider, result) };
             call.set_ret(back._i as u64);
         }
     }
@@ -116,6 +187,8 @@ struct Pending<'a> {
     call: *mut (dyn Call + 'a),
     plan: &'a CrossPlan,
     consumer: *mut HPyContext,
+    /// A panic of the call, caught before it reaches HPy's C frames, resumed after them.
+    panic: Cell<Option<Box<dyn Any + Send>>>,
 }
 
 thread_local! {
@@ -125,29 +198,52 @@ thread_local! {
 
 /// Enters the provider's debug mode as a Python call would: `ctx_CallRealFunctionFromTrampoline`
 /// on its home context makes the next cached debug context valid and passes it to `entered`.
+///
+/// # Safety
+/// As `cross`, for a provider in CPython's debug mode with no valid debug context at hand.
 unsafe fn enter_then_cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext) {
-    let pending = Pending { call, plan, consumer };
-    let outer = PENDING.replace((&pending as *const Pending).cast());
+    let pending = Pending { call, plan, consumer, panic: Cell::new(None) };
+    let _outer = Scoped::set(&PENDING, (&pending as *const Pending).cast());
     // `self` is NULL: `entered` ignores it, and debug mode wraps NULL as HPy_NULL.
     let mut args = _HPyFunc_args_NOARGS { self_: std::ptr::null_mut(), result: std::ptr::null_mut() };
     let f: unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy = entered;
     // HPyCFunction is HPy's untyped function pointer; the signature constant says what it really is.
-    let f: hpy_sys::HPyCFunction = Some(std::mem::transmute::<
-        unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy,
-        unsafe extern "C" fn() -> *mut c_void,
-    >(f));
-    hpy!(
-        plan.home,
-        ctx_CallRealFunctionFromTrampoline,
-        HPyFunc_Signature::HPyFunc_NOARGS,
-        f,
-        (&mut args as *mut _HPyFunc_args_NOARGS).cast()
-    );
-    PENDING.set(outer);
+    // SAFETY: function pointers have one representation; HPy calls it back with `entered`'s
+    // real signature, the one HPyFunc_NOARGS names.
+    let f: hpy_sys::HPyCFunction = Some(unsafe {
+        std::mem::transmute::<unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy, unsafe extern "C" fn() -> *mut c_void>(
+            f,
+        )
+    });
+    // SAFETY: `plan.home` is the provider's home context, valid for this call of a debug-mode
+    // provider (docs/hpy-contexts.md); `args` is the NOARGS argument block, live during the call.
+    unsafe {
+        hpy!(
+            plan.home,
+            ctx_CallRealFunctionFromTrampoline,
+            HPyFunc_Signature::HPyFunc_NOARGS,
+            f,
+            (&mut args as *mut _HPyFunc_args_NOARGS).cast()
+        )
+    };
+    if let Some(panic) = pending.panic.take() {
+        resume_unwind(panic);
+    }
 }
 
+/// Called by HPy's C code: a panic must not unwind from here (`enter_then_cross` resumes it).
+///
+/// # Safety
+/// Only called by debug mode, for `enter_then_cross`, with the debug context it made valid.
 unsafe extern "C" fn entered(ctx: *mut HPyContext, _self: HPy) -> HPy {
-    let pending = &*PENDING.get().cast::<Pending>();
-    cross(&mut *pending.call, pending.plan, pending.consumer, ctx);
+    // SAFETY: `enter_then_cross` set `PENDING` to its `Pending`, which outlives this call.
+    let pending = unsafe { &*PENDING.get().cast::<Pending>() };
+    // SAFETY: `pending.call` is the call `enter_then_cross` was given, not otherwise used while
+    // this runs; `ctx` is valid now.
+    let crossed =
+        catch_unwind(AssertUnwindSafe(|| unsafe { cross(&mut *pending.call, pending.plan, pending.consumer, ctx) }));
+    if let Err(panic) = crossed {
+        pending.panic.set(Some(panic));
+    }
     HPy_NULL
 }

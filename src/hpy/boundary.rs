@@ -1,0 +1,77 @@
+//! The FFI boundary: every `extern "C"` entry of the runtime runs its body through [`boundary`],
+//! which turns the body's `Result` into the C error value with a Python exception set, and a Rust
+//! panic into an internal error (`SystemError`), so a panic never unwinds into C.
+//!
+//! The body returns before anything is raised, so whatever it held (the registry's lock above
+//! all) is released before raising runs Python code.
+
+use crate::hpy::error::{Error, Exception, Result};
+use hpy_sys::{HPy, HPyContext, HPy_NULL};
+use std::any::Any;
+use std::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What a C function of this return type returns on failure, with an exception set.
+pub trait ErrorValue {
+    const ERROR: Self;
+}
+
+impl ErrorValue for HPy {
+    const ERROR: HPy = HPy_NULL;
+}
+
+impl ErrorValue for c_int {
+    const ERROR: c_int = -1;
+}
+
+impl<T> ErrorValue for *const T {
+    const ERROR: *const T = std::ptr::null();
+}
+
+impl<T> ErrorValue for *mut T {
+    const ERROR: *mut T = std::ptr::null_mut();
+}
+
+/// Runs `body` for a C caller that called with `ctx`: its value, or `T::ERROR` with its error (or
+/// a panic, as an internal error) raised in `ctx`.
+///
+/// # Safety
+/// `ctx` must be valid for the current call.
+pub unsafe fn boundary<T: ErrorValue>(ctx: *mut HPyContext, body: impl FnOnce() -> Result<T>) -> T {
+    // The body's state is dropped if it panics, and nothing of it is used afterwards.
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            // SAFETY: `ctx` is valid for the current call (the caller's contract).
+            unsafe { raise_or_abort(ctx, error) };
+            T::ERROR
+        }
+        Err(panic) => {
+            // SAFETY: as above.
+            unsafe { raise_or_abort(ctx, internal_error(panic.as_ref())) };
+            T::ERROR
+        }
+    }
+}
+
+/// The error a panic becomes: a `SystemError` that names it as an internal error.
+pub fn internal_error(panic: &(dyn Any + Send)) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    Error::new(Exception::SystemError, format!("hpybridge internal error (please report it): {what}"))
+}
+
+/// Raises `error` in `ctx`; a panic while doing so aborts the process, since the caller is C.
+///
+/// # Safety
+/// `ctx` must be valid for the current call.
+pub unsafe fn raise_or_abort(ctx: *mut HPyContext, error: Error) {
+    // SAFETY: `ctx` is valid for the current call (the caller's contract).
+    if catch_unwind(AssertUnwindSafe(|| unsafe { error.raise(ctx) })).is_err() {
+        eprintln!("hpybridge: panic while raising an exception; aborting");
+        std::process::abort();
+    }
+}
