@@ -344,6 +344,10 @@ def _prologue(spec, guard):
         "",
         "#define %s_API_MAJOR %d" % (up, spec.major),
         "#define %s_API_MINOR %d" % (up, spec.minor),
+        "/* Where module '%s' publishes the API: this module attribute holds a capsule of this name. */"
+        % spec.module,
+        '#define %s_API_ATTR HPYBRIDGE_API_ATTR("%s")' % (up, spec.name),
+        '#define %s_API_CAPSULE HPYBRIDGE_API_CAPSULE("%s")' % (up, spec.name),
     ]
 
 
@@ -455,7 +459,7 @@ def render_export_header(spec):
         "    %d, 0, NULL, _%s_export_slots," % (len(spec.functions), name),
         "};",
         "",
-        "/* Registers the %s API with the hpybridge runtime and sets the module attribute _%s_API to the" % (name, name),
+        "/* Registers the %s API with the hpybridge runtime and sets the module attribute %s_API_ATTR to the" % (name, up),
         "   capsule consumers import it from. For the provider's HPy_mod_exec slot: returns 0, or -1 with an",
         "   exception set (hpybridge.errors.APIRegistrationError if the API is already registered). */",
         "static inline int export_%s(HPyContext *ctx, HPy module)" % name,

@@ -6,9 +6,9 @@ use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, PyError, Result};
 use crate::hpy::values::{close, str_attr};
 use crate::registry::{file_of, Api, Published, REGISTRY};
-use capsules::wire::{read_table, ApiDecl, HPyBridge_APITable, Role};
+use capsules::wire::{attribute_name, read_table, ApiDecl, HPyBridge_APITable, Role};
 use hpy_sys::{HPy, HPyContext};
-use std::ffi::{c_int, CString};
+use std::ffi::c_int;
 
 fn describe(module: &str, family: &Family, file: &Option<String>) -> String {
     format!("module '{module}' ({family}, {})", file.as_deref().unwrap_or("unknown file"))
@@ -99,7 +99,7 @@ pub unsafe fn export(
 /// `ctx` must be valid for the current call and `module` a live handle in it; `published` must
 /// outlive the capsule.
 unsafe fn publish(ctx: *mut HPyContext, module: HPy, decl: &ApiDecl, published: &Published) -> Result<()> {
-    let attr = CString::new(format!("_{}_API", decl.name)).expect("identifier");
+    let attr = attribute_name(&decl.name);
     // SAFETY: `ctx` is valid for the current call and `module` lives in it; the capsule is closed once.
     unsafe {
         let capsule = check(hpy!(

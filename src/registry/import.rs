@@ -8,9 +8,9 @@ use crate::hpy::boundary::boundary;
 use crate::hpy::error::{Error, Exception, PyError, Result};
 use crate::hpy::values::{close, type_name};
 use crate::registry::{file_of, find_published, Consumer, REGISTRY};
-use capsules::wire::{check_import, read_table, HPyBridge_APITable, Mismatch, Role};
+use capsules::wire::{attribute_name, capsule_name, check_import, read_table, HPyBridge_APITable, Mismatch, Role};
 use hpy_sys::{_HPyCapsule_key, HPy, HPyContext};
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::Ordering;
 
 /// Imports `module`'s API as declared by `wanted`. Returns `wanted.slot_count` function pointers
@@ -118,8 +118,8 @@ unsafe fn import(
 /// `ctx` must be valid for the current call.
 unsafe fn provider_table(ctx: *mut HPyContext, module: &CStr, api: &str) -> Result<*const HPyBridge_APITable> {
     let module_name = module.to_string_lossy();
-    let attr = CString::new(format!("_{api}_API")).expect("identifier");
-    let capsule_name = CString::new(format!("hpybridge.api.{api}")).expect("identifier");
+    let attr = attribute_name(api);
+    let capsule_name = capsule_name(api);
     // SAFETY: `ctx` is valid for the current call; every handle used is one it returned, closed once.
     unsafe {
         let m = hpy!(ctx, ctx_Import_ImportModule, module.as_ptr());

@@ -7,7 +7,9 @@
 use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
 use crate::crossing::table::ConsumerTable;
-use capsules::wire::{ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
+use capsules::wire::{
+    capsule_name, ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC,
+};
 use hpy_sys::HPyContext;
 
 pub mod export;
@@ -21,7 +23,7 @@ pub struct Published {
     pub table: HPyBridge_APITable,
     _slots: Box<[HPyBridge_Slot]>,
     _strings: Vec<CString>,
-    /// The capsule's name, `hpybridge.api.<api>` (the capsule keeps a pointer to it).
+    /// The capsule's name (`wire::capsule_name`; the capsule keeps a pointer to it).
     pub capsule_name: CString,
 }
 
@@ -56,12 +58,7 @@ impl Published {
             provider_ctx,
             slots: slots.as_ptr(),
         };
-        Box::new(Published {
-            table,
-            capsule_name: CString::new(format!("hpybridge.api.{}", decl.name)).expect("identifier"),
-            _slots: slots,
-            _strings: strings,
-        })
+        Box::new(Published { table, capsule_name: capsule_name(&decl.name), _slots: slots, _strings: strings })
     }
 }
 
@@ -101,6 +98,7 @@ pub fn find_published(apis: &mut [Api], table: *const HPyBridge_APITable) -> Opt
 // dladdr only looks `addr` up in the dynamic linker's tables; it never reads through it.
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn file_of(addr: *const c_void) -> Option<String> {
+    // SAFETY: `Dl_info` is plain C data (pointers and integers): all zeros is a valid value.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the loader's own tables.
     if addr.is_null() || unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
