@@ -11,7 +11,8 @@ use std::ffi::CStr;
 /// `hpy!(ctx, ctx_Dict_New)` calls `ctx->ctx_Dict_New(ctx)`; arguments follow the member name.
 /// Members past the point where PyPy's context layout departs from HPy 0.9.0's are read where
 /// that context really keeps them (see `layout_shift`).
-/// Unsafe: `ctx` must be a live context, valid for the current call.
+/// Unsafe (use it inside an `unsafe` block that says why): `ctx` must be a live context, valid for
+/// the current call, and the arguments what the member takes.
 #[macro_export]
 macro_rules! hpy {
     ($ctx:expr, $member:ident $(, $arg:expr)* $(,)?) => {{
@@ -35,7 +36,8 @@ pub const PYPY_LAYOUT_DEPARTS_AT: usize = std::mem::offset_of!(hpy_sys::_HPyCont
 /// # Safety
 /// `ctx` must point to a live HPy context.
 pub unsafe fn layout_shift(ctx: *const HPyContext) -> usize {
-    if context_name(ctx).to_bytes().ends_with(b" (PyPy backend)") {
+    // SAFETY: `ctx` points to a live context (the caller's contract).
+    if unsafe { context_name(ctx) }.to_bytes().ends_with(b" (PyPy backend)") {
         std::mem::size_of::<HPy>()
     } else {
         0
@@ -47,10 +49,14 @@ pub unsafe fn layout_shift(ctx: *const HPyContext) -> usize {
 /// # Safety
 /// `ctx` must point to a live HPy context.
 pub unsafe fn context_name<'a>(ctx: *const HPyContext) -> &'a CStr {
-    let name = (*ctx).name;
-    if name.is_null() {
-        c""
-    } else {
-        CStr::from_ptr(name)
+    // SAFETY: `ctx` points to a live context (the caller's contract), whose `name`, if not null,
+    // is a static NUL-terminated string.
+    unsafe {
+        let name = (*ctx).name;
+        if name.is_null() {
+            c""
+        } else {
+            CStr::from_ptr(name)
+        }
     }
 }
