@@ -75,3 +75,39 @@ pub unsafe fn raise_or_abort(ctx: *mut HPyContext, error: Error) {
         std::process::abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_values_are_what_c_callers_check() {
+        assert!(<HPy as ErrorValue>::ERROR.is_null());
+        assert_eq!(<c_int as ErrorValue>::ERROR, -1);
+        assert!(<*const u8 as ErrorValue>::ERROR.is_null());
+        assert!(<*mut u8 as ErrorValue>::ERROR.is_null());
+    }
+
+    #[test]
+    fn a_body_that_succeeds_raises_nothing() {
+        // SAFETY: nothing is raised, so the context is never used.
+        assert_eq!(unsafe { boundary(std::ptr::null_mut(), || Ok::<c_int, Error>(7)) }, 7);
+    }
+
+    #[test]
+    fn a_panic_is_an_internal_error_that_names_it() {
+        let panic = catch_unwind(|| panic!("slot {} is gone", 3)).expect_err("it panicked");
+        assert_eq!(
+            internal_error(panic.as_ref()),
+            Error::new(Exception::SystemError, "hpybridge internal error (please report it): slot 3 is gone")
+        );
+        let panic = catch_unwind(|| std::panic::panic_any(42)).expect_err("it panicked");
+        assert_eq!(
+            internal_error(panic.as_ref()),
+            Error::new(
+                Exception::SystemError,
+                "hpybridge internal error (please report it): a panic without a message"
+            )
+        );
+    }
+}

@@ -87,6 +87,9 @@ unsafe fn import(
     let home = entry.published.table.provider_ctx;
     let mut base = Vec::with_capacity(wanted_decl.slots.len());
     for (i, slot) in entry.decl.slots[..wanted_decl.slots.len()].iter().enumerate() {
+        // Under the registry's lock: the plans live in the entry. The only HPy calls this can make
+        // (once per process, `transfer::plain_handles_are_objects`) take and release a reference
+        // to None, which runs no Python code.
         // SAFETY: `home` is the provider's home context (set when it exported) and `ctx` is valid.
         let code =
             unsafe { entry.plans.slot_code(i, &slot.signature, slot.function, &entry.family, home, &family, ctx) };
