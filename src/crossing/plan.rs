@@ -18,12 +18,12 @@ use hpy_sys::HPyContext;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::OnceLock;
-use trampolines::{BackendKind, Trampolines};
+use trampolines::{BackendKind, SettingError, Trampolines};
 
 /// Executable memory all trampolines of the process may take.
 const CODE_LIMIT: usize = 64 << 20;
 
-static TRAMPOLINES: OnceLock<Result<Trampolines, String>> = OnceLock::new();
+static TRAMPOLINES: OnceLock<Result<Trampolines, SettingError>> = OnceLock::new();
 
 /// The process's trampoline factory, with the backend `HPYBRIDGE_TRAMPOLINES` selects; a
 /// `ValueError` naming the setting if it names no backend of this machine.
@@ -31,7 +31,7 @@ pub fn trampolines() -> Result<&'static Trampolines> {
     TRAMPOLINES
         .get_or_init(|| BackendKind::from_env().map(|kind| Trampolines::new(kind, CODE_LIMIT)))
         .as_ref()
-        .map_err(|why| Error::new(Exception::ValueError, why.as_str()))
+        .map_err(|why| Error::new(Exception::ValueError, why.to_string()))
 }
 
 /// What each of one API's slots holds, per consumer family; kept with the API in the registry.
