@@ -35,11 +35,11 @@ impl ConsumerTable {
         }
     }
 
-    /// Points every slot at a counting stub (`on`) or back at its base entry.
+    /// Points every slot at a counting stub (`on`) or back at its base code.
     /// A `RuntimeError` if a counting stub cannot be made.
     pub fn set_counting(&mut self, on: bool, signatures: &[Signature]) -> Result<()> {
         for (i, signature) in signatures.iter().enumerate().take(self.base.len()) {
-            let entry = if on {
+            let code = if on {
                 match self.counting_stubs[i] {
                     Some(stub) => stub,
                     None => {
@@ -54,7 +54,7 @@ impl ConsumerTable {
             } else {
                 self.base[i]
             };
-            self.slots[i].store(entry.cast_mut(), Ordering::Release);
+            self.slots[i].store(code.cast_mut(), Ordering::Release);
         }
         Ok(())
     }

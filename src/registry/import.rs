@@ -57,7 +57,7 @@ unsafe fn import(
     // SAFETY: as above.
     let family = unsafe { Family::of(ctx) };
     let mut apis = REGISTRY.lock();
-    let Some(entry) = find_published(&mut apis, table) else {
+    let Some(registered) = find_published(&mut apis, table) else {
         // Not ours: say what is wrong with it if the table says so, else that it is foreign.
         // SAFETY: `table` is what the capsule named for this API holds: an API table, if it is
         // one at all, which `read_table` checks.
@@ -71,7 +71,7 @@ unsafe fn import(
         };
         return Err(Error::new(PyError::APICapsuleError, msg));
     };
-    if let Err(m) = check_import(&entry.decl, &wanted_decl, &module_name) {
+    if let Err(m) = check_import(&registered.decl, &wanted_decl, &module_name) {
         let kind = match m.kind {
             Mismatch::Name { .. } | Mismatch::Major | Mismatch::Minor => PyError::APIVersionError,
             _ => PyError::APISlotError,
@@ -80,38 +80,40 @@ unsafe fn import(
     }
     let file = file_of(wanted.cast());
     let minor = wanted_decl.minor;
-    if let Some(c) = entry.consumers.iter_mut().find(|c| c.file == file && c.family == family && c.minor == minor) {
+    if let Some(c) = registered.consumers.iter_mut().find(|c| c.file == file && c.family == family && c.minor == minor)
+    {
         c.imports += 1;
         return Ok(c.table.as_c_array());
     }
-    let home = entry.published.table.provider_ctx;
+    let home = registered.published.table.provider_ctx;
     let mut base = Vec::with_capacity(wanted_decl.slots.len());
-    for (i, slot) in entry.decl.slots[..wanted_decl.slots.len()].iter().enumerate() {
-        // Under the registry's lock: the plans live in the entry. The only HPy calls this can make
+    for (i, slot) in registered.decl.slots[..wanted_decl.slots.len()].iter().enumerate() {
+        // Under the registry's lock: the plans live in the registered API. The only HPy calls this can make
         // (once per process, `transfer::plain_handles_are_objects`) take and release a reference
         // to None, which runs no Python code.
         // SAFETY: `home` is the provider's home context (set when it exported) and `ctx` is valid.
-        let code =
-            unsafe { entry.plans.slot_code(i, &slot.signature, slot.function, &entry.family, home, &family, ctx) };
+        let code = unsafe {
+            registered.plans.slot_code(i, &slot.signature, slot.function, &registered.family, home, &family, ctx)
+        };
         base.push(code.map_err(|e| {
             e.wrapped(PyError::CrossModeError, |why| {
                 format!(
                     "{api} API: slot {i} '{}' cannot be called from {family} into provider module '{module_name}' \
                      in {}: {why}",
-                    slot.name, entry.family
+                    slot.name, registered.family
                 )
             })
         })?);
     }
     let mut table = ConsumerTable::new(base);
     if COUNTING.load(Ordering::Acquire) {
-        let signatures: Vec<_> = entry.decl.slots.iter().map(|s| s.signature.clone()).collect();
+        let signatures: Vec<_> = registered.decl.slots.iter().map(|s| s.signature.clone()).collect();
         table
             .set_counting(true, &signatures)
             .map_err(|e| e.wrapped(PyError::CrossModeError, |why| format!("{api} API: {why}")))?;
     }
     let array = table.as_c_array();
-    entry.consumers.push(Consumer { file, family, minor, imports: 1, table });
+    registered.consumers.push(Consumer { file, family, minor, imports: 1, table });
     Ok(array)
 }
 

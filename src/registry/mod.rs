@@ -72,6 +72,8 @@ pub struct Consumer {
     pub table: ConsumerTable,
 }
 
+/// A registered API: its declaration, its provider, the table published for it, its consumers and
+/// the call plans made for them.
 pub struct Api {
     pub decl: ApiDecl,
     pub module: String,
@@ -83,13 +85,13 @@ pub struct Api {
     pub plans: CallPlans,
 }
 
-// SAFETY: the raw pointers in an entry point to immutable, process-lifetime data (published
-// tables, functions); the registry's mutex serialises every access to the entries themselves.
+// SAFETY: the raw pointers of an `Api` point to immutable, process-lifetime data (published
+// tables, functions); the registry's mutex serialises every access to the `Api`s themselves.
 unsafe impl Send for Api {}
 
 pub static REGISTRY: Mutex<Vec<Api>> = Mutex::new(Vec::new());
 
-/// Finds the entry that published `table`, if this runtime published it.
+/// Finds the registered API whose published table is `table`, if this runtime published it.
 pub fn find_published(apis: &mut [Api], table: *const HPyBridge_APITable) -> Option<&mut Api> {
     apis.iter_mut().find(|a| std::ptr::eq(&a.published.table, table))
 }
