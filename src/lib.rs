@@ -13,8 +13,8 @@
 //! - `hpy/`: HPy from Rust. `context` (calling a context's members), `values` (Python values),
 //!   `error` (the runtime's `Error` and the Python exception it raises), `boundary` (the one FFI
 //!   boundary: every `extern "C"` entry runs its body through `boundary::boundary`, which raises
-//!   the body's error and turns a panic into an internal error; the translating call, which
-//!   generated code enters, catches panics itself in `translate::translate`).
+//!   the body's error and turns a panic into an internal error; `crossing::translate::translate`,
+//!   which generated code enters, catches its panics itself and fails with `boundary::call_failed`).
 //!
 //! Words used with one meaning throughout:
 //! - *API table*: an `HPyBridge_APITable` (wire format): a provider's or consumer's declaration,

@@ -5,9 +5,10 @@
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
 use crate::crossing::family::Entry;
+use crate::crossing::scoped::Scoped;
 use crate::crossing::transfer::Transfer;
 use crate::hpy;
-use crate::hpy::boundary::{internal_error, raise_or_abort};
+use crate::hpy::boundary::call_failed;
 use crate::hpy::values::close;
 use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
 use std::any::Any;
@@ -15,7 +16,6 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::thread::LocalKey;
 use trampolines::Call;
 
 /// Everything a translating trampoline needs, fixed when it is made. Lives as long as the
@@ -58,52 +58,18 @@ thread_local! {
     static KNOWN_VALID_DEBUG_CTX: Cell<*mut HPyContext> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// The `trampolines::Handler` of every translating trampoline; `data` is its `CrossPlan`.
-///
-/// This is the FFI boundary of the translating call: it runs below C frames, so a panic is caught
-/// here, raised in the consumer's context as an internal error, and the call returns 0 (`HPy_NULL`
-/// for a handle), as when a handle cannot be moved. Catching costs nothing on the normal path.
+/// The `trampolines::Handler` of every translating trampoline; `data` is its `CrossPlan`. It runs
+/// below C frames: a panic is caught (at no cost on the normal path) and fails the call.
 ///
 /// # Safety
-/// `data` must be the `CrossPlan` the trampoline was made with, and `call` a call of its signature
-/// whose context argument is valid for the call.
+/// `data` is the trampoline's plan, `call` a call of its signature with a valid context.
 pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
     // SAFETY: `data` is this trampoline's plan, which lives as long as the trampoline.
     let plan = unsafe { &*data.cast::<CrossPlan>() };
     // SAFETY: the caller's contract.
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { dispatch(call, plan) })) {
         // SAFETY: the consumer's context is valid for this call.
-        unsafe { failed(call, plan, panic) };
-    }
-}
-
-/// After a panic: raises it in the consumer's context and fails the call.
-///
-/// # Safety
-/// As `translate`.
-#[cold]
-unsafe fn failed(call: &mut dyn Call, plan: &CrossPlan, panic: Box<dyn Any + Send>) {
-    let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
-    // SAFETY: the consumer's context is valid for this call.
-    unsafe { raise_or_abort(consumer, internal_error(panic.as_ref())) };
-    call.set_ret(0);
-}
-
-/// Sets a thread-local to `value` until dropped, then back to what it held (also on unwinding).
-struct Scoped<T: Copy + 'static> {
-    key: &'static LocalKey<Cell<T>>,
-    outer: T,
-}
-
-impl<T: Copy + 'static> Scoped<T> {
-    fn set(key: &'static LocalKey<Cell<T>>, value: T) -> Self {
-        Scoped { key, outer: key.replace(value) }
-    }
-}
-
-impl<T: Copy + 'static> Drop for Scoped<T> {
-    fn drop(&mut self) {
-        self.key.set(self.outer);
+        unsafe { call_failed(call, plan.ctx_args[0], panic) };
     }
 }
 

@@ -1,6 +1,7 @@
 //! The FFI boundary: every `extern "C"` entry of the runtime runs its body through [`boundary`],
 //! which turns the body's `Result` into the C error value with a Python exception set, and a Rust
-//! panic into an internal error (`SystemError`), so a panic never unwinds into C.
+//! panic into an internal error (`SystemError`), so a panic never unwinds into C. The translating
+//! call, which generated code enters, catches its panics itself and fails with [`call_failed`].
 //!
 //! The body returns before anything is raised, so whatever it held (the registry's lock above
 //! all) is released before raising runs Python code.
@@ -10,6 +11,7 @@ use hpy_sys::{HPy, HPyContext, HPy_NULL};
 use std::any::Any;
 use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use trampolines::Call;
 
 /// What a C function of this return type returns on failure, with an exception set.
 pub trait ErrorValue {
@@ -52,6 +54,20 @@ pub unsafe fn boundary<T: ErrorValue>(ctx: *mut HPyContext, body: impl FnOnce() 
             T::ERROR
         }
     }
+}
+
+/// After a panic in a call that generated code made into the runtime (a `trampolines::Handler`,
+/// below C frames): raises it as an internal error in the call's context argument `ctx_arg` and
+/// makes the call return 0 (`HPy_NULL` for a handle), as a failed call does.
+///
+/// # Safety
+/// Argument `ctx_arg` of `call` must be a context valid for the call.
+#[cold]
+pub unsafe fn call_failed(call: &mut dyn Call, ctx_arg: usize, panic: Box<dyn Any + Send>) {
+    let ctx = call.arg(ctx_arg) as *mut HPyContext;
+    // SAFETY: `ctx` is valid for the call (the caller's contract).
+    unsafe { raise_or_abort(ctx, internal_error(panic.as_ref())) };
+    call.set_ret(0);
 }
 
 /// The error a panic becomes: a `SystemError` that names it as an internal error.
