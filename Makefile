@@ -9,7 +9,7 @@ export HPYBRIDGE_BUILD_DIR := $(CURDIR)/build/hpybridge
 # The package straight from the source tree, on both interpreters (python/ holds the built runtime).
 export PYTHONPATH := $(CURDIR)/python
 
-.PHONY: bootstrap build demo test test-rust test-cpython test-cpython-strict test-pypy bench clean
+.PHONY: bootstrap build demo test test-rust test-cpython test-cpython-strict test-pypy bench lint clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -44,6 +44,13 @@ test-pypy: build test-cpython
 
 bench: build
 	@$(VENV_PY) benchmarks/run.py
+
+# Rust: formatting (rustfmt.toml) and clippy with the workspace lints ([workspace.lints] in
+# Cargo.toml), warnings as errors. Python: ruff, configured in pyproject.toml.
+lint: bootstrap
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(CURDIR)/.venv/bin/ruff check python tests benchmarks examples scripts
 
 clean:
 	cargo clean

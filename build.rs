@@ -1,13 +1,13 @@
-//! Compiles the runtime's module-definition glue (`src/module.c`) against the same HPy headers that
+//! Compiles the runtime's module-definition glue (`src/module/module.c`) against the same HPy headers that
 //! hpy-sys bound (it passes their directory as `DEP_HPY_INCLUDE`).
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/module.c");
-    println!("cargo:rerun-if-changed=src/runtime.h");
+    println!("cargo:rerun-if-changed=src/module/module.c");
+    println!("cargo:rerun-if-changed=src/module/runtime.h");
     let include = std::env::var("DEP_HPY_INCLUDE").expect("hpy-sys exports its include directory");
     let include = std::path::Path::new(&include);
     cc::Build::new()
-        .file("src/module.c")
+        .file("src/module/module.c")
         .define("HPY", None)
         .define("HPY_ABI_UNIVERSAL", None)
         .include(include.join("hpy").join("forbid_python_h"))

@@ -1,27 +1,30 @@
 //! hpybridge runtime: an HPy universal extension (`hpybridge._runtime`) that registers the C APIs
 //! HPy extensions export to each other and hands each consumer a call path fit for its context.
 //!
-//! - `modinit`: the four symbols an HPy loader looks up (what `HPy_MODINIT` writes in C).
-//! - `module.c`: the module's method and slot definitions, forwarding to `pyapi`.
-//! - `pyapi`: the functions Python sees.
-//! - `context`: which HPy mode and interpreter a context belongs to.
-//! - `registry`: the process-wide table of exported APIs and their consumers.
-//! - `export` / `import`: the two calls providers and consumers make (through `runtime_api`, the
-//!   runtime's own API table, published like any provider's).
-//! - `tables` / `xcall` / `transfer`: what consumers of another context family call through:
-//!   trampolines (from the `trampolines` crate) that swap contexts and move handles.
-//! - `errors`: raising `hpybridge.errors` exceptions in the caller's context.
-//! - `hpycall`: calling an `HPyContext`'s members from Rust.
+//! Folders, each of one job, importing only from those below it:
+//! - `module/`: the HPy module. `modinit` (the four symbols an HPy loader looks up), `module.c`
+//!   (method and slot definitions, forwarding to `functions`), `functions` (what Python calls).
+//! - `registry/`: who exports what. `mod.rs` (the process-wide registry of APIs and their
+//!   consumers), `export` and `import` (the calls providers and consumers make), `own_api` (the
+//!   runtime's own API table, through which C extensions reach `export_api` and `import_api`).
+//! - `crossing/`: calls between context families. `family` (which HPy mode and interpreter a
+//!   context belongs to), `plan` (what a slot holds for a consumer family), `translate` (the
+//!   translating call), `transfer` (moving a handle between contexts), `table` (consumer tables).
+//! - `hpy/`: HPy from Rust. `context` (calling a context's members), `values` (Python values),
+//!   `error` (the runtime's `Error` and the Python exception it raises), `boundary` (the one FFI
+//!   boundary: every `extern "C"` entry runs its body through `boundary::boundary`, which raises
+//!   the body's error and turns a panic into an internal error; `crossing::translate::translate`,
+//!   which generated code enters, catches its panics itself and fails with `boundary::call_failed`).
+//!
+//! Words used with one meaning throughout:
+//! - *API table*: an `HPyBridge_APITable` (wire format): a provider's or consumer's declaration,
+//!   or the copy the runtime publishes in a capsule.
+//! - *consumer table*: the array of function pointers `import_api` returns to one consumer (one
+//!   declaration in one family), slot by slot; `apis()` shows it as a consumer's `table`.
+//! - *slot*: one function of an API, by position.
+//! - *entry*: how a call enters the provider's family with a valid context (`family::Entry`).
 
-pub mod context;
-mod errors;
-mod export;
-pub mod hpycall;
-mod import;
-mod modinit;
-mod pyapi;
+pub mod crossing;
+pub mod hpy;
+mod module;
 pub mod registry;
-mod runtime_api;
-pub mod tables;
-pub mod transfer;
-mod xcall;

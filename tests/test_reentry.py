@@ -27,7 +27,17 @@ import sys
 import pytest
 
 import hpybridge
-from conftest import CONTEXT_NAMES, EXT, INTERPRETER, IS_PYPY, build, generate_headers, mode_copy, run_modules
+from conftest import (
+    CONTEXT_NAMES,
+    EXT,
+    INTERPRETER,
+    IS_PYPY,
+    build,
+    generate_headers,
+    mode_copy,
+    read_text,
+    run_modules,
+)
 from hpybridge import devel
 
 MODES = hpybridge.MODES
@@ -107,7 +117,7 @@ def test_pypy_debug_aborts_in_the_reentered_call():
 # --- through hpybridge: provider -> Python -> consumer -> provider ... --------------------------
 
 def callback_modules():
-    headers = generate_headers(open(os.path.join(EXT, "callback.toml")).read(), "callback")
+    headers = generate_headers(read_text(os.path.join(EXT, "callback.toml")), "callback")
     inc = [headers, hpybridge.get_include()]
     return (devel.compile_extension("cbprov", [os.path.join(EXT, "cbprov.c")], include_dirs=inc),
             devel.compile_extension("cbcons", [os.path.join(EXT, "cbcons.c")], include_dirs=inc))

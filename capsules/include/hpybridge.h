@@ -21,8 +21,8 @@
 
 /* The runtime publishes its own API like any provider: API "hpybridge" in this module. */
 #define HPYBRIDGE_RUNTIME_MODULE "hpybridge._runtime"
-#define HPYBRIDGE_RUNTIME_ATTR "_hpybridge_API"
-#define HPYBRIDGE_RUNTIME_CAPSULE HPYBRIDGE_CAPSULE_PREFIX "hpybridge"
+#define HPYBRIDGE_RUNTIME_ATTR HPYBRIDGE_API_ATTR("hpybridge")
+#define HPYBRIDGE_RUNTIME_CAPSULE HPYBRIDGE_API_CAPSULE("hpybridge")
 #define HPYBRIDGE_RUNTIME_API_MAJOR 1u
 
 /* The runtime API's slots this header uses, by index, with their signatures. */

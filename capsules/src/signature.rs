@@ -14,8 +14,8 @@
 //! because a signature that silently means something else corrupts calls at
 //! run time.
 //!
-//! ABI facts ([`CType::abi`]) are those of x86_64 System V (LP64), the target
-//! the trampolines generate code for.
+//! How each type is passed in a call is not modelled here: that is the
+//! trampolines' business (`trampolines/src/abi.rs`).
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -158,64 +158,6 @@ impl IntKind {
             Self::Bool => "bool",
         }
     }
-
-    /// Width in bits under LP64.
-    pub const fn bits(self) -> u32 {
-        match self {
-            Self::Char | Self::SignedChar | Self::UnsignedChar => 8,
-            Self::Int8T | Self::UInt8T | Self::Bool => 8,
-            Self::Short | Self::UnsignedShort | Self::Int16T | Self::UInt16T => 16,
-            Self::Int | Self::UnsignedInt | Self::Int32T | Self::UInt32T | Self::HPyUcs4 => 32,
-            Self::Long | Self::UnsignedLong | Self::LongLong | Self::UnsignedLongLong => 64,
-            Self::SizeT | Self::SSizeT | Self::PySsizeT | Self::HPySsizeT => 64,
-            Self::IntPtrT | Self::UIntPtrT | Self::Int64T | Self::UInt64T => 64,
-        }
-    }
-
-    /// Whether narrow values widen by sign extension. Plain `char` is signed
-    /// on x86_64 System V; `bool` holds 0 or 1 and widens by zero extension.
-    pub const fn is_signed(self) -> bool {
-        match self {
-            Self::Char | Self::SignedChar | Self::Short | Self::Int | Self::Long => true,
-            Self::LongLong | Self::SSizeT | Self::PySsizeT | Self::HPySsizeT => true,
-            Self::IntPtrT | Self::Int8T | Self::Int16T | Self::Int32T | Self::Int64T => true,
-            Self::UnsignedChar | Self::UnsignedShort | Self::UnsignedInt => false,
-            Self::UnsignedLong | Self::UnsignedLongLong | Self::SizeT | Self::HPyUcs4 => false,
-            Self::UIntPtrT | Self::UInt8T | Self::UInt16T | Self::UInt32T | Self::UInt64T => false,
-            Self::Bool => false,
-        }
-    }
-}
-
-/// Size, alignment and calling-convention class of a type under x86_64
-/// System V, gathered in one place so every trampoline backend agrees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Abi {
-    /// Size in bytes (0 for `void`).
-    pub size: usize,
-    /// Alignment in bytes.
-    pub align: usize,
-    pub class: AbiClass,
-}
-
-/// How a value travels through a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AbiClass {
-    /// A general-purpose register of which only the low `bits` are
-    /// meaningful; widen according to `signed`.
-    Integer { bits: u32, signed: bool },
-    /// An SSE register.
-    Float { bits: u32 },
-    /// A data pointer in a general-purpose register, passed through as is.
-    Pointer,
-    /// `HPy`: a one-word struct (`intptr_t _i`) in a general-purpose register
-    /// that must be translated between the caller's and callee's contexts.
-    Handle,
-    /// `HPyContext *`: a general-purpose register that must be replaced by
-    /// the callee's context.
-    Context,
-    /// No value.
-    Void,
 }
 
 impl CType {
@@ -223,25 +165,6 @@ impl CType {
     pub const HANDLE: Self = Self::Value(Scalar::Handle);
     /// `HPyContext *`.
     pub const CONTEXT: Self = Self::Pointer { target: Pointee::Context, depth: NonZeroUsize::MIN };
-
-    /// Size, alignment and ABI class of this type.
-    pub fn abi(&self) -> Abi {
-        const WORD: usize = 8;
-        let (size, class) = match *self {
-            Self::Void => (0, AbiClass::Void),
-            Self::Value(Scalar::Int(kind)) => {
-                let bits = kind.bits();
-                (bits as usize / 8, AbiClass::Integer { bits, signed: kind.is_signed() })
-            }
-            Self::Value(Scalar::Float) => (4, AbiClass::Float { bits: 32 }),
-            Self::Value(Scalar::Double) => (8, AbiClass::Float { bits: 64 }),
-            Self::Value(Scalar::Handle) => (WORD, AbiClass::Handle),
-            Self::Pointer { target: Pointee::Context, depth } if depth.get() == 1 => (WORD, AbiClass::Context),
-            Self::Pointer { .. } => (WORD, AbiClass::Pointer),
-        };
-        // Every supported type is naturally aligned; `void` has no storage.
-        Abi { size, align: size.max(1), class }
-    }
 }
 
 impl Signature {

@@ -4,15 +4,35 @@
 //! Everything here is plain data and messages; the runtime turns the errors into Python exceptions.
 
 use crate::signature::{Signature, SignatureError};
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 
-/// The C definitions, generated from `abi.h`.
-#[allow(non_camel_case_types, non_upper_case_globals, clippy::all)]
+/// The C definitions, generated from `abi.h` (bindgen's code: its style and unsafe blocks are its own).
+#[allow(non_camel_case_types, non_upper_case_globals, clippy::all, clippy::undocumented_unsafe_blocks)]
 pub mod abi {
     include!(concat!(env!("OUT_DIR"), "/abi.rs"));
 }
 pub use abi::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
+
+/// A C string constant of `abi.h` (bindgen keeps its NUL).
+fn text(constant: &'static [u8]) -> &'static str {
+    std::str::from_utf8(constant.strip_suffix(&[0]).unwrap_or(constant)).unwrap_or_default()
+}
+
+/// The name of the capsule that publishes API `api`: `HPYBRIDGE_CAPSULE_PREFIX` + `api`.
+pub fn capsule_name(api: &str) -> CString {
+    named(text(abi::HPYBRIDGE_CAPSULE_PREFIX), api, "")
+}
+
+/// The provider module's attribute that holds API `api`'s capsule: `_<api>_API`.
+pub fn attribute_name(api: &str) -> CString {
+    named(text(abi::HPYBRIDGE_ATTR_PREFIX), api, text(abi::HPYBRIDGE_ATTR_SUFFIX))
+}
+
+fn named(prefix: &str, api: &str, suffix: &str) -> CString {
+    // API names are checked C identifiers (`read_table`); a NUL would only cut the name short.
+    CString::new(format!("{prefix}{api}{suffix}").replace('\0', "")).unwrap_or_default()
+}
 
 /// More slots than any sane API has: a larger count means the pointer is not a table.
 pub const MAX_SLOTS: u32 = 4096;
@@ -98,11 +118,16 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// The string at `ptr`, named `field` in errors.
+///
+/// # Safety
+/// `ptr` must be null or point to a NUL-terminated string.
 unsafe fn read_str(ptr: *const c_char, field: impl Fn() -> String) -> Result<String, WireError> {
     if ptr.is_null() {
         return Err(WireError::String { field: field(), problem: "expected a string, found NULL" });
     }
-    CStr::from_ptr(ptr)
+    // SAFETY: `ptr` is not null, so it points to a NUL-terminated string (the caller's contract).
+    unsafe { CStr::from_ptr(ptr) }
         .to_str()
         .map(str::to_owned)
         .map_err(|_| WireError::String { field: field(), problem: "expected UTF-8 text, found invalid bytes" })
@@ -114,7 +139,8 @@ unsafe fn read_str(ptr: *const c_char, field: impl Fn() -> String) -> Result<Str
 /// `table` must be null or point to memory laid out as `HPyBridge_APITable` whose pointers, when
 /// the magic and layout version match, point to what `abi.h` says.
 pub unsafe fn read_table(table: *const HPyBridge_APITable, role: Role) -> Result<ApiDecl, WireError> {
-    let t = table.as_ref().ok_or(WireError::Null)?;
+    // SAFETY: `table` is null or points to an `HPyBridge_APITable` (the caller's contract).
+    let t = unsafe { table.as_ref() }.ok_or(WireError::Null)?;
     if t.magic != HPYBRIDGE_MAGIC {
         return Err(WireError::Magic { found: t.magic });
     }
@@ -124,7 +150,8 @@ pub unsafe fn read_table(table: *const HPyBridge_APITable, role: Role) -> Result
     if t.flags != 0 {
         return Err(WireError::Flags { found: t.flags });
     }
-    let name = read_str(t.api_name, || "api_name".into())?;
+    // SAFETY: magic and layout version match, so `api_name` is null or a string (the contract).
+    let name = unsafe { read_str(t.api_name, || "api_name".into()) }?;
     if !is_identifier(&name) {
         return Err(WireError::Identifier { field: "api_name".into(), found: name });
     }
@@ -136,15 +163,19 @@ pub unsafe fn read_table(table: *const HPyBridge_APITable, role: Role) -> Result
     }
     let mut slots: Vec<SlotDecl> = Vec::with_capacity(t.slot_count as usize);
     for i in 0..t.slot_count as usize {
-        let raw = &*t.slots.add(i);
-        let slot_name = read_str(raw.name, || format!("slot {i} name"))?;
+        // SAFETY: `slots` is not null (checked above) and points to `slot_count` slots, whose names
+        // and signatures are null or strings (the caller's contract).
+        let raw = unsafe { &*t.slots.add(i) };
+        // SAFETY: as above.
+        let slot_name = unsafe { read_str(raw.name, || format!("slot {i} name")) }?;
         if !is_identifier(&slot_name) {
             return Err(WireError::Identifier { field: format!("slot {i} name"), found: slot_name });
         }
         if let Some(first) = slots.iter().position(|s| s.name == slot_name) {
             return Err(WireError::DuplicateSlot { name: slot_name, first, second: i });
         }
-        let text = read_str(raw.signature, || format!("slot {i} '{slot_name}' signature"))?;
+        // SAFETY: as above.
+        let text = unsafe { read_str(raw.signature, || format!("slot {i} '{slot_name}' signature")) }?;
         let signature = Signature::parse(&text).map_err(|error| WireError::Signature {
             slot: i,
             name: slot_name.clone(),

@@ -1,8 +1,8 @@
 //! Tests for the C signature model: canonical spellings, rejected inputs with
-//! their error positions, ABI facts, and property tests for robustness and
-//! canonical round trips.
+//! their error positions, and property tests for robustness and canonical
+//! round trips. (How each type is passed is tested in `trampolines/src/abi.rs`.)
 
-use capsules::signature::{Abi, AbiClass, CType, IntKind, Pointee, Scalar, Signature};
+use capsules::signature::{CType, IntKind, Pointee, Scalar, Signature};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -124,35 +124,6 @@ fn helpers() {
 
     assert!(!parse("void (HPyContext **)").takes_context());
     assert!(!parse("HPy * (void)").returns_handle());
-}
-
-#[test]
-fn abi_facts() {
-    let abi = |ty: &str| parse(&format!("void ({ty})")).args[0].abi();
-    let int = |size, bits, signed| Abi { size, align: size, class: AbiClass::Integer { bits, signed } };
-    let word = |class| Abi { size: 8, align: 8, class };
-
-    assert_eq!(abi("char"), int(1, 8, true));
-    assert_eq!(abi("unsigned char"), int(1, 8, false));
-    assert_eq!(abi("bool"), int(1, 8, false));
-    assert_eq!(abi("short"), int(2, 16, true));
-    assert_eq!(abi("uint16_t"), int(2, 16, false));
-    assert_eq!(abi("int"), int(4, 32, true));
-    assert_eq!(abi("unsigned"), int(4, 32, false));
-    assert_eq!(abi("HPy_UCS4"), int(4, 32, false));
-    assert_eq!(abi("long"), int(8, 64, true));
-    assert_eq!(abi("HPy_ssize_t"), int(8, 64, true));
-    assert_eq!(abi("size_t"), int(8, 64, false));
-    assert_eq!(abi("unsigned long long"), int(8, 64, false));
-    assert_eq!(abi("float"), Abi { size: 4, align: 4, class: AbiClass::Float { bits: 32 } });
-    assert_eq!(abi("double"), word(AbiClass::Float { bits: 64 }));
-    assert_eq!(abi("HPy"), word(AbiClass::Handle));
-    assert_eq!(abi("HPyContext *"), word(AbiClass::Context));
-    assert_eq!(abi("HPyContext **"), word(AbiClass::Pointer));
-    assert_eq!(abi("HPy *"), word(AbiClass::Pointer));
-    assert_eq!(abi("void *"), word(AbiClass::Pointer));
-    assert_eq!(abi("PyObject *"), word(AbiClass::Pointer));
-    assert_eq!(CType::Void.abi(), Abi { size: 0, align: 1, class: AbiClass::Void });
 }
 
 #[test]

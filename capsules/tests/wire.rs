@@ -250,6 +250,8 @@ fn layout_is_the_documented_lp64_layout() {
     assert_eq!(&HPYBRIDGE_MAGIC.to_le_bytes(), b"HPYB", "the magic reads \"HPYB\" in memory");
     assert_eq!(HPYBRIDGE_LAYOUT_VERSION, 1);
     assert_eq!(capsules::wire::abi::HPYBRIDGE_CAPSULE_PREFIX, b"hpybridge.api.\0");
+    assert_eq!(capsules::wire::capsule_name("geometry").as_c_str(), c"hpybridge.api.geometry");
+    assert_eq!(capsules::wire::attribute_name("geometry").as_c_str(), c"_geometry_API");
     assert_eq!(MAX_SLOTS, 4096);
 }
 
@@ -341,11 +343,13 @@ fn worked_example_of_the_spec_reads_back() {
     );
 
     // The same bytes as a Rust-built table with those pointers.
+    // SAFETY: `storage` holds the table, 8-byte aligned.
     let table: &HPyBridge_APITable = unsafe { &*storage.as_ptr().cast() };
     assert_eq!(table.magic, HPYBRIDGE_MAGIC);
     assert_eq!(table.slot_count, 2);
     assert!(table.provider_ctx.is_null());
     assert_eq!(table.slots as u64, base + 0x30);
+    // SAFETY: `slots` points to the table's two slots, in `storage`.
     assert_eq!(unsafe { (*table.slots.add(1)).function } as u64, functions[1]);
 }
 
@@ -500,9 +504,11 @@ fn max_slots_is_inclusive() {
 
 #[test]
 fn null_table() {
+    // SAFETY: null is allowed (and rejected).
     let err = unsafe { read_table(null(), Role::Provider) }.unwrap_err();
     assert_eq!(err, WireError::Null);
     assert_message(&err, "expected a pointer to an HPyBridge_APITable, found NULL", &["expected", "found NULL"]);
+    // SAFETY: as above.
     assert_eq!(unsafe { read_table(null(), Role::Consumer) }, Err(WireError::Null));
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Only what the headers declare lives here. HPy's `static inline` helpers (`HPy_Dup`, `HPy_Close`,
 //! ...) are not symbols, so callers go through the context's members: `(*ctx).ctx_Dup`.
+// Generated code: its naming, style and unsafe blocks are bindgen's.
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, clippy::all)]
+#![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 

@@ -350,6 +350,10 @@ def _prologue(spec, guard):
         "",
         "#define %s_API_MAJOR %d" % (up, spec.major),
         "#define %s_API_MINOR %d" % (up, spec.minor),
+        "/* Where module '%s' publishes the API: this module attribute holds a capsule of this name. */"
+        % spec.module,
+        '#define %s_API_ATTR HPYBRIDGE_API_ATTR("%s")' % (up, spec.name),
+        '#define %s_API_CAPSULE HPYBRIDGE_API_CAPSULE("%s")' % (up, spec.name),
     ]
 
 
@@ -406,7 +410,8 @@ def render_api_header(spec):
     out += [
         "};",
         "",
-        "/* Imports the %s API from module '%s' (importing the module if needed) and returns its table," % (name, spec.module),
+        "/* Imports the %s API from module '%s' (importing the module if needed) and returns its table,"
+        % (name, spec.module),
         "   or NULL with an exception set (hpybridge.errors.APIImportError or a subclass, or the error",
         "   importing the module raised). Keep the table in a static: the runtime keeps it for the life",
         "   of the process. Call its functions with the calling function's own ctx. */",
@@ -414,7 +419,8 @@ def render_api_header(spec):
         "{",
         "    /* Static: the runtime identifies the consumer by this declaration's address. */",
         "    static const HPyBridge_APITable wanted = {",
-        "        HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, \"%s\", %s_API_MAJOR, %s_API_MINOR_NEEDED," % (name, up, up),
+        "        HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, \"%s\", %s_API_MAJOR, %s_API_MINOR_NEEDED,"
+        % (name, up, up),
         "        %s_API_SLOT_COUNT(%s_API_MINOR_NEEDED), 0, NULL, _%s_API_slots," % (up, up, name),
         "    };",
         "    return (const %s_API *)HPyBridge_Import(ctx, \"%s\", &wanted);" % (name, spec.module),
@@ -433,7 +439,8 @@ def render_export_header(spec):
     out = _header_comment(spec, filename, "the %s API for its provider, module '%s'." % (name, spec.module))
     out += [
         " *",
-        " * The provider defines the functions declared below (%s_<name>) and calls export_%s(ctx, module)" % (name, name),
+        " * The provider defines the functions declared below (%s_<name>) and calls export_%s(ctx, module)"
+        % (name, name),
         " * from its HPy_mod_exec slot. */",
     ]
     out += _prologue(spec, guard) + [
@@ -461,7 +468,8 @@ def render_export_header(spec):
         "    %d, 0, NULL, _%s_export_slots," % (len(spec.functions), name),
         "};",
         "",
-        "/* Registers the %s API with the hpybridge runtime and sets the module attribute _%s_API to the" % (name, name),
+        "/* Registers the %s API with the hpybridge runtime and sets the module attribute %s_API_ATTR to the"
+        % (name, up),
         "   capsule consumers import it from. For the provider's HPy_mod_exec slot: returns 0, or -1 with an",
         "   exception set (hpybridge.errors.APIRegistrationError if the API is already registered). */",
         "static inline int export_%s(HPyContext *ctx, HPy module)" % name,

@@ -356,11 +356,14 @@ fn invoker_stub(args: &[(Loc, Value)], stack_slots: usize, ret: Option<Value>) -
 /// # Safety
 /// Only called by entry stubs, with their live frame and the hook they were made for.
 unsafe extern "C" fn enter(frame: *mut Frame, hook: *const Hook<Plan>) {
-    let hook = &*hook;
-    let frame = &mut *frame;
+    // SAFETY: the stub passes its own frame, live and unaliased for this call, and the hook it was
+    // made for, which (with its plan) lives as long as the stub.
+    let (hook, frame) = unsafe { (&*hook, &mut *frame) };
     frame.ret = 0;
-    let mut call = FrameCall { frame, plan: &*hook.plan };
-    (hook.handler)(&mut call, hook.data);
+    // SAFETY: as above.
+    let mut call = FrameCall { frame, plan: unsafe { &*hook.plan } };
+    // SAFETY: the handler was given with `data` for calls of this signature, which `call` is.
+    unsafe { (hook.handler)(&mut call, hook.data) };
 }
 
 /// A [`Call`] over an entry stub's frame.
@@ -402,7 +405,9 @@ impl Call for FrameCall<'_> {
     }
 
     unsafe fn invoke(&mut self, target: *const c_void) {
-        (self.plan.invoker)(self.frame, target);
+        // SAFETY: the invoker was made for this plan's signature and calls `target` (of that
+        // signature, the caller's contract) with this frame's arguments.
+        unsafe { (self.plan.invoker)(self.frame, target) };
     }
 
     fn ret(&self) -> u64 {

@@ -275,14 +275,18 @@ fn ffi_type_of(v: Value, handle: *mut ffi_type) -> *mut ffi_type {
 /// # Safety
 /// `p` must point to a readable, suitably aligned value of `v`'s type.
 unsafe fn load(v: Value, p: *const c_void) -> u64 {
-    match v {
-        Value::Int { bytes: 1, signed } => widen(p.cast::<u8>().read().into(), 1, signed),
-        Value::Int { bytes: 2, signed } => widen(p.cast::<u16>().read().into(), 2, signed),
-        Value::Int { bytes: 4, signed } => widen(p.cast::<u32>().read().into(), 4, signed),
-        Value::Int { .. } | Value::F64 => p.cast::<u64>().read(),
-        Value::Pointer => p.cast::<usize>().read() as u64,
-        Value::Handle => p.cast::<isize>().read() as u64,
-        Value::F32 => p.cast::<u32>().read().into(),
+    // SAFETY: `p` points to a readable, aligned value of `v`'s type (the caller's contract), and
+    // each arm reads that type.
+    unsafe {
+        match v {
+            Value::Int { bytes: 1, signed } => widen(p.cast::<u8>().read().into(), 1, signed),
+            Value::Int { bytes: 2, signed } => widen(p.cast::<u16>().read().into(), 2, signed),
+            Value::Int { bytes: 4, signed } => widen(p.cast::<u32>().read().into(), 4, signed),
+            Value::Int { .. } | Value::F64 => p.cast::<u64>().read(),
+            Value::Pointer => p.cast::<usize>().read() as u64,
+            Value::Handle => p.cast::<isize>().read() as u64,
+            Value::F32 => p.cast::<u32>().read().into(),
+        }
     }
 }
 
@@ -291,13 +295,17 @@ unsafe fn load(v: Value, p: *const c_void) -> u64 {
 /// # Safety
 /// `p` must point to writable, suitably aligned storage for a value of `v`'s type.
 unsafe fn store(v: Value, p: *mut c_void, bits: u64) {
-    match v {
-        Value::Int { bytes: 1, .. } => p.cast::<u8>().write(bits as u8),
-        Value::Int { bytes: 2, .. } => p.cast::<u16>().write(bits as u16),
-        Value::Int { bytes: 4, .. } | Value::F32 => p.cast::<u32>().write(bits as u32),
-        Value::Int { .. } | Value::F64 => p.cast::<u64>().write(bits),
-        Value::Pointer => p.cast::<usize>().write(bits as usize),
-        Value::Handle => p.cast::<isize>().write(bits as isize),
+    // SAFETY: `p` is writable, aligned storage for `v`'s type (the caller's contract), and each
+    // arm writes that type.
+    unsafe {
+        match v {
+            Value::Int { bytes: 1, .. } => p.cast::<u8>().write(bits as u8),
+            Value::Int { bytes: 2, .. } => p.cast::<u16>().write(bits as u16),
+            Value::Int { bytes: 4, .. } | Value::F32 => p.cast::<u32>().write(bits as u32),
+            Value::Int { .. } | Value::F64 => p.cast::<u64>().write(bits),
+            Value::Pointer => p.cast::<usize>().write(bits as usize),
+            Value::Handle => p.cast::<isize>().write(bits as isize),
+        }
     }
 }
 
@@ -314,8 +322,12 @@ unsafe fn load_result(v: Value, p: *const c_void) -> u64 {
     match v {
         // `ffi_arg` is 32 bits on 32-bit targets.
         #[allow(clippy::unnecessary_cast)]
-        Value::Int { bytes, signed } if widened_result(v) => widen(p.cast::<ffi_arg>().read() as u64, bytes, signed),
-        _ => load(v, p),
+        Value::Int { bytes, signed } if widened_result(v) => {
+            // SAFETY: `p` has room and alignment for an `ffi_arg` (the caller's contract).
+            widen(unsafe { p.cast::<ffi_arg>().read() } as u64, bytes, signed)
+        }
+        // SAFETY: the caller's contract is `load`'s.
+        _ => unsafe { load(v, p) },
     }
 }
 
@@ -326,43 +338,69 @@ unsafe fn load_result(v: Value, p: *const c_void) -> u64 {
 unsafe fn store_result(v: Value, p: *mut c_void, bits: u64) {
     match v {
         Value::Int { bytes, signed } if widened_result(v) => {
-            p.cast::<ffi_arg>().write(widen(bits, bytes, signed) as ffi_arg)
+            // SAFETY: `p` has room and alignment for an `ffi_arg` (the caller's contract).
+            unsafe { p.cast::<ffi_arg>().write(widen(bits, bytes, signed) as ffi_arg) }
         }
-        _ => store(v, p, bits),
+        // SAFETY: the caller's contract is `store`'s.
+        _ => unsafe { store(v, p, bits) },
     }
 }
 
 /// Storage for one argument or result: room and alignment for any supported value and `ffi_arg`.
 type Word = u64;
-const _: () = assert!(size_of::<ffi_arg>() <= size_of::<Word>());
+const _: () = assert!(size_of::<ffi_arg>() <= size_of::<Word>() && align_of::<ffi_arg>() <= align_of::<Word>());
 
 /// The callback of intercepting closures: runs the handler over a copy of the call.
+///
+/// # Safety
+/// Only called by libffi for closures made with a `Hook<Cif>`, with that call's arguments and result.
 unsafe extern "C" fn on_intercept(_: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, hook: *mut c_void) {
-    let hook = &*hook.cast::<Hook<Cif>>();
-    let cif = &*hook.plan;
+    // SAFETY: the closure's user data is its hook, which (with its cif) lives as long as the closure.
+    let (hook, cif) = unsafe {
+        let hook = &*hook.cast::<Hook<Cif>>();
+        (hook, &*hook.plan)
+    };
     let mut call = FfiCall { cif, args: [0; MAX_ARGS], ret: 0 };
     for (i, &v) in cif.args.iter().enumerate() {
-        call.args[i] = load(v, *args.add(i));
+        // SAFETY: libffi passes one pointer per argument, to a value of the cif's type for it.
+        call.args[i] = unsafe { load(v, *args.add(i)) };
     }
-    (hook.handler)(&mut call, hook.data);
+    // SAFETY: the handler was given with `data` for calls of this signature, which `call` is.
+    unsafe { (hook.handler)(&mut call, hook.data) };
     if let Some(v) = cif.ret {
-        store_result(v, result, call.ret);
+        // SAFETY: libffi's result buffer holds at least an `ffi_arg`, aligned, for non-void results.
+        unsafe { store_result(v, result, call.ret) };
     }
 }
 
 /// The callback of `swap_arg0` closures: rewrites argument 0 in place and forwards the call.
+///
+/// # Safety
+/// Only called by libffi for closures made with a `Swap`, with that call's arguments and result.
 unsafe extern "C" fn on_swap_arg0(_: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, swap: *mut c_void) {
-    let swap = &*swap.cast::<Swap>();
-    // libffi's copy of the argument is this call's own storage, sized for its type.
-    store(swap.arg0, *args, swap.value);
-    ffi_call(swap.cif, Some(swap.target), result, args);
+    // SAFETY: the closure's user data is its `Swap`, which lives as long as the closure; libffi's
+    // copy of argument 0 is this call's own storage, sized for its type; the target has the cif's
+    // signature, and `result`/`args` are this call's.
+    unsafe {
+        let swap = &*swap.cast::<Swap>();
+        store(swap.arg0, *args, swap.value);
+        ffi_call(swap.cif, Some(swap.target), result, args);
+    }
 }
 
 /// The callback of `count` closures: counts, then forwards the call as it came.
+///
+/// # Safety
+/// Only called by libffi for closures made with a `Counted`, with that call's arguments and result.
 unsafe extern "C" fn on_count(_: *mut ffi_cif, result: *mut c_void, args: *mut *mut c_void, counted: *mut c_void) {
-    let counted = &*counted.cast::<Counted>();
-    (*counted.counter).fetch_add(1, Ordering::Relaxed);
-    ffi_call(counted.cif, Some(counted.target), result, args);
+    // SAFETY: the closure's user data is its `Counted`, which lives as long as the closure, as its
+    // counter must (`Trampolines::count`); the target has the cif's signature, and `result`/`args`
+    // are this call's.
+    unsafe {
+        let counted = &*counted.cast::<Counted>();
+        (*counted.counter).fetch_add(1, Ordering::Relaxed);
+        ffi_call(counted.cif, Some(counted.target), result, args);
+    }
 }
 
 /// A [`Call`] over copies of a closure's arguments.
@@ -389,15 +427,19 @@ impl Call for FfiCall<'_> {
         let mut pointers = [null_mut::<c_void>(); MAX_ARGS];
         for (i, &v) in self.cif.args.iter().enumerate() {
             let word: *mut c_void = (&mut words[i] as *mut Word).cast();
-            store(v, word, self.args[i]);
+            // SAFETY: a `Word` has room and alignment for any value (asserted at compile time).
+            unsafe { store(v, word, self.args[i]) };
             pointers[i] = word;
         }
         let mut result: Word = 0;
         let result_ptr: *mut c_void = (&mut result as *mut Word).cast();
         // The cif is only read by ffi_call; libffi's signature wants it mutable.
         let cif = (&self.cif.cif as *const ffi_cif).cast_mut();
-        ffi_call(cif, Some(code_pointer(target)), result_ptr, pointers[..n].as_mut_ptr());
-        self.ret = self.cif.ret.map_or(0, |v| load_result(v, result_ptr));
+        // SAFETY: `target` has the cif's signature (the caller's contract); `pointers` holds one
+        // pointer per argument, to its value, and `result` has room for any result.
+        unsafe { ffi_call(cif, Some(code_pointer(target)), result_ptr, pointers[..n].as_mut_ptr()) };
+        // SAFETY: `result` holds what libffi stored for this result type.
+        self.ret = self.cif.ret.map_or(0, |v| unsafe { load_result(v, result_ptr) });
     }
 
     fn ret(&self) -> u64 {

@@ -100,27 +100,46 @@ impl BackendKind {
     /// `HPYBRIDGE_TRAMPOLINES=dynasm|libffi`; unset or empty: dynasm on x86_64, libffi
     /// elsewhere. An unknown value, or dynasm where it is unsupported, is an error naming what
     /// was expected and what was found.
-    pub fn from_env() -> Result<BackendKind, String> {
+    pub fn from_env() -> Result<BackendKind, SettingError> {
         Self::from_setting(std::env::var_os(BACKEND_VAR).as_deref())
     }
 
-    fn from_setting(value: Option<&OsStr>) -> Result<BackendKind, String> {
+    fn from_setting(value: Option<&OsStr>) -> Result<BackendKind, SettingError> {
         let available = Self::available();
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(available[0]);
         };
-        let expected = || available.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
         match available.iter().find(|k| value == k.name()) {
             Some(&kind) => Ok(kind),
-            None if value == BackendKind::Dynasm.name() => Err(format!(
-                "{BACKEND_VAR}: expected {} (or unset), found \"dynasm\": the dynasm backend generates x86_64 code and this is {}",
-                expected(),
-                std::env::consts::ARCH
-            )),
-            None => Err(format!("{BACKEND_VAR}: expected {} (or unset), found {value:?}", expected())),
+            None if value == BackendKind::Dynasm.name() => Err(SettingError::DynasmElsewhere),
+            None => Err(SettingError::Unknown { found: format!("{value:?}") }),
         }
     }
 }
+
+/// Why `HPYBRIDGE_TRAMPOLINES` names no backend this machine can use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingError {
+    /// `dynasm`, on another architecture than x86_64.
+    DynasmElsewhere,
+    /// Not a backend's name; `found` is the value as Rust quotes it.
+    Unknown { found: String },
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let expected = BackendKind::available().iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
+        write!(f, "{BACKEND_VAR}: expected {expected} (or unset), found ")?;
+        match self {
+            SettingError::DynasmElsewhere => {
+                write!(f, "\"dynasm\": the dynasm backend generates x86_64 code and this is {}", std::env::consts::ARCH)
+            }
+            SettingError::Unknown { found } => f.write_str(found),
+        }
+    }
+}
+
+impl std::error::Error for SettingError {}
 
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -329,7 +348,7 @@ mod tests {
 
     #[test]
     fn backend_kind_from_setting() {
-        let parse = |v: Option<&str>| BackendKind::from_setting(v.map(OsStr::new));
+        let parse = |v: Option<&str>| BackendKind::from_setting(v.map(OsStr::new)).map_err(|e| e.to_string());
         let native = if cfg!(target_arch = "x86_64") { BackendKind::Dynasm } else { BackendKind::Libffi };
         assert_eq!(parse(None), Ok(native));
         assert_eq!(parse(Some("")), Ok(native));

@@ -218,7 +218,8 @@ unsafe fn to_ctx_b_doubled(call: &mut dyn Call, target: *const c_void) {
     assert_eq!(call.arg(0), ctx_addr(&CTX_A));
     call.set_arg(0, ctx_addr(&CTX_B));
     call.set_arg(1, call.arg(1).wrapping_mul(2));
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
 }
 
 fn context_and_intptr(kind: BackendKind) {
@@ -241,7 +242,8 @@ fn context_and_intptr(kind: BackendKind) {
 unsafe fn plus_one_times_ten(call: &mut dyn Call, target: *const c_void) {
     assert_eq!(call.ret(), 0, "no result before invoking");
     call.set_arg(0, (f64::from_bits(call.arg(0)) + 1.0).to_bits());
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
     call.set_ret((f64::from_bits(call.ret()) * 10.0).to_bits());
 }
 
@@ -265,7 +267,8 @@ unsafe fn float_rewrite(call: &mut dyn Call, target: *const c_void) {
     assert_eq!(call.arg(1) as i32, -4);
     call.set_arg(0, u64::from(2.5f32.to_bits()));
     call.set_arg(1, 3);
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
     assert_eq!(call.ret(), u64::from(7.5f32.to_bits()));
     call.set_ret(u64::from((f32::from_bits(call.ret() as u32) + 0.25).to_bits()));
 }
@@ -290,7 +293,8 @@ unsafe fn narrow_rewrite(call: &mut dyn Call, target: *const c_void) {
     assert_eq!(call.arg(2) as u8, 1);
     assert_eq!(call.arg(3) as u32, 4_000_000_000);
     call.set_arg(0, (-7i64) as u64);
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
     assert_eq!(call.ret() as i16, -700 + 35 + 7);
 }
 
@@ -315,7 +319,8 @@ unsafe fn translate_handles(call: &mut dyn Call, target: *const c_void) {
     for i in [1, 3] {
         call.set_arg(i, call.arg(i) + 100);
     }
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
     call.set_ret(call.ret() - 7);
 }
 
@@ -374,11 +379,13 @@ struct Recorder {
 
 /// Records all 16 arguments of a `WIDE16` call, then rewrites both stack arguments.
 unsafe fn record_and_rewrite(call: &mut dyn Call, data: *const c_void) {
-    let recorder = &*data.cast::<Recorder>();
+    // SAFETY: the trampoline was made with a `Recorder` that outlives its calls.
+    let recorder = unsafe { &*data.cast::<Recorder>() };
     *recorder.seen.lock().expect("not poisoned") = (0..16).map(|i| call.arg(i)).collect();
     call.set_arg(13, 7);
     call.set_arg(15, 9.5f64.to_bits());
-    call.invoke(recorder.target);
+    // SAFETY: the recorder's target has this trampoline's signature.
+    unsafe { call.invoke(recorder.target) };
 }
 
 fn stack_arguments_seen_and_rewritten(kind: BackendKind) {
@@ -472,9 +479,11 @@ extern "C" fn counted_increment(x: c_long) -> c_long {
 
 /// Invokes, feeds the first result (times 10) to a second invocation, and keeps its result.
 unsafe fn twice(call: &mut dyn Call, target: *const c_void) {
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
     call.set_arg(0, call.ret() * 10);
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
 }
 
 fn invoke_twice(kind: BackendKind) {

@@ -25,7 +25,8 @@ extern "C" fn recurse(pair: *const [*const c_void; 2], depth: i64) -> i64 {
 
 /// Passes the call through and adds 1000 to its result.
 unsafe fn add_thousand(call: &mut dyn Call, target: *const c_void) {
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
     call.set_ret(call.ret() + 1000);
 }
 
@@ -74,7 +75,8 @@ type MulAdd = extern "C" fn(i64, f64, i32) -> f64;
 /// Adds 1 to the first argument.
 unsafe fn bump_first(call: &mut dyn Call, target: *const c_void) {
     call.set_arg(0, call.arg(0) + 1);
-    call.invoke(target);
+    // SAFETY: the handler's data is a function of this trampoline's signature.
+    unsafe { call.invoke(target) };
 }
 
 fn concurrent_calls_and_making(kind: BackendKind) {

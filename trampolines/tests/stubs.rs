@@ -95,10 +95,11 @@ fn count_is_exact_across_threads(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let squares = AtomicU64::new(0);
     let mixes = AtomicU64::new(0);
-    // SAFETY (both): made for these signatures; the counters outlive every call.
+    // SAFETY: made for this signature; the counter outlives every call.
     let f: extern "C" fn(i64) -> i64 = unsafe {
         as_fn(t.count(&sig("int64_t (int64_t)"), addr(square as extern "C" fn(_) -> _), &squares).expect("stub"))
     };
+    // SAFETY: as above.
     let g: Mixed = unsafe { as_fn(t.count(&sig(MIXED), addr(mixed as Mixed), &mixes).expect("stub")) };
     let expected = call_mixed(mixed, &HOME);
     std::thread::scope(|s| {

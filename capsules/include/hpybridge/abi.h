@@ -42,8 +42,14 @@ typedef struct {
     const HPyBridge_Slot *slots;
 } HPyBridge_APITable;
 
-/* The name of the capsule a provider module holds in its attribute `_<api>_API`:
-   "hpybridge.api.<api>". The runtime's own API is "hpybridge" in `hpybridge._runtime._hpybridge_API`. */
+/* Where a provider module publishes API <api>, spelled only here: its attribute
+   HPYBRIDGE_API_ATTR("<api>") = "_<api>_API" holds a capsule named HPYBRIDGE_API_CAPSULE("<api>") =
+   "hpybridge.api.<api>". The runtime's own API is "hpybridge", in `hpybridge._runtime._hpybridge_API`.
+   (The Rust side builds the names from the same prefixes: capsules::wire::capsule_name.) */
 #define HPYBRIDGE_CAPSULE_PREFIX "hpybridge.api."
+#define HPYBRIDGE_ATTR_PREFIX "_"
+#define HPYBRIDGE_ATTR_SUFFIX "_API"
+#define HPYBRIDGE_API_CAPSULE(api) HPYBRIDGE_CAPSULE_PREFIX api
+#define HPYBRIDGE_API_ATTR(api) HPYBRIDGE_ATTR_PREFIX api HPYBRIDGE_ATTR_SUFFIX
 
 #endif /* HPYBRIDGE_ABI_H */

@@ -39,7 +39,8 @@ pub const LIMIT: usize = 1 << 20;
 /// `F` must be an `extern "C" fn` type matching the trampoline's signature.
 pub unsafe fn as_fn<F: Copy>(code: *const c_void) -> F {
     assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*const c_void>());
-    std::mem::transmute_copy(&code)
+    // SAFETY: `F` is a function pointer type of the trampoline's signature (the caller's contract).
+    unsafe { std::mem::transmute_copy(&code) }
 }
 
 /// A function's address, as the crate takes targets.
@@ -54,5 +55,6 @@ pub fn addr<F: Copy>(f: F) -> *const c_void {
 /// # Safety
 /// `target` must have the call's signature.
 pub unsafe fn pass(call: &mut dyn trampolines::Call, target: *const c_void) {
-    call.invoke(target)
+    // SAFETY: `target` has the call's signature (the caller's contract).
+    unsafe { call.invoke(target) }
 }

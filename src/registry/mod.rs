@@ -4,10 +4,17 @@
 //! Entries live as long as the process: their published tables are pointed to by capsules and by
 //! consumers' static variables, which never tell us they are done.
 
-use crate::context::Family;
-use crate::tables::{Crossings, Table};
-use capsules::wire::{ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
+use crate::crossing::family::Family;
+use crate::crossing::plan::CallPlans;
+use crate::crossing::table::ConsumerTable;
+use capsules::wire::{
+    capsule_name, ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC,
+};
 use hpy_sys::HPyContext;
+
+pub mod export;
+pub mod import;
+pub mod own_api;
 use parking_lot::Mutex;
 use std::ffi::{c_void, CStr, CString};
 
@@ -16,7 +23,7 @@ pub struct Published {
     pub table: HPyBridge_APITable,
     _slots: Box<[HPyBridge_Slot]>,
     _strings: Vec<CString>,
-    /// The capsule's name, `hpybridge.api.<api>` (the capsule keeps a pointer to it).
+    /// The capsule's name (`wire::capsule_name`; the capsule keeps a pointer to it).
     pub capsule_name: CString,
 }
 
@@ -51,12 +58,7 @@ impl Published {
             provider_ctx,
             slots: slots.as_ptr(),
         };
-        Box::new(Published {
-            table,
-            capsule_name: CString::new(format!("hpybridge.api.{}", decl.name)).expect("identifier"),
-            _slots: slots,
-            _strings: strings,
-        })
+        Box::new(Published { table, capsule_name: capsule_name(&decl.name), _slots: slots, _strings: strings })
     }
 }
 
@@ -67,9 +69,11 @@ pub struct Consumer {
     pub family: Family,
     pub minor: u32,
     pub imports: u64,
-    pub table: Table,
+    pub table: ConsumerTable,
 }
 
+/// A registered API: its declaration, its provider, the table published for it, its consumers and
+/// the call plans made for them.
 pub struct Api {
     pub decl: ApiDecl,
     pub module: String,
@@ -78,16 +82,16 @@ pub struct Api {
     pub file: Option<String>,
     pub published: Box<Published>,
     pub consumers: Vec<Consumer>,
-    pub crossings: Crossings,
+    pub plans: CallPlans,
 }
 
-// SAFETY: the raw pointers in an entry point to immutable, process-lifetime data (published
-// tables, functions); the registry's mutex serialises every access to the entries themselves.
+// SAFETY: the raw pointers of an `Api` point to immutable, process-lifetime data (published
+// tables, functions); the registry's mutex serialises every access to the `Api`s themselves.
 unsafe impl Send for Api {}
 
 pub static REGISTRY: Mutex<Vec<Api>> = Mutex::new(Vec::new());
 
-/// Finds the entry that published `table`, if this runtime published it.
+/// Finds the registered API whose published table is `table`, if this runtime published it.
 pub fn find_published(apis: &mut [Api], table: *const HPyBridge_APITable) -> Option<&mut Api> {
     apis.iter_mut().find(|a| std::ptr::eq(&a.published.table, table))
 }
@@ -96,6 +100,7 @@ pub fn find_published(apis: &mut [Api], table: *const HPyBridge_APITable) -> Opt
 // dladdr only looks `addr` up in the dynamic linker's tables; it never reads through it.
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn file_of(addr: *const c_void) -> Option<String> {
+    // SAFETY: `Dl_info` is plain C data (pointers and integers): all zeros is a valid value.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the loader's own tables.
     if addr.is_null() || unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {

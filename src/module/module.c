@@ -3,9 +3,9 @@
  * Why C: HPyDef_METH / HPyDef_SLOT expand, from HPy's own headers, into the CPython-side trampoline
  * each definition needs (how it packs arguments for ctx_CallRealFunctionFromTrampoline is an HPy
  * detail that changes between releases). Compiling them keeps that glue in lockstep with the headers
- * we build against; every function here only forwards to Rust (src/pyapi.rs).
+ * we build against; every function here only forwards to Rust (src/module/functions.rs).
  *
- * The four HPy_MODINIT symbols are defined in Rust (src/modinit.rs), because a Rust cdylib exports
+ * The four HPy_MODINIT symbols are defined in Rust (src/module/modinit.rs), because a Rust cdylib exports
  * only Rust's own `#[no_mangle]` functions: C symbols linked into it stay hidden. */
 #include <hpy.h>
 #include "runtime.h"

@@ -53,7 +53,8 @@ impl Family {
     /// # Safety
     /// `ctx` must point to a live HPy context.
     pub unsafe fn of(ctx: *const HPyContext) -> Family {
-        Family::from_name(&crate::hpycall::context_name(ctx).to_string_lossy())
+        // SAFETY: `ctx` points to a live context (the caller's contract).
+        Family::from_name(&unsafe { crate::hpy::context::context_name(ctx) }.to_string_lossy())
     }
 
     pub fn mode(&self) -> Option<Mode> {

@@ -2,11 +2,11 @@
 //! registry and published as the capsule `hpybridge._runtime._hpybridge_API`, which `hpybridge.h`
 //! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
 
-use crate::export::export_api;
-use crate::import::import_api;
+use crate::hpy::error::Result;
+use crate::registry::export::{export, export_api};
+use crate::registry::import::import_api;
 use capsules::wire::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
 use hpy_sys::{HPy, HPyContext};
-use std::ffi::c_int;
 
 struct Static<T>(T);
 // SAFETY: immutable data pointing only to other statics (strings and functions).
@@ -37,10 +37,11 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
     slots: SLOTS.0.as_ptr(),
 });
 
-/// From the runtime module's exec slot.
+/// From the runtime module's exec slot; `home` is the runtime module's home context.
 ///
 /// # Safety
 /// `ctx` valid for the current call, `module` the runtime module.
-pub unsafe fn publish(ctx: *mut HPyContext, module: HPy) -> c_int {
-    export_api(ctx, module, &DECLARATION.0, crate::modinit::home_context())
+pub unsafe fn publish(ctx: *mut HPyContext, module: HPy, home: *mut HPyContext) -> Result<()> {
+    // SAFETY: the caller's contract; `DECLARATION` is a valid API table.
+    unsafe { export(ctx, module, &DECLARATION.0, home) }
 }

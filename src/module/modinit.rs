@@ -26,7 +26,8 @@ pub extern "C" fn get_required_hpy_minor_version__runtime() -> u32 {
 /// Called once by the loader, before any other function of the module.
 #[no_mangle]
 pub unsafe extern "C" fn HPyInitGlobalContext__runtime(ctx: *mut HPyContext) {
-    _ctx_for_trampolines = ctx;
+    // SAFETY: the loader calls this once, before anything else of the module runs: no other access.
+    unsafe { _ctx_for_trampolines = ctx };
 }
 
 #[no_mangle]

@@ -1,0 +1,240 @@
+//! The functions `hpybridge._runtime` offers Python (defined as methods in module.c), and its exec
+//! slot. Each goes through the FFI boundary (`hpy::boundary`).
+
+use crate::crossing::family::Family;
+use crate::crossing::plan::trampolines;
+use crate::crossing::table::COUNTING;
+use crate::hpy;
+use crate::hpy::boundary::boundary;
+use crate::hpy::context::context_name;
+use crate::hpy::error::{Error, PyError, Result};
+use crate::hpy::values::{str_arg, Builder};
+use crate::registry::{module_of_file, REGISTRY};
+use capsules::signature::Signature;
+use hpy_sys::{HPy, HPyContext, HPY_ABI, HPY_ABI_VERSION, HPY_ABI_VERSION_MINOR, HPY_VERSION};
+use std::ffi::{c_int, CStr};
+use std::sync::atomic::Ordering;
+
+fn cstr(bytes: &'static [u8]) -> &'static str {
+    CStr::from_bytes_with_nul(bytes).ok().and_then(|c| c.to_str().ok()).unwrap_or("?")
+}
+
+/// `abi_info()`: what this runtime is and which context it was called in.
+///
+/// # Safety
+/// Called by module.c with the context of the call.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_abi_info(ctx: *mut HPyContext) -> HPy {
+    // SAFETY: `ctx` is valid for this call (HPy calls module functions with a valid context).
+    unsafe { boundary(ctx, || abi_info(ctx)) }
+}
+
+unsafe fn abi_info(ctx: *mut HPyContext) -> Result<HPy> {
+    // SAFETY: `ctx` is valid for the current call (for every `unsafe fn` of this file).
+    let (family, name) = unsafe { (Family::of(ctx), context_name(ctx).to_string_lossy().into_owned()) };
+    let b = Builder(ctx);
+    // SAFETY: as above.
+    unsafe {
+        b.dict([
+            (c"hpybridge_version", b.str(env!("CARGO_PKG_VERSION"))),
+            (c"hpy_version", b.str(cstr(HPY_VERSION))),
+            (c"hpy_abi", b.str(cstr(HPY_ABI))),
+            (c"hpy_abi_version", b.str(&format!("{HPY_ABI_VERSION}.{HPY_ABI_VERSION_MINOR}"))),
+            (c"context_name", b.str(&name)),
+            (c"mode", b.str(family.mode().map_or("unknown", |m| m.as_str()))),
+            (c"interpreter", b.str(family.interpreter().map_or("unknown", |i| i.as_str()))),
+            (c"family", b.str(&family.to_string())),
+        ])
+    }
+}
+
+/// `parse_signature(text)`: the canonical spelling, or `SignatureSyntaxError` pointing at the fault.
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_parse_signature(ctx: *mut HPyContext, text: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `text` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            let text = str_arg(ctx, text, "parse_signature()")?;
+            let sig = Signature::parse(&text)
+                .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
+            Builder(ctx).str(&sig.to_canonical())
+        })
+    }
+}
+
+/// `apis()`: every registered API, its provider and its consumers, as a list of dicts.
+///
+/// # Safety
+/// Called by module.c with the context of the call.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_apis(ctx: *mut HPyContext) -> HPy {
+    // SAFETY: `ctx` is valid for this call.
+    unsafe { boundary(ctx, || apis(ctx)) }
+}
+
+unsafe fn apis(ctx: *mut HPyContext) -> Result<HPy> {
+    // A snapshot under the lock; Python objects are built after it, since building may run Python code.
+    let snapshot: Vec<_> = REGISTRY
+        .lock()
+        .iter()
+        .map(|a| {
+            let consumers: Vec<_> = a
+                .consumers
+                .iter()
+                .map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.addresses(), c.imports))
+                .collect();
+            (a.decl.clone(), a.module.clone(), a.family.clone(), a.file.clone(), consumers)
+        })
+        .collect();
+    let b = Builder(ctx);
+    // SAFETY: `ctx` is valid for the current call.
+    unsafe {
+        b.list(snapshot.into_iter().map(|(decl, module, family, file, consumers)| {
+            b.dict([
+                (c"name", b.str(&decl.name)),
+                (c"version", b.str(&format!("{}.{}", decl.major, decl.minor))),
+                (c"module", b.str(&module)),
+                (c"family", b.str(&family.to_string())),
+                (c"mode", b.opt_str(family.mode().map(|m| m.as_str()))),
+                (c"file", b.opt_str(file.as_deref())),
+                (
+                    c"slots",
+                    b.list(decl.slots.iter().map(|s| {
+                        b.dict([(c"name", b.str(&s.name)), (c"signature", b.str(&s.signature.to_canonical()))])
+                    })),
+                ),
+                (
+                    c"consumers",
+                    b.list(consumers.iter().map(|(file, family, minor, addresses, imports)| {
+                        b.dict([
+                            (c"module", b.opt_str(module_of_file(file.as_deref()))),
+                            (c"file", b.opt_str(file.as_deref())),
+                            (c"family", b.str(&family.to_string())),
+                            (c"mode", b.opt_str(family.mode().map(|m| m.as_str()))),
+                            (c"version", b.str(&format!("{}.{minor}", decl.major))),
+                            (c"slots", b.int(addresses.len() as i64)),
+                            (c"imports", b.int(*imports as i64)),
+                            (c"table", b.list(addresses.iter().map(|&a| b.int(a as i64)))),
+                        ])
+                    })),
+                ),
+            ])
+        }))
+    }
+}
+
+/// `count_calls(on)`: routes every consumer table's calls through counting stubs (or back);
+/// returns whether counting was on. Switching on starts the counts from zero.
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_count_calls(ctx: *mut HPyContext, on: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `on` lives in it.
+    unsafe { boundary(ctx, || count_calls(ctx, on)) }
+}
+
+unsafe fn count_calls(ctx: *mut HPyContext, on: HPy) -> Result<HPy> {
+    // SAFETY: `ctx` is valid for the current call and `on` lives in it.
+    let on = match unsafe { hpy!(ctx, ctx_IsTrue, on) } {
+        -1 => return Err(Error::Set),
+        v => v != 0,
+    };
+    let was = {
+        let mut apis = REGISTRY.lock();
+        let was = COUNTING.swap(on, Ordering::AcqRel);
+        for api in apis.iter_mut() {
+            let signatures: Vec<_> = api.decl.slots.iter().map(|s| s.signature.clone()).collect();
+            for consumer in api.consumers.iter_mut() {
+                if on && !was {
+                    consumer.table.reset_counts();
+                }
+                consumer.table.set_counting(on, &signatures)?;
+            }
+        }
+        was
+    };
+    // SAFETY: `ctx` is valid for the current call.
+    unsafe { Builder(ctx).bool(was) }
+}
+
+/// `call_counts()`: calls counted per edge (consumer, provider API, function) since counting was
+/// switched on.
+///
+/// # Safety
+/// Called by module.c with the context of the call.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_call_counts(ctx: *mut HPyContext) -> HPy {
+    // SAFETY: `ctx` is valid for this call.
+    unsafe { boundary(ctx, || call_counts(ctx)) }
+}
+
+unsafe fn call_counts(ctx: *mut HPyContext) -> Result<HPy> {
+    let mut edges = Vec::new();
+    for api in REGISTRY.lock().iter() {
+        for c in api.consumers.iter() {
+            for (i, slot) in api.decl.slots.iter().take(c.table.slot_count()).enumerate() {
+                edges.push((
+                    api.decl.name.clone(),
+                    api.module.clone(),
+                    api.family.to_string(),
+                    slot.name.clone(),
+                    c.file.clone(),
+                    c.family.to_string(),
+                    c.table.calls(i),
+                ));
+            }
+        }
+    }
+    let b = Builder(ctx);
+    // SAFETY: `ctx` is valid for the current call.
+    unsafe {
+        b.list(edges.into_iter().map(|(api, provider, provider_family, function, file, family, calls)| {
+            b.dict([
+                (c"api", b.str(&api)),
+                (c"provider", b.str(&provider)),
+                (c"provider_family", b.str(&provider_family)),
+                (c"function", b.str(&function)),
+                (c"consumer", b.opt_str(module_of_file(file.as_deref()))),
+                (c"consumer_file", b.opt_str(file.as_deref())),
+                (c"consumer_family", b.str(&family)),
+                (c"calls", b.int(calls as i64)),
+            ])
+        }))
+    }
+}
+
+/// `trampoline_info()`: the trampoline backend in use and the executable memory it holds.
+///
+/// # Safety
+/// Called by module.c with the context of the call.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_trampoline_info(ctx: *mut HPyContext) -> HPy {
+    // SAFETY: `ctx` is valid for this call.
+    unsafe {
+        boundary(ctx, || {
+            let t = trampolines()?;
+            let b = Builder(ctx);
+            b.dict([(c"backend", b.str(t.kind().name())), (c"code_bytes", b.int(t.code_bytes() as i64))])
+        })
+    }
+}
+
+/// The module's exec slot: checks the trampoline backend choice, publishes the runtime's own API.
+///
+/// # Safety
+/// Called by module.c with the context of the call and the module being executed.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_exec(ctx: *mut HPyContext, module: HPy) -> c_int {
+    // SAFETY: `ctx` is valid for this call and `module` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            trampolines()?;
+            crate::registry::own_api::publish(ctx, module, crate::module::modinit::home_context())?;
+            Ok(0)
+        })
+    }
+}

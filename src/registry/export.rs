@@ -1,0 +1,119 @@
+//! `export_api`: a provider registers its API and publishes it as a capsule on its module.
+
+use crate::crossing::family::Family;
+use crate::hpy;
+use crate::hpy::boundary::boundary;
+use crate::hpy::error::{check, Error, PyError, Result};
+use crate::hpy::values::{close, str_attr};
+use crate::registry::{file_of, Api, Published, REGISTRY};
+use capsules::wire::{attribute_name, read_table, ApiDecl, HPyBridge_APITable, Role};
+use hpy_sys::{HPy, HPyContext};
+use std::ffi::c_int;
+
+fn describe(module: &str, family: &Family, file: &Option<String>) -> String {
+    format!("module '{module}' ({family}, {})", file.as_deref().unwrap_or("unknown file"))
+}
+
+/// Registers `table` for `module`, publishes the runtime's copy in a capsule and stores it in the
+/// module attribute `_<api>_API`. `home` is the provider's `_ctx_for_trampolines`: the context
+/// Python calls it with, which trampolines start from (NULL: `ctx`). Returns 0, or -1 with an
+/// exception set.
+///
+/// # Safety
+/// `ctx` must be valid for the current call, `module` a live handle in it, `home` null or the
+/// provider's home context, and `table` null or pointing to an `HPyBridge_APITable` (checked
+/// further by `read_table`).
+pub unsafe extern "C" fn export_api(
+    ctx: *mut HPyContext,
+    module: HPy,
+    table: *const HPyBridge_APITable,
+    home: *mut HPyContext,
+) -> c_int {
+    // SAFETY: the caller's contract is `export`'s.
+    unsafe { boundary(ctx, || export(ctx, module, table, home).map(|()| 0)) }
+}
+
+/// `export_api` below the boundary.
+///
+/// # Safety
+/// As `export_api`.
+pub unsafe fn export(
+    ctx: *mut HPyContext,
+    module: HPy,
+    table: *const HPyBridge_APITable,
+    home: *mut HPyContext,
+) -> Result<()> {
+    // SAFETY: `table` is null or points to an `HPyBridge_APITable` (the caller's contract).
+    let decl = unsafe { read_table(table, Role::Provider) }
+        .map_err(|e| Error::new(PyError::APIRegistrationError, format!("cannot export an API: {e}")))?;
+    // SAFETY: `ctx` is valid for the current call and `module` lives in it.
+    let module_name = unsafe { str_attr(ctx, module, c"__name__") }.unwrap_or_else(|| "?".to_owned());
+    let home = if home.is_null() { ctx } else { home };
+    // SAFETY: `home` is the provider's home context or `ctx`, both live.
+    let family = unsafe { Family::of(home) };
+    let file = decl.slots.first().and_then(|s| file_of(s.function));
+    let already = |apis: &[Api]| -> Result<()> {
+        match apis.iter().find(|a| a.decl.name == decl.name) {
+            None => Ok(()),
+            Some(a) => Err(Error::new(
+                PyError::APIRegistrationError,
+                format!(
+                    "{} API {}.{} is already registered by {}; {} cannot register it again",
+                    decl.name,
+                    a.decl.major,
+                    a.decl.minor,
+                    describe(&a.module, &a.family, &a.file),
+                    describe(&module_name, &family, &file)
+                ),
+            )),
+        }
+    };
+    already(&REGISTRY.lock())?;
+
+    // The lock is not held across HPy calls (they may run Python code); the check is repeated below.
+    let published = Published::new(&decl, home);
+    // SAFETY: `ctx` is valid for the current call and `module` lives in it; the capsule points into
+    // `published`, which is registered or leaked below, so it outlives the capsule.
+    unsafe { publish(ctx, module, &decl, &published)? };
+    let mut apis = REGISTRY.lock();
+    if let Err(e) = already(&apis) {
+        // The capsule on the module points into `published`: it must outlive the module.
+        Box::leak(published);
+        return Err(e);
+    }
+    apis.push(Api {
+        decl,
+        module: module_name,
+        family,
+        file,
+        published,
+        consumers: Vec::new(),
+        plans: Default::default(),
+    });
+    Ok(())
+}
+
+/// Sets `module`'s attribute `_<api>_API` to a capsule holding `published`'s API table.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `module` a live handle in it; `published` must
+/// outlive the capsule.
+unsafe fn publish(ctx: *mut HPyContext, module: HPy, decl: &ApiDecl, published: &Published) -> Result<()> {
+    let attr = attribute_name(&decl.name);
+    // SAFETY: `ctx` is valid for the current call and `module` lives in it; the capsule is closed once.
+    unsafe {
+        let capsule = check(hpy!(
+            ctx,
+            ctx_Capsule_New,
+            (&published.table as *const HPyBridge_APITable).cast_mut().cast(),
+            published.capsule_name.as_ptr(),
+            std::ptr::null_mut()
+        ))?;
+        let rc = hpy!(ctx, ctx_SetAttr_s, module, attr.as_ptr(), capsule);
+        close(ctx, capsule);
+        if rc < 0 {
+            return Err(Error::Set);
+        }
+    }
+    Ok(())
+}
