@@ -29,6 +29,16 @@ pub fn attribute_name(api: &str) -> CString {
     named(text(abi::HPYBRIDGE_ATTR_PREFIX), api, text(abi::HPYBRIDGE_ATTR_SUFFIX))
 }
 
+/// The name of the capsule that publishes API `api`'s CPython-API stubs: `hpybridge.capi.<api>`.
+pub fn capi_capsule_name(api: &str) -> CString {
+    named(text(abi::HPYBRIDGE_CAPI_CAPSULE_PREFIX), api, "")
+}
+
+/// The provider module's attribute that holds that capsule: `_<api>_CAPI`.
+pub fn capi_attribute_name(api: &str) -> CString {
+    named(text(abi::HPYBRIDGE_ATTR_PREFIX), api, text(abi::HPYBRIDGE_CAPI_ATTR_SUFFIX))
+}
+
 fn named(prefix: &str, api: &str, suffix: &str) -> CString {
     // API names are checked C identifiers (`read_table`); a NUL would only cut the name short.
     CString::new(format!("{prefix}{api}{suffix}").replace('\0', "")).unwrap_or_default()

@@ -1,8 +1,10 @@
-//! Crossing between context families: which family a context belongs to (`family`), what each
-//! slot holds for a consumer family (`plan`), the translating call (`translate`), moving handles
-//! (`transfer`), and the consumer tables that hold the result (`table`); `scoped` sets the
-//! translating call's thread-locals for the extent of a call.
+//! Crossing between context families: which family a context belongs to (`family`), entering a
+//! provider's family with a valid context (`entry`), what each slot holds for a consumer family
+//! (`plan`), the translating call (`translate`), moving handles (`transfer`), the consumer tables
+//! that hold the result (`table`), and C-API callers' stubs (`fallback`); `scoped` sets
+//! thread-locals for the extent of a call.
 
+pub mod entry;
 pub mod family;
 pub mod plan;
 mod scoped;

@@ -4,18 +4,16 @@
 //! family that is valid for this call, and handles of that context; its handle result must come
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
+use crate::crossing::entry::{enter, KNOWN_VALID_DEBUG_CTX};
 use crate::crossing::family::Entry;
 use crate::crossing::scoped::Scoped;
 use crate::crossing::transfer::Transfer;
-use crate::hpy;
 use crate::hpy::boundary::call_failed;
 use crate::hpy::values::close;
-use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
-use std::any::Any;
-use std::cell::Cell;
-use std::ffi::{c_long, c_void};
+use hpy_sys::{HPy, HPyContext};
+use std::ffi::c_void;
 use std::mem::MaybeUninit;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use trampolines::Call;
 
 /// Everything a translating trampoline needs, fixed when it is made. Lives as long as the
@@ -45,19 +43,6 @@ unsafe impl Sync for CrossPlan {}
 /// The most handle arguments one call can move: trampolines take no more arguments than this.
 const MAX_HANDLES: usize = trampolines::MAX_ARGS;
 
-thread_local! {
-    /// A CPython debug context that is valid right now on this thread, or null.
-    ///
-    /// Debug mode hands out contexts per call from a cache of 16 (docs/hpy-contexts.md). Entering
-    /// it through `ctx_CallRealFunctionFromTrampoline` for every nested call would wrap that cache
-    /// after 16 levels and invalidate contexts that outer calls still hold, so callback chains
-    /// could not go deeper. But a debug context with which debug code called one of our
-    /// trampolines directly stays valid while that code waits for the call: nested calls into
-    /// debug mode reuse it. It is forgotten while provider code holds it, since that code may call
-    /// out (to Python, say) and debug mode invalidates a context during such calls.
-    static KNOWN_VALID_DEBUG_CTX: Cell<*mut HPyContext> = const { Cell::new(std::ptr::null_mut()) };
-}
-
 /// The `trampolines::Handler` of every translating trampoline; `data` is its `CrossPlan`. It runs
 /// below C frames: a panic is caught (at no cost on the normal path) and fails the call.
 ///
@@ -73,96 +58,17 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
     }
 }
 
-/// The translating call, by how it enters the provider's family.
+/// The translating call: enters the provider's family (`entry::enter`), then crosses.
 ///
 /// # Safety
 /// As `translate`.
 unsafe fn dispatch(call: &mut dyn Call, plan: &CrossPlan) {
     let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
-    match plan.entry {
-        // A debug consumer's context is valid while it waits: nested entries may use it.
-        Entry::Home if plan.consumer_is_cpython_debug => {
-            let _known = Scoped::set(&KNOWN_VALID_DEBUG_CTX, consumer);
-            // SAFETY: the consumer's context is valid for the call; the home context is valid for
-            // any call of a provider whose entry is `Home`.
-            unsafe { cross(call, plan, consumer, plan.home) };
-        }
-        // SAFETY: as above.
-        Entry::Home => unsafe { cross(call, plan, consumer, plan.home) },
-        // PyPy's one debug context is marked invalid while debug code calls out: further up this
-        // stack (to Python, which re-entered a consumer that calls us), or on another thread that
-        // released the GIL. This call is a nested entry, which CPython would hand a context of its
-        // own: valid for this call only.
-        Entry::HomeRevalidated => {
-            // SAFETY: the provider's home context is PyPy's debug context, and we hold the GIL.
-            let _valid = unsafe { Revalidated::for_call(plan.home) };
-            // SAFETY: the home context is valid for this call now.
-            unsafe { cross(call, plan, consumer, plan.home) };
-        }
-        // (The consumer is not in CPython's debug mode here: that would be the same family.)
-        Entry::ThroughTrampolineCall => {
-            let known = Scoped::set(&KNOWN_VALID_DEBUG_CTX, std::ptr::null_mut());
-            if known.outer.is_null() {
-                // SAFETY: the consumer's context is valid for the call.
-                unsafe { enter_then_cross(call, plan, consumer) };
-            } else {
-                // SAFETY: a debug context known valid (see `KNOWN_VALID_DEBUG_CTX`).
-                unsafe { cross(call, plan, consumer, known.outer) };
-            }
-        }
-    }
-}
-
-/// The start of what HPy 0.9's debug mode keeps behind a debug context's `_private`
-/// (`HPyDebugCtxInfo` in hpy/debug/src/debug_internal.h; PyPy 7.3.19 builds the same sources): a
-/// magic number, then the flag that every function of the context checks first ("Wrong HPy
-/// Context!") and clears while it calls into the universal context, which may run Python code.
-#[repr(C)]
-struct DebugCtxInfoHead {
-    magic_number: c_long,
-    /// A C `bool`.
-    is_valid: u8,
-}
-
-const DEBUG_CTX_INFO_MAGIC: c_long = 0xDDA003F;
-
-/// PyPy's debug context marked valid for the extent of one call, if it was marked invalid: the
-/// flag is cleared again when this is dropped (also when a panic unwinds: `translate` catches it).
-struct Revalidated(Option<*mut u8>);
-
-impl Revalidated {
-    /// Marks `ctx` valid if it is marked invalid now. Touches nothing if it is valid, or if
-    /// `_private` does not look like HPy 0.9's debug data: the call then goes ahead as it would.
-    ///
-    /// # Safety
-    /// `ctx` must be a live debug context of PyPy's, and the caller hold the GIL (debug mode's own
-    /// writes to the flag are no more atomic than these).
-    #[inline]
-    unsafe fn for_call(ctx: *mut HPyContext) -> Revalidated {
-        // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo, which starts with
-        // these two fields; the magic number is checked before the flag is relied on.
-        unsafe {
-            let info = (*ctx)._private.cast::<DebugCtxInfoHead>();
-            if info.is_null() || (*info).magic_number != DEBUG_CTX_INFO_MAGIC || (*info).is_valid != 0 {
-                return Revalidated(None);
-            }
-            let flag = std::ptr::addr_of_mut!((*info).is_valid);
-            flag.write(1);
-            Revalidated(Some(flag))
-        }
-    }
-}
-
-impl Drop for Revalidated {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(flag) = self.0 {
-            // SAFETY: the flag lives as long as the context (the process). The call-out that
-            // cleared it is still under way (unless another thread's ended while the provider had
-            // released the GIL: docs/hpy-contexts.md) and sets it again when it returns.
-            unsafe { flag.write(0) };
-        }
-    }
+    // A debug consumer's context is valid while it waits: nested entries into debug mode may use it.
+    let _known = plan.consumer_is_cpython_debug.then(|| Scoped::set(&KNOWN_VALID_DEBUG_CTX, consumer));
+    // SAFETY: `plan.home` is the provider's home context, of the family `plan.entry` is for, and
+    // the consumer (a caller of HPy functions) holds the GIL; `cross` gets a context valid now.
+    unsafe { enter(plan.entry, plan.home, |provider| cross(call, plan, consumer, provider)) };
 }
 
 /// The call proper, with `provider` a context valid now.
@@ -208,70 +114,4 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
             call.set_ret(back._i as u64);
         }
     }
-}
-
-/// A call waiting for CPython's debug mode to hand out a valid context.
-struct Pending<'a> {
-    call: *mut (dyn Call + 'a),
-    plan: &'a CrossPlan,
-    consumer: *mut HPyContext,
-    /// A panic of the call, caught before it reaches HPy's C frames, resumed after them.
-    panic: Cell<Option<Box<dyn Any + Send>>>,
-}
-
-thread_local! {
-    /// The innermost `Pending` of this thread (calls nest: a provider may call back).
-    static PENDING: Cell<*const c_void> = const { Cell::new(std::ptr::null()) };
-}
-
-/// Enters the provider's debug mode as a Python call would: `ctx_CallRealFunctionFromTrampoline`
-/// on its home context makes the next cached debug context valid and passes it to `entered`.
-///
-/// # Safety
-/// As `cross`, for a provider in CPython's debug mode with no valid debug context at hand.
-unsafe fn enter_then_cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext) {
-    let pending = Pending { call, plan, consumer, panic: Cell::new(None) };
-    let _outer = Scoped::set(&PENDING, (&pending as *const Pending).cast());
-    // `self` is NULL: `entered` ignores it, and debug mode wraps NULL as HPy_NULL.
-    let mut args = _HPyFunc_args_NOARGS { self_: std::ptr::null_mut(), result: std::ptr::null_mut() };
-    let f: unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy = entered;
-    // HPyCFunction is HPy's untyped function pointer; the signature constant says what it really is.
-    // SAFETY: function pointers have one representation; HPy calls it back with `entered`'s
-    // real signature, the one HPyFunc_NOARGS names.
-    let f: hpy_sys::HPyCFunction = Some(unsafe {
-        std::mem::transmute::<unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy, unsafe extern "C" fn() -> *mut c_void>(
-            f,
-        )
-    });
-    // SAFETY: `plan.home` is the provider's home context, valid for this call of a debug-mode
-    // provider (docs/hpy-contexts.md); `args` is the NOARGS argument block, live during the call.
-    unsafe {
-        hpy!(
-            plan.home,
-            ctx_CallRealFunctionFromTrampoline,
-            HPyFunc_Signature::HPyFunc_NOARGS,
-            f,
-            (&mut args as *mut _HPyFunc_args_NOARGS).cast()
-        )
-    };
-    if let Some(panic) = pending.panic.take() {
-        resume_unwind(panic);
-    }
-}
-
-/// Called by HPy's C code: a panic must not unwind from here (`enter_then_cross` resumes it).
-///
-/// # Safety
-/// Only called by debug mode, for `enter_then_cross`, with the debug context it made valid.
-unsafe extern "C" fn entered(ctx: *mut HPyContext, _self: HPy) -> HPy {
-    // SAFETY: `enter_then_cross` set `PENDING` to its `Pending`, which outlives this call.
-    let pending = unsafe { &*PENDING.get().cast::<Pending>() };
-    // SAFETY: `pending.call` is the call `enter_then_cross` was given, not otherwise used while
-    // this runs; `ctx` is valid now.
-    let crossed =
-        catch_unwind(AssertUnwindSafe(|| unsafe { cross(&mut *pending.call, pending.plan, pending.consumer, ctx) }));
-    if let Err(panic) = crossed {
-        pending.panic.set(Some(panic));
-    }
-    HPy_NULL
 }

@@ -35,7 +35,7 @@ typedef struct {
     uint32_t major;           /* incompatible changes */
     uint32_t minor;           /* slots appended; a consumer needs minor <= the provider's */
     uint32_t slot_count;      /* entries in `slots`; append-only across minor versions */
-    uint32_t flags;           /* reserved, 0 */
+    uint32_t flags;           /* 0, or HPYBRIDGE_TABLE_CAPI in a published table of CPython-API stubs */
     /* Set by the runtime in the table it publishes: the context the provider exported from.
        NULL in a declaration. */
     HPyContext *provider_ctx;
@@ -51,5 +51,17 @@ typedef struct {
 #define HPYBRIDGE_ATTR_SUFFIX "_API"
 #define HPYBRIDGE_API_CAPSULE(api) HPYBRIDGE_CAPSULE_PREFIX api
 #define HPYBRIDGE_API_ATTR(api) HPYBRIDGE_ATTR_PREFIX api HPYBRIDGE_ATTR_SUFFIX
+
+/* The same API for C-API callers (docs/fallback-stubs.md): the runtime also publishes a table whose
+   slots hold CPython-API stubs (PyObject * for HPy, no HPyContext *), with the slots' CPython-API
+   signatures, `flags` HPYBRIDGE_TABLE_CAPI and `provider_ctx` NULL, in the attribute
+   HPYBRIDGE_CAPI_ATTR("<api>") = "_<api>_CAPI", a capsule named HPYBRIDGE_CAPI_CAPSULE("<api>") =
+   "hpybridge.capi.<api>". A slot whose signature has no CPython-API form keeps its HPy signature
+   and a NULL function. */
+#define HPYBRIDGE_TABLE_CAPI 1u
+#define HPYBRIDGE_CAPI_CAPSULE_PREFIX "hpybridge.capi."
+#define HPYBRIDGE_CAPI_ATTR_SUFFIX "_CAPI"
+#define HPYBRIDGE_CAPI_CAPSULE(api) HPYBRIDGE_CAPI_CAPSULE_PREFIX api
+#define HPYBRIDGE_CAPI_ATTR(api) HPYBRIDGE_ATTR_PREFIX api HPYBRIDGE_CAPI_ATTR_SUFFIX
 
 #endif /* HPYBRIDGE_ABI_H */
