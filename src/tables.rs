@@ -11,7 +11,7 @@
 //!
 //! With call counting on, a counting stub stands in front of whichever of those it is.
 
-use crate::context::{Entry, Family, Mode};
+use crate::context::{Entry, Family};
 use crate::transfer::Transfer;
 use crate::xcall::{translate, CrossPlan};
 use capsules::signature::{CType, Signature};
@@ -85,12 +85,7 @@ impl Crossings {
             }
             return Ok(target); // nothing context-dependent crosses
         }
-        // A CPython universal or trace context, if either side has one: for Transfer's check.
-        let plain = match (provider.mode(), consumer.mode()) {
-            (Some(Mode::Debug), _) => consumer_ctx,
-            _ => home,
-        };
-        let to_provider = Transfer::between(consumer, provider, plain);
+        let to_provider = Transfer::between(consumer, consumer_ctx, provider, home);
         // No handle work: handles are shared, or the signature has none (then only the context
         // differs, whatever the families).
         let handle_work = uses_handles && to_provider != Transfer::Shared;
@@ -103,7 +98,7 @@ impl Crossings {
                 home,
                 entry: provider.entry(),
                 to_provider,
-                to_consumer: Transfer::between(provider, consumer, plain),
+                to_consumer: Transfer::between(provider, home, consumer, consumer_ctx),
                 ctx_args,
                 handle_args,
                 returns_handle: sig.returns_handle(),

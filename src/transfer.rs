@@ -6,7 +6,15 @@
 //!   plus one (hpy.universal's representation, checked at run time by `plain_handles_are_objects`),
 //!   and debug contexts have `ctx_FromPyObject` / `ctx_AsPyObject`, so a handle crosses with one
 //!   call of the debug context.
-//! - `Mailbox`, elsewhere (PyPy, unknown families, or if that check fails): each thread stores one
+//! - `PyPyPlainToDebug` / `PyPyDebugToPlain`, PyPy: a PyPy debug handle wraps a handle of PyPy's
+//!   universal handle table, which universal and trace contexts use. PyPy exports the two functions
+//!   its own debug mode is built on, `pypy_hpy_debug_unwrap_handle` (a debug handle's universal
+//!   handle) and `pypy_hpy_debug_open_handle` (a new debug handle owning a universal handle); found
+//!   with `dlsym` and checked once at run time (`pypy_debug_handles`), they move a handle with one
+//!   debug-handle operation at most. That matters: PyPy 7.3.19 builds debug mode's C code with its
+//!   assertions on, so every debug handle opened or closed walks debug mode's queues of open and
+//!   of recently closed handles (up to 1,024 of them): microseconds per operation (docs/trampolines.md).
+//! - `Mailbox`, elsewhere (unknown families, or if those checks fail): each thread stores one
 //!   `HPyGlobal`, once: a one-item list that both contexts load; the handle goes in as item 0 and
 //!   comes out in the other context. Per-call globals would not do: PyPy allocates a new global slot
 //!   on every `HPyGlobal_Store`, even of NULL, and never frees it.
@@ -23,29 +31,50 @@ pub enum Transfer {
     Shared,
     PlainToDebug,
     DebugToPlain,
+    PyPyPlainToDebug,
+    PyPyDebugToPlain,
     Mailbox,
 }
 
 impl Transfer {
-    /// How to move handles from `from` to `to`; `plain` is a live universal or trace context of
-    /// CPython if either side is one (for the representation check), else null.
+    /// How to move handles from `from` (whose context `from_ctx` is) to `to` (`to_ctx`). The checks
+    /// behind the cheaper ways run once, on the first pair of contexts that needs them.
     ///
     /// # Safety
-    /// `plain`, if not null, must be valid for the current call.
-    pub unsafe fn between(from: &Family, to: &Family, plain: *mut HPyContext) -> Transfer {
+    /// Each context must be live, and valid for calls unless it is a CPython debug context (whose
+    /// home context is not: only the other side's is used then).
+    pub unsafe fn between(from: &Family, from_ctx: *mut HPyContext, to: &Family, to_ctx: *mut HPyContext) -> Transfer {
         if from.shares_handles_with(to) {
             return Transfer::Shared;
         }
-        let cpython = |f: &Family| f.interpreter() == Some(Interpreter::CPython);
+        let interpreter = match (from.interpreter(), to.interpreter()) {
+            (Some(i), Some(j)) if i == j => i,
+            _ => return Transfer::Mailbox,
+        };
         let debug = |f: &Family| f.mode() == Some(Mode::Debug);
-        if cpython(from) && cpython(to) && !plain.is_null() && plain_handles_are_objects(plain) {
-            match (debug(from), debug(to)) {
-                (false, true) => return Transfer::PlainToDebug,
-                (true, false) => return Transfer::DebugToPlain,
-                _ => {}
+        let into_debug = match (debug(from), debug(to)) {
+            (false, true) => true,
+            (true, false) => false,
+            _ => return Transfer::Mailbox,
+        };
+        let (debug_ctx, plain_ctx) = if into_debug { (to_ctx, from_ctx) } else { (from_ctx, to_ctx) };
+        match interpreter {
+            Interpreter::CPython if !plain_ctx.is_null() && plain_handles_are_objects(plain_ctx) => {
+                if into_debug {
+                    Transfer::PlainToDebug
+                } else {
+                    Transfer::DebugToPlain
+                }
             }
+            Interpreter::PyPy if pypy_debug_handles(debug_ctx, plain_ctx).is_some() => {
+                if into_debug {
+                    Transfer::PyPyPlainToDebug
+                } else {
+                    Transfer::PyPyDebugToPlain
+                }
+            }
+            _ => Transfer::Mailbox,
         }
-        Transfer::Mailbox
     }
 
     /// A new handle in `to` for the object `h` refers to in `from` (`h` stays open), or `HPy_NULL`
@@ -69,9 +98,87 @@ impl Transfer {
                     HPy { _i: obj as isize + 1 }
                 }
             }
+            Transfer::PyPyPlainToDebug => match PYPY_DEBUG.get() {
+                Some(Some(pypy)) => {
+                    // The debug handle owns the new universal handle: closing it closes both.
+                    let own = hpy!(from, ctx_Dup, h);
+                    if own.is_null() {
+                        return HPy_NULL;
+                    }
+                    HPy { _i: (pypy.open)(to, own._i) }
+                }
+                _ => mailbox_move(from, to, h),
+            },
+            Transfer::PyPyDebugToPlain => match PYPY_DEBUG.get() {
+                Some(Some(pypy)) => hpy!(to, ctx_Dup, HPy { _i: (pypy.unwrap)(from, h._i) }),
+                _ => mailbox_move(from, to, h),
+            },
             Transfer::Mailbox => mailbox_move(from, to, h),
         }
     }
+}
+
+/// PyPy's own functions for its debug handles (libpypy exports them for its debug mode).
+pub struct PyPyDebugHandles {
+    /// `pypy_hpy_debug_unwrap_handle(dctx, dh)`: the universal handle `dh` wraps (borrowed).
+    unwrap: unsafe extern "C" fn(*mut HPyContext, isize) -> isize,
+    /// `pypy_hpy_debug_open_handle(dctx, uh)`: a new debug handle that owns `uh`.
+    open: unsafe extern "C" fn(*mut HPyContext, isize) -> isize,
+}
+
+static PYPY_DEBUG: OnceLock<Option<PyPyDebugHandles>> = OnceLock::new();
+
+/// PyPy's debug-handle functions, if this process has them and they do what we rely on; found and
+/// checked once, on PyPy's debug context `debug` and a universal or trace context `plain`.
+///
+/// # Safety
+/// Both contexts must be PyPy's, live and valid for calls.
+unsafe fn pypy_debug_handles(debug: *mut HPyContext, plain: *mut HPyContext) -> Option<&'static PyPyDebugHandles> {
+    PYPY_DEBUG
+        .get_or_init(|| {
+            let find = |name: &std::ffi::CStr| libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+            let (unwrap, open) = (find(c"pypy_hpy_debug_unwrap_handle"), find(c"pypy_hpy_debug_open_handle"));
+            if unwrap.is_null() || open.is_null() {
+                return None;
+            }
+            // Both are `HPy_ssize_t f(HPyContext *, HPy_ssize_t)`, handles passed as their integers.
+            type Fn = unsafe extern "C" fn(*mut HPyContext, isize) -> isize;
+            let pypy = PyPyDebugHandles {
+                unwrap: std::mem::transmute::<*mut libc::c_void, Fn>(unwrap),
+                open: std::mem::transmute::<*mut libc::c_void, Fn>(open),
+            };
+            pypy_debug_handles_work(&pypy, debug, plain).then_some(pypy)
+        })
+        .as_ref()
+}
+
+/// Whether `pypy`'s functions map between `debug`'s handles and `plain`'s: `None` unwraps to
+/// `plain`'s `None`, and a list opened as a debug handle is the very list of `plain`'s handle.
+unsafe fn pypy_debug_handles_work(pypy: &PyPyDebugHandles, debug: *mut HPyContext, plain: *mut HPyContext) -> bool {
+    if (pypy.unwrap)(debug, (*debug).h_None._i) != (*plain).h_None._i {
+        return false;
+    }
+    let list = hpy!(plain, ctx_List_New, 0);
+    if list.is_null() {
+        hpy!(plain, ctx_Err_Clear);
+        return false;
+    }
+    let own = hpy!(plain, ctx_Dup, list);
+    let wrapped = HPy { _i: (pypy.open)(debug, own._i) };
+    let mut ok = false;
+    if wrapped.is_null() {
+        close(plain, own);
+    } else {
+        ok = (pypy.unwrap)(debug, wrapped._i) == own._i
+            && hpy!(debug, ctx_List_Append, wrapped, (*debug).h_True) == 0
+            && hpy!(plain, ctx_Length, list) == 1;
+        close(debug, wrapped); // closes `own` too
+    }
+    close(plain, list);
+    if !ok && hpy!(plain, ctx_Err_Occurred) != 0 {
+        hpy!(plain, ctx_Err_Clear);
+    }
+    ok
 }
 
 /// Whether this CPython's universal handles are object addresses plus one, checked once on `None`.
