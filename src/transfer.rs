@@ -7,11 +7,12 @@
 //!   and debug contexts have `ctx_FromPyObject` / `ctx_AsPyObject`, so a handle crosses with one
 //!   call of the debug context.
 //! - `PyPyPlainToDebug` / `PyPyDebugToPlain`, PyPy: a PyPy debug handle wraps a handle of PyPy's
-//!   universal handle table, which universal and trace contexts use. PyPy exports the two functions
-//!   its own debug mode is built on, `pypy_hpy_debug_unwrap_handle` (a debug handle's universal
-//!   handle) and `pypy_hpy_debug_open_handle` (a new debug handle owning a universal handle); found
-//!   with `dlsym` and checked once at run time (`pypy_debug_handles`), they move a handle with one
-//!   debug-handle operation at most. That matters: PyPy 7.3.19 builds debug mode's C code with its
+//!   universal handle table, which universal and trace contexts use. PyPy exports the functions its
+//!   own debug mode is built on: `pypy_hpy_debug_unwrap_handle` (a debug handle's universal handle),
+//!   `pypy_hpy_debug_open_handle` (a new debug handle owning a universal handle) and
+//!   `pypy_hpy_debug_close_handle` (closes the debug handle only). Found with `dlsym` and checked
+//!   once at run time (`pypy_debug_handles`), they move a handle with one debug-handle operation
+//!   at most. That matters: PyPy 7.3.19 builds debug mode's C code with its
 //!   assertions on, so every debug handle opened or closed walks debug mode's queues of open and
 //!   of recently closed handles (up to 1,024 of them): microseconds per operation (docs/trampolines.md).
 //! - `Mailbox`, elsewhere (unknown families, or if those checks fail): each thread stores one
@@ -118,12 +119,34 @@ impl Transfer {
     }
 }
 
+impl Transfer {
+    /// Like `moved`, but takes `h` over: it is closed in every case. Out of PyPy's debug mode the
+    /// universal handle that `h` wraps becomes the result, and only the debug handle is closed.
+    ///
+    /// # Safety
+    /// As for `moved`; `h` must be owned by the caller, who must not use it afterwards.
+    pub unsafe fn consumed(self, from: *mut HPyContext, to: *mut HPyContext, h: HPy) -> HPy {
+        if let (Transfer::PyPyDebugToPlain, Some(Some(pypy))) = (self, PYPY_DEBUG.get()) {
+            if !h.is_null() {
+                let inner = (pypy.unwrap)(from, h._i);
+                (pypy.close)(from, h._i);
+                return HPy { _i: inner };
+            }
+        }
+        let moved = self.moved(from, to, h);
+        close(from, h);
+        moved
+    }
+}
+
 /// PyPy's own functions for its debug handles (libpypy exports them for its debug mode).
 pub struct PyPyDebugHandles {
     /// `pypy_hpy_debug_unwrap_handle(dctx, dh)`: the universal handle `dh` wraps (borrowed).
     unwrap: unsafe extern "C" fn(*mut HPyContext, isize) -> isize,
     /// `pypy_hpy_debug_open_handle(dctx, uh)`: a new debug handle that owns `uh`.
     open: unsafe extern "C" fn(*mut HPyContext, isize) -> isize,
+    /// `pypy_hpy_debug_close_handle(dctx, dh)`: closes `dh` but not the universal handle it wraps.
+    close: unsafe extern "C" fn(*mut HPyContext, isize),
 }
 
 static PYPY_DEBUG: OnceLock<Option<PyPyDebugHandles>> = OnceLock::new();
@@ -137,15 +160,19 @@ unsafe fn pypy_debug_handles(debug: *mut HPyContext, plain: *mut HPyContext) -> 
     PYPY_DEBUG
         .get_or_init(|| {
             let find = |name: &std::ffi::CStr| libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
-            let (unwrap, open) = (find(c"pypy_hpy_debug_unwrap_handle"), find(c"pypy_hpy_debug_open_handle"));
-            if unwrap.is_null() || open.is_null() {
+            let unwrap = find(c"pypy_hpy_debug_unwrap_handle");
+            let open = find(c"pypy_hpy_debug_open_handle");
+            let close = find(c"pypy_hpy_debug_close_handle");
+            if unwrap.is_null() || open.is_null() || close.is_null() {
                 return None;
             }
-            // Both are `HPy_ssize_t f(HPyContext *, HPy_ssize_t)`, handles passed as their integers.
-            type Fn = unsafe extern "C" fn(*mut HPyContext, isize) -> isize;
+            // Handles pass as their integers (`HPy_ssize_t`).
+            type Map = unsafe extern "C" fn(*mut HPyContext, isize) -> isize;
+            type Close = unsafe extern "C" fn(*mut HPyContext, isize);
             let pypy = PyPyDebugHandles {
-                unwrap: std::mem::transmute::<*mut libc::c_void, Fn>(unwrap),
-                open: std::mem::transmute::<*mut libc::c_void, Fn>(open),
+                unwrap: std::mem::transmute::<*mut libc::c_void, Map>(unwrap),
+                open: std::mem::transmute::<*mut libc::c_void, Map>(open),
+                close: std::mem::transmute::<*mut libc::c_void, Close>(close),
             };
             pypy_debug_handles_work(&pypy, debug, plain).then_some(pypy)
         })
@@ -153,7 +180,8 @@ unsafe fn pypy_debug_handles(debug: *mut HPyContext, plain: *mut HPyContext) -> 
 }
 
 /// Whether `pypy`'s functions map between `debug`'s handles and `plain`'s: `None` unwraps to
-/// `plain`'s `None`, and a list opened as a debug handle is the very list of `plain`'s handle.
+/// `plain`'s `None`; a list's handle opened as a debug handle unwraps to itself and reaches the same
+/// list; closing that debug handle leaves the handle it wrapped open.
 unsafe fn pypy_debug_handles_work(pypy: &PyPyDebugHandles, debug: *mut HPyContext, plain: *mut HPyContext) -> bool {
     if (pypy.unwrap)(debug, (*debug).h_None._i) != (*plain).h_None._i {
         return false;
@@ -172,7 +200,9 @@ unsafe fn pypy_debug_handles_work(pypy: &PyPyDebugHandles, debug: *mut HPyContex
         ok = (pypy.unwrap)(debug, wrapped._i) == own._i
             && hpy!(debug, ctx_List_Append, wrapped, (*debug).h_True) == 0
             && hpy!(plain, ctx_Length, list) == 1;
-        close(debug, wrapped); // closes `own` too
+        (pypy.close)(debug, wrapped._i);
+        ok = ok && hpy!(plain, ctx_Length, own) == 1;
+        close(plain, own);
     }
     close(plain, list);
     if !ok && hpy!(plain, ctx_Err_Occurred) != 0 {

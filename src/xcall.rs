@@ -104,8 +104,7 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
         let result = HPy { _i: call.ret() as isize };
         if !result.is_null() {
             // HPy_NULL (an exception) stays as it is: exceptions belong to the thread, not a context.
-            let back = plan.to_consumer.moved(provider, consumer, result);
-            close(provider, result);
+            let back = plan.to_consumer.consumed(provider, consumer, result);
             call.set_ret(back._i as u64);
         }
     }
