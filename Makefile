@@ -35,7 +35,7 @@ test-pypy: build test-cpython
 	PYTHONPATH=$(PYTHONPATH):$(PYPY_SITE) $(PYPY) -m pytest -q -p no:cacheprovider tests
 
 bench: build
-	@$(VENV_PY) benchmarks/run.py
+	@$(VENV_PY) benchmarks/run.py --pypy
 
 clean:
 	cargo clean
