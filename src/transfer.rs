@@ -12,9 +12,9 @@
 //!   `pypy_hpy_debug_open_handle` (a new debug handle owning a universal handle) and
 //!   `pypy_hpy_debug_close_handle` (closes the debug handle only). Found with `dlsym` and checked
 //!   once at run time (`pypy_debug_handles`), they move a handle with one debug-handle operation
-//!   at most. That matters: PyPy 7.3.19 builds debug mode's C code with its
-//!   assertions on, so every debug handle opened or closed walks debug mode's queues of open and
-//!   of recently closed handles (up to 1,024 of them): microseconds per operation (docs/trampolines.md).
+//!   at most. That matters: PyPy 7.3.19 builds debug mode's C code with its assertions on, so every
+//!   debug handle opened or closed walks debug mode's queues of open and of recently closed handles
+//!   (up to 1,024 of them), microseconds per operation (docs/trampolines.md).
 //! - `Mailbox`, elsewhere (unknown families, or if those checks fail): each thread stores one
 //!   `HPyGlobal`, once: a one-item list that both contexts load; the handle goes in as item 0 and
 //!   comes out in the other context. Per-call globals would not do: PyPy allocates a new global slot
@@ -106,7 +106,11 @@ impl Transfer {
                     if own.is_null() {
                         return HPy_NULL;
                     }
-                    HPy { _i: (pypy.open)(to, own._i) }
+                    let moved = HPy { _i: (pypy.open)(to, own._i) };
+                    if moved.is_null() {
+                        close(from, own); // (out of memory: an exception is set)
+                    }
+                    moved
                 }
                 _ => mailbox_move(from, to, h),
             },
@@ -117,9 +121,7 @@ impl Transfer {
             Transfer::Mailbox => mailbox_move(from, to, h),
         }
     }
-}
 
-impl Transfer {
     /// Like `moved`, but takes `h` over: it is closed in every case. Out of PyPy's debug mode the
     /// universal handle that `h` wraps becomes the result, and only the debug handle is closed.
     ///
@@ -140,7 +142,7 @@ impl Transfer {
 }
 
 /// PyPy's own functions for its debug handles (libpypy exports them for its debug mode).
-pub struct PyPyDebugHandles {
+struct PyPyDebugHandles {
     /// `pypy_hpy_debug_unwrap_handle(dctx, dh)`: the universal handle `dh` wraps (borrowed).
     unwrap: unsafe extern "C" fn(*mut HPyContext, isize) -> isize,
     /// `pypy_hpy_debug_open_handle(dctx, uh)`: a new debug handle that owns `uh`.
