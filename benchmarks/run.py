@@ -737,7 +737,7 @@ def main():
         md += ["", "## PyPy", "",
                "The same binaries and the same timing method on PyPy (%s), best of %d; instructions (callgrind, %s "
                "calls after the warm-up) for the paths with debug mode on one side. \"x debug -> debug\": ident's cost "
-               "over that of PyPy's own debug-mode call (the debug -> debug row's time, in another process; its "
+               "divided by that of PyPy's own debug-mode call (the debug -> debug row's time, in another process; its "
                "instructions, the baseline of the paths into debug mode). See \"PyPy's debug mode\" below." % (
                    info.get("pypy", "?"), args.pypy_reps, format(PYPY_CALLGRIND_CALLS, ",")), ""]
         md += pypy_rows(paths, pypy, pypy_cg)
