@@ -659,7 +659,8 @@ def main():
         else:
             jobs = [(p, python, CALLGRIND_CALLS, cg, "callgrind") for p in paths]
             if have_pypy:
-                jobs += [(p, PYPY, PYPY_CALLGRIND_CALLS, pypy_cg, "pypy cg") for p in paths if p.key() in PYPY_CALLGRIND]
+                jobs += [(p, PYPY, PYPY_CALLGRIND_CALLS, pypy_cg, "pypy cg")
+                         for p in paths if p.key() in PYPY_CALLGRIND]
             workdir = args.keep or tempfile.mkdtemp(prefix="hpybridge-bench-")
             os.makedirs(workdir, exist_ok=True)
             try:
