@@ -43,7 +43,7 @@ test-pypy: build test-cpython
 	PYTHONPATH=$(PYTHONPATH):$(PYPY_SITE) $(PYPY) -m pytest -q -p no:cacheprovider tests
 
 bench: build
-	@$(VENV_PY) benchmarks/run.py
+	@$(VENV_PY) benchmarks/run.py --pypy
 
 # Rust: formatting (rustfmt.toml) and clippy with the workspace lints ([workspace.lints] in
 # Cargo.toml), warnings as errors. Python: ruff, configured in pyproject.toml.

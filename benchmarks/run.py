@@ -21,14 +21,18 @@ baseline of the same process.
   the loop without its HPy_Close (which runs in the consumer's mode on the path, in the
   provider's in the baseline); the excess of the latter over the baseline's is what the call path
   adds ("bridge" in the table).
+- PyPy (`--pypy`, which `make bench` passes): the same binaries on PyPy (.cache/pypy, as `make
+  test-pypy` provisions it), timed the same way (best of 5), and counted by callgrind for the
+  paths with debug mode on one side (dynasm), with 2,000 calls per loop: PyPy takes ~20 s to start
+  under valgrind, and its debug-mode calls cost the same from the warm-up on. PyPy's debug -> debug
+  call is the reference there (see PYPY_METHOD).
 
-Usage: benchmarks/run.py [--pypy] [--no-callgrind] [--only SUBSTRING] [--reps N] [--keep DIR]
-[--output FILE] (environment as the Makefile sets it: PYTHONPATH=python, HPY_PYTHON,
-HPYBRIDGE_BUILD_DIR). --pypy also times every path on PyPy (.cache/pypy, as `make test-pypy`
-provisions it), with the same binaries; --keep keeps callgrind's files for a closer look
-(`callgrind_annotate` resolves names only in the first dump of a run; `read_dumps` here in all).
-Writes benchmarks/results.md. Never fails because a target is missed; exits non-zero only if
-nothing could be measured.
+Usage: benchmarks/run.py [--pypy] [--no-callgrind] [--only SUBSTRING] [--reps N] [--pypy-reps N]
+[--keep DIR] [--output FILE] (environment as the Makefile sets it: PYTHONPATH=python, HPY_PYTHON,
+HPYBRIDGE_BUILD_DIR). --keep keeps callgrind's files for a closer look (`callgrind_annotate`
+resolves names only in the first dump of a run; `read_dumps` here in all). Writes
+benchmarks/results.md. Never fails because a target is missed; exits non-zero only if nothing
+could be measured.
 """
 
 import argparse
@@ -61,6 +65,14 @@ CROSS = [("universal", "trace"), ("trace", "universal"), ("universal", "debug"),
 BACKENDS = ("dynasm", "libffi")
 FUNCTIONS = ("ident", "inc")
 CALLGRIND_CALLS = 20_000
+# On PyPy fewer: its debug-mode calls cost tens of thousands of instructions each, and after the
+# warm-up (debug mode's queue of closed handles is full by then) every call costs the same.
+PYPY_CALLGRIND_CALLS = 2_000
+# The PyPy paths whose instructions are counted too (each takes PyPy ~20 s to start under valgrind):
+# those with debug mode on one side, where PyPy's debug handles set the cost. dynasm only: libffi
+# adds over it what it adds on CPython.
+PYPY_CALLGRIND = [("universal", "debug", "dynasm"), ("debug", "universal", "dynasm"), ("trace", "debug", "dynasm"),
+                  ("debug", "trace", "dynasm")]
 WARM_CALLS = 2_000
 TARGET_NS = 25e6  # one timed repetition lasts at least this long
 PYPY = os.path.join(REPO, ".cache", "pypy", "bin", "pypy3")
@@ -194,12 +206,12 @@ def child_env(backend, pypy=False):
     return env
 
 
-def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600):
+def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600, calls=CALLGRIND_CALLS):
     """Runs the measuring process for `path`; returns its result dict (with "error" on failure)."""
     prov, cons = mods
     cfg = {"prov": devel.copy_for_mode(prov, path.prov), "prov_mode": path.prov,
            "cons": devel.copy_for_mode(cons, path.cons), "cons_mode": path.cons,
-           "kind": kind, "warm": WARM_CALLS, "calls": CALLGRIND_CALLS, "target_ns": TARGET_NS, "reps": reps}
+           "kind": kind, "warm": WARM_CALLS, "calls": calls, "target_ns": TARGET_NS, "reps": reps}
     argv = [python, "-c", _CHILD, json.dumps(cfg)]
     # Collection off but for the loops: the time_* methods switch it on and off around the loop
     # and dump after it (client requests, see benchloop.h).
@@ -211,7 +223,7 @@ def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600):
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": "timed out after %d s" % timeout}
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if not lines:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-12:]
         return {"error": "exit status %d: %s" % (proc.returncode, " | ".join(tail))}
@@ -277,7 +289,7 @@ def read_dumps(out_file):
     parts = [(int(d.rsplit(".", 1)[1]), d) for d in glob.glob(out_file + ".*") if d.rsplit(".", 1)[1].isdigit()]
     for _, dump in sorted(parts):
         with open(dump) as f:
-            trigger = next((l for l in f if l.startswith("desc: Trigger:")), "")
+            trigger = next((line for line in f if line.startswith("desc: Trigger:")), "")
         profile = read_profile(dump, names)
         symbol = next((s for s in LOOP_SYMBOLS if re.search(r"\b%s\b" % s, trigger)), None)
         if symbol is not None:
@@ -285,7 +297,7 @@ def read_dumps(out_file):
     return found
 
 
-def instructions(dumps):
+def instructions(dumps, calls=CALLGRIND_CALLS):
     """Per function: Ir per call of the path's loop and of the baseline's, and of each without its
     HPy_Close, from one dump per loop. The HPy_Close is called straight from the loop, so callgrind
     attributes it reliably; the provider's function is not (behind libffi's ffi_call, callgrind
@@ -297,27 +309,29 @@ def instructions(dumps):
         for side, prefix in (("baseline", "benchprov"), ("path", "benchcons")):
             symbol = "%s_loop_%s" % (prefix, fn)
             if symbol not in dumps:
-                raise ValueError("callgrind wrote no dump for %s (found: %s)" % (symbol, ", ".join(sorted(dumps)) or "none"))
+                found = ", ".join(sorted(dumps)) or "none"
+                raise ValueError("callgrind wrote no dump for %s (found: %s)" % (symbol, found))
             profile = dumps[symbol]
             total = profile[2] or 0
-            if total < CALLGRIND_CALLS:
+            if total < calls:
                 raise ValueError("callgrind counted %d instructions in %s: nothing was collected" % (total, symbol))
             close = inclusive(profile, prefix + "_close")
-            if fn == "ident" and close < CALLGRIND_CALLS:
+            if fn == "ident" and close < calls:
                 raise ValueError("callgrind profile of %s: no cost for %s_close" % (symbol, prefix))
-            entry[side] = total / CALLGRIND_CALLS
-            entry[side + "_close"] = close / CALLGRIND_CALLS
+            entry[side] = total / calls
+            entry[side + "_close"] = close / calls
         result[fn] = entry
     return result
 
 
-def measure_callgrind(path, mods, python, workdir):
-    out_file = os.path.join(workdir, "cg-%s-%s-%s.out" % (path.cons, path.prov, path.backend or "raw"))
-    r = run_child(path, mods, "callgrind", python, out_file=out_file, timeout=900)
+def measure_callgrind(path, mods, python, workdir, calls=CALLGRIND_CALLS):
+    out_file = os.path.join(workdir, "cg-%s%s-%s-%s.out" % (
+        "pypy-" if python == PYPY else "", path.cons, path.prov, path.backend or "raw"))
+    r = run_child(path, mods, "callgrind", python, out_file=out_file, timeout=900, calls=calls)
     if "error" in r:
         return r
     try:
-        ir = instructions(read_dumps(out_file))
+        ir = instructions(read_dumps(out_file), calls)
     except (OSError, ValueError) as e:
         return {"error": str(e)}
     r["ir"] = ir
@@ -336,7 +350,7 @@ def machine():
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
     def first_line(argv):
@@ -447,36 +461,85 @@ def targets(timing, cg):
     for cons, prov in CROSS:
         translating = "debug" in (cons, prov)
         for fn in FUNCTIONS:
-            d, l = bridge(cg, (cons, prov, "dynasm"), fn), bridge(cg, (cons, prov, "libffi"), fn)
+            d, f = bridge(cg, (cons, prov, "dynasm"), fn), bridge(cg, (cons, prov, "libffi"), fn)
             if translating:
-                checks.append(None if d is None or l is None else d <= l / 3.0)
-            if d is not None and l is not None:
+                checks.append(None if d is None or f is None else d <= f / 3.0)
+            if d is not None and f is not None:
                 whole = [cg[(cons, prov, b)]["ir"][fn]["path"] for b in ("dynasm", "libffi")]
-                details.append("%s -> %s %s: bridge dynasm %.1f vs libffi %.1f (%s); whole loop %.1f vs %.1f (%.0f%%)%s" % (
-                    cons, prov, fn, d, l, "%.0f%%" % (100.0 * d / l) if l > 0 else "n/a", whole[0], whole[1],
-                    100.0 * whole[0] / whole[1], "" if translating else "; context-swap stub, not a translating call"))
+                details.append(
+                    "%s -> %s %s: bridge dynasm %.1f vs libffi %.1f (%s); whole loop %.1f vs %.1f (%.0f%%)%s" % (
+                        cons, prov, fn, d, f, "%.0f%%" % (100.0 * d / f) if f > 0 else "n/a", whole[0], whole[1],
+                        100.0 * whole[0] / whole[1],
+                        "" if translating else "; context-swap stub, not a translating call"))
     out.append(("dynasm needs <= 1/3 of libffi's instructions for the same translating call "
                 "(bridge Ir/call; the paths with debug mode on one side)",
                 verdict(checks), details))
     return out
 
 
-def pypy_rows(paths, timing):
-    lines = ["| path (consumer -> provider) | backend | function | ns/call | baseline ns/call | ratio |",
-             "|---|---|---|---:|---:|---:|"]
+def pypy_own_debug_call(timing, cg):
+    """PyPy's own debug-mode call (ident, debug -> debug): (ns/call from its row, Ir/call: the
+    baseline of any path into debug mode, the same loop in the same mode)."""
+    ns = ((timing.get(("debug", "debug", None)) or {}).get("ns") or {}).get("path/ident")
+    ir = next((r["ir"]["ident"]["baseline"] for k, r in sorted(cg.items(), key=lambda kv: str(kv[0]))
+               if k[1] == "debug" and "ir" in r), None)
+    return ns, ir
+
+
+def pypy_rows(paths, timing, cg):
+    own_ns, own_ir = pypy_own_debug_call(timing, cg)
+    lines = ["| path (consumer -> provider) | backend | function | ns/call | baseline ns/call | ratio | "
+             "x debug -> debug (ns) | Ir/call | baseline Ir/call | x debug -> debug (Ir) |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for p in paths:
         t = timing.get(p.key(), {})
+        ir = (cg.get(p.key()) or {}).get("ir")
         backend = "raw pointers" if p.same else p.backend
         for fn in FUNCTIONS:
             ns = t.get("ns")
             if ns is None:
-                lines.append("| %s | %s | %s | not measured%s |  |  |" % (
+                lines.append("| %s | %s | %s | not measured%s |  |  |  |  |  |  |" % (
                     p.name, backend, fn, " (see below)" if t.get("error") else ""))
                 continue
-            lines.append("| %s | %s | %s | %s | %s | %s |" % (
-                p.name, backend, fn, fmt(ns["path/" + fn]), fmt(ns["baseline/" + fn]),
-                fmt(ns["path/" + fn] / ns["baseline/" + fn], 2)))
+            path_ns = ns["path/" + fn]
+            own = fn == "ident" and "debug" in (p.cons, p.prov)
+            path_ir = ir and ir[fn]["path"]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                p.name, backend, fn, fmt(path_ns), fmt(ns["baseline/" + fn]), fmt(path_ns / ns["baseline/" + fn], 2),
+                fmt(own_ns and own and path_ns / own_ns, 2) if own else "", fmt(path_ir, 0) if ir else "",
+                fmt(ir[fn]["baseline"], 0) if ir else "", fmt(own_ir and path_ir / own_ir, 3) if ir and own else ""))
     return lines
+
+
+def pypy_targets(timing, cg):
+    """PyPy: crossings out of and into debug mode against PyPy's own debug-mode call (debug -> debug),
+    and against the floor PyPy's debug handles set. An ident call made from debug mode opens and
+    closes one debug handle (its result), as the debug -> debug call does; a call into debug mode
+    opens and closes two (the argument the provider needs, and its result), as PyPy itself does when
+    Python code calls a debug-mode function: that floor is twice the debug -> debug call."""
+    own_ns, own_ir = pypy_own_debug_call(timing, cg)
+    out = []
+    for into, goal in ((False, "PyPy: a crossing out of debug mode within 2x of PyPy's own debug -> debug call "
+                                "(ident, instructions per call; times for reference)"),
+                       (True, "PyPy: a crossing into debug mode within 1% of PyPy's floor there, twice its debug -> "
+                              "debug call (ident, instructions per call; times for reference)")):
+        checks, details = [], []
+        for key in PYPY_CALLGRIND:
+            if (key[1] == "debug") != into:
+                continue
+            ir = ((cg.get(key) or {}).get("ir") or {}).get("ident")
+            ns = ((timing.get(key) or {}).get("ns") or {}).get("path/ident")
+            floor = own_ir and (2 if into else 1) * own_ir
+            checks.append(None if ir is None or not own_ir else ir["path"] <= (1.01 * floor if into else 2.0 * own_ir))
+            if ir is not None and own_ir:
+                time_note = "time not measured" if not (ns and own_ns) else \
+                    "time %.0f ns, %.2fx of debug -> debug's %.0f ns" % (ns, ns / own_ns, own_ns)
+                details.append("%s -> %s [%s] ident: %.0f Ir/call, %.3fx PyPy's debug -> debug (%.0f), %+.0f (%+.2f%%) "
+                               "over PyPy's floor (%dx); %s" % (
+                                   key[0], key[1], key[2], ir["path"], ir["path"] / own_ir, own_ir, ir["path"] - floor,
+                                   100.0 * (ir["path"] - floor) / floor, floor / own_ir, time_note))
+        out.append((goal, verdict(checks), details))
+    return out
 
 
 METHOD = """\
@@ -534,9 +597,26 @@ attribution does not.)
 """
 
 
+PYPY_METHOD = """\
+**PyPy's debug mode.** PyPy 7.3.19 compiles HPy's debug-mode C code with its assertions on, so
+every debug handle opened or closed checks debug mode's whole queues of open handles and of recently
+closed ones (kept to catch use after close, up to 1,024 of them): once the queue is full, about
+19,400 instructions and several microseconds per operation, three orders of magnitude more than a
+universal handle. The debug -> debug ident call does two (HPy_Dup, the loop's HPy_Close), so its
+cost per call grows over the first thousand or so calls of a process and stays flat after; the
+warm-up runs 2,000 calls first, and callgrind then counts %(calls)s per loop (the count per call is
+the same with 20,000). A crossing from debug mode into universal or trace mode needs no debug
+handle but its result's (PyPy's exported `pypy_hpy_debug_*` functions unwrap the arguments):
+the same two operations. Into debug mode it needs two more, opening and closing the argument's debug
+handle, as PyPy itself does when Python calls a debug-mode function: PyPy's floor there is twice the
+debug -> debug call. docs/trampolines.md has the breakdown.
+"""
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pypy", action="store_true", help="also time the paths on PyPy (no callgrind)")
+    parser.add_argument("--pypy", action="store_true",
+                        help="also time the paths on PyPy, and count instructions of those with debug mode on one side")
+    parser.add_argument("--pypy-reps", type=int, default=5)
     parser.add_argument("--no-callgrind", action="store_true", help="timings only")
     parser.add_argument("--only", help="only the paths whose label contains this")
     parser.add_argument("--reps", type=int, default=7)
@@ -562,49 +642,58 @@ def main():
                 p.label, r["ns"]["path/ident"], r["ns"]["baseline/ident"], r["ns"]["path/inc"],
                 r["ns"]["baseline/inc"]), flush=True)
 
-    cg = {}
+    pypy = {}
+    have_pypy = args.pypy and os.path.exists(PYPY)
+    if args.pypy and not have_pypy:
+        print("no PyPy at %s (make test-pypy provisions it): skipping --pypy" % PYPY)
+    if have_pypy:
+        for p in paths:
+            r = run_child(p, mods, "time", PYPY, reps=args.pypy_reps)
+            pypy[p.key()] = r
+            times = "ident %.1f ns (base %.1f)   inc %.1f ns (base %.1f)" % (
+                r["ns"]["path/ident"], r["ns"]["baseline/ident"], r["ns"]["path/inc"], r["ns"]["baseline/inc"]
+            ) if "ns" in r else ""
+            print("  pypy      %-32s %s" % (p.label, r.get("error", "")[:200] or times), flush=True)
+
+    # Instruction counts after all the timings (two valgrind processes at once would disturb them).
+    cg, pypy_cg = {}, {}
     if not args.no_callgrind:
         if shutil.which("valgrind") is None:
             print("valgrind not found: no instruction counts")
         else:
+            jobs = [(p, python, CALLGRIND_CALLS, cg, "callgrind") for p in paths]
+            if have_pypy:
+                jobs += [(p, PYPY, PYPY_CALLGRIND_CALLS, pypy_cg, "pypy cg")
+                         for p in paths if p.key() in PYPY_CALLGRIND]
             workdir = args.keep or tempfile.mkdtemp(prefix="hpybridge-bench-")
             os.makedirs(workdir, exist_ok=True)
             try:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-                    futures = {pool.submit(measure_callgrind, p, mods, python, workdir): p for p in paths}
+                    # The slow PyPy processes first, so that the CPython ones fill the gaps.
+                    futures = {pool.submit(measure_callgrind, p, mods, py, workdir, calls): (p, into, what)
+                               for p, py, calls, into, what in sorted(jobs, key=lambda j: j[1] != PYPY)}
                     for future in concurrent.futures.as_completed(futures):
-                        p = futures[future]
+                        p, into, what = futures[future]
                         r = future.result()
-                        cg[p.key()] = r
+                        into[p.key()] = r
                         if "error" in r:
-                            print("  callgrind %-32s %s" % (p.label, r["error"][:200]), flush=True)
+                            print("  %-9s %-32s %s" % (what, p.label, r["error"][:200]), flush=True)
                         else:
-                            print("  callgrind %-32s ident %6.1f Ir (base %6.1f)   inc %6.1f Ir (base %6.1f)" % (
-                                p.label, r["ir"]["ident"]["path"], r["ir"]["ident"]["baseline"],
+                            print("  %-9s %-32s ident %6.1f Ir (base %6.1f)   inc %6.1f Ir (base %6.1f)" % (
+                                what, p.label, r["ir"]["ident"]["path"], r["ir"]["ident"]["baseline"],
                                 r["ir"]["inc"]["path"], r["ir"]["inc"]["baseline"]), flush=True)
             finally:
                 if not args.keep:
                     shutil.rmtree(workdir, ignore_errors=True)
 
-    pypy = {}
-    if args.pypy:
-        if not os.path.exists(PYPY):
-            print("no PyPy at %s (make test-pypy provisions it): skipping --pypy" % PYPY)
-        else:
-            for p in paths:
-                r = run_child(p, mods, "time", PYPY, reps=args.reps)
-                pypy[p.key()] = r
-                print("  pypy      %-32s %s" % (p.label, r.get("error", "")[:200] or "ident %.1f ns (base %.1f)   inc %.1f ns (base %.1f)" % (
-                    r["ns"]["path/ident"], r["ns"]["baseline/ident"], r["ns"]["path/inc"], r["ns"]["baseline/inc"])),
-                      flush=True)
-
     info = machine()
-    if pypy and os.path.exists(PYPY):
+    if have_pypy:
         info["pypy"] = subprocess.run([PYPY, "-c", "import sys; print(sys.version.replace(chr(10), ' '))"],
                                       capture_output=True, text=True).stdout.strip()
     elapsed = time.time() - started
     table = rows(paths, timing, cg)
     goals = targets(timing, cg) if not args.only else []
+    pypy_goals = pypy_targets(pypy, pypy_cg) if pypy else []
 
     holds = []
     for p in paths:
@@ -619,11 +708,13 @@ def main():
     problems = errors(paths, ("time", timing), ("callgrind", cg))
     print()
     print("\n".join(table))
+    if pypy:
+        print("\nPyPy:\n" + "\n".join(pypy_rows(paths, pypy, pypy_cg)))
     if problems:
         print("\nnot measured:\n" + "\n".join(problems))
-    if goals:
+    if goals or pypy_goals:
         print()
-        for goal, verdict, detail in goals:
+        for goal, verdict, detail in goals + pypy_goals:
             print("target: %s: %s" % (goal, verdict.upper()))
             print("".join("    %s\n" % d for d in detail), end="")
     print("\n%d paths in %.0f s" % (len(paths), elapsed))
@@ -648,13 +739,24 @@ def main():
     if holds:
         md += ["", "## Table holds", ""] + ["- " + h for h in holds]
     if pypy:
-        md += ["", "## PyPy (timings only)", "",
-               "The same binaries and the same timing method on PyPy (%s); no callgrind." % info.get("pypy", "?"), ""]
-        md += pypy_rows(paths, pypy)
-        pypy_problems = errors(paths, ("PyPy", pypy))
+        md += ["", "## PyPy", "",
+               "The same binaries and the same timing method on PyPy (%s), best of %d; instructions (callgrind, %s "
+               "calls after the warm-up) for the paths with debug mode on one side. \"x debug -> debug\": ident's cost "
+               "divided by that of PyPy's own debug-mode call (the debug -> debug row's time, in another process; its "
+               "instructions, the baseline of the paths into debug mode). See \"PyPy's debug mode\" below." % (
+                   info.get("pypy", "?"), args.pypy_reps, format(PYPY_CALLGRIND_CALLS, ",")), ""]
+        md += pypy_rows(paths, pypy, pypy_cg)
+        pypy_problems = errors(paths, ("PyPy", pypy), ("PyPy callgrind", pypy_cg))
         if pypy_problems:
             md += ["", "Not measured:", ""] + pypy_problems
-    md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")},
+        if pypy_goals:
+            md += [""]
+        for g, v, d in pypy_goals:
+            md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
+    md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
+    if pypy:
+        md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]
+    md += [
            "The whole run took %.0f s." % elapsed, ""]
     with open(args.output, "w") as f:
         f.write("\n".join(md))

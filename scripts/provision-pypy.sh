@@ -45,7 +45,10 @@ LIB_PKGS=(libc6 libffi8 libexpat1 libbz2-1.0 zlib1g libtinfo6 libgcc-s1 liblzma5
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${HPYBRIDGE_PYPY_DIR:-$REPO/.cache/pypy}
 mkdir -p "$DIR"
-DIR=$(cd "$DIR" && pwd -P) # absolute, links resolved: it ends up inside the patched ELF interpreter path
+# Absolute and physical: it ends up inside the patched ELF interpreter path and the stamp, so a
+# folder reached through a symlink (say a git worktree's .cache/pypy pointing at the main
+# checkout's) must be recognised as the folder it is, not provisioned again under a second name.
+DIR=$(cd "$DIR" && pwd -P)
 
 ROOT=$DIR/root
 LAUNCHER=$DIR/bin/pypy3

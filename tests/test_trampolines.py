@@ -63,6 +63,35 @@ result = trail
     assert r == [names[a_mode] if i % 2 == 0 else names[b_mode] for i in range(61)]
 
 
+DEBUG_HANDLES = """
+calccons.connect()
+from hpy.universal import _debug
+def opened(f, n=10):
+    # Debug handles opened per call, closed or not (debug mode keeps the last 1,024 closed ones).
+    f()
+    gen = _debug.new_generation()
+    for _ in range(n):
+        f()
+    return (len(_debug.get_open_handles(gen)) + len(_debug.get_closed_handles(gen))) / n
+result = {"pick": opened(lambda: calccons.pick("a", "b", "c", 0)), "add": opened(lambda: calccons.add(1, 2)),
+          "hypot": opened(lambda: calccons.hypot(3.0, 4.0))}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("plain", ["universal", "trace"])
+def test_debug_handles_per_crossing(backend, plain):
+    """A crossing opens no debug handle but those the provider needs: none for a handle leaving debug
+    mode, one per handle entering it. Debug handles are what debug mode spends its time on (on PyPy
+    7.3.19 each one opened or closed walks debug mode's handle queues: docs/trampolines.md)."""
+    same = calc(backend, "debug", "debug", DEBUG_HANDLES)
+    # Out of debug mode: the same debug handles as calling within it (Python's call of the consumer
+    # and its arguments; the provider's result, which the crossing opens instead of the provider).
+    assert calc(backend, plain, "debug", DEBUG_HANDLES) == same
+    # Into debug mode: the handle arguments, and the provider's result.
+    assert calc(backend, "debug", plain, DEBUG_HANDLES) == {"pick": 4.0, "add": 3.0, "hypot": 0.0}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_threads(backend):
     r = calc(backend, "debug", "universal", """

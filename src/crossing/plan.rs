@@ -10,7 +10,7 @@
 //!   context may be marked invalid by a call-out): it replaces the context argument and jumps;
 //! - a translating trampoline (`translate::translate`) otherwise.
 
-use crate::crossing::family::{Entry, Family, Mode};
+use crate::crossing::family::{Entry, Family};
 use crate::crossing::transfer::Transfer;
 use crate::crossing::translate::{translate, CrossPlan};
 use crate::hpy::error::{Error, Exception, PyError, Result};
@@ -86,15 +86,11 @@ impl CallPlans {
             }
             return Ok(target); // nothing context-dependent crosses
         }
-        // A CPython universal or trace context, if either side has one: for Transfer's check.
-        let plain = match (provider.mode(), consumer.mode()) {
-            (Some(Mode::Debug), _) => consumer_ctx,
-            _ => home,
-        };
-        // SAFETY: `plain` is `home` or `consumer_ctx`, both valid now (the caller's contract).
-        let to_provider = unsafe { Transfer::between(consumer, provider, plain) };
+        // SAFETY: both contexts are live; `consumer_ctx` is valid now and `home` valid for calls
+        // unless the provider is in CPython's debug mode (the caller's contract).
+        let to_provider = unsafe { Transfer::between(consumer, consumer_ctx, provider, home) };
         // SAFETY: as above.
-        let to_consumer = unsafe { Transfer::between(provider, consumer, plain) };
+        let to_consumer = unsafe { Transfer::between(provider, home, consumer, consumer_ctx) };
         // No handle work: handles are shared, or the signature has none (then only the context
         // differs, whatever the families).
         let handle_work = uses_handles && to_provider != Transfer::Shared;

@@ -107,10 +107,9 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
         let result = HPy { _i: call.ret() as isize };
         if !result.is_null() {
             // HPy_NULL (an exception) stays as it is: exceptions belong to the thread, not a context.
-            // SAFETY: both contexts are valid now, and `result` is a new handle of the provider's.
-            let back = unsafe { plan.to_consumer.moved(provider, consumer, result) };
-            // SAFETY: as above.
-            unsafe { close(provider, result) };
+            // SAFETY: both contexts are valid now, and `result` is a new handle of the provider's,
+            // which `consumed` closes.
+            let back = unsafe { plan.to_consumer.consumed(provider, consumer, result) };
             call.set_ret(back._i as u64);
         }
     }
