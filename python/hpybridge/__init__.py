@@ -13,8 +13,8 @@ from . import errors
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
-__all__ = ["MODES", "LoadError", "abi_info", "apis", "call_counts", "count_calls", "errors", "get_include",
-           "load_extension", "mode_from_env", "parse_signature", "trampoline_info"]
+__all__ = ["MODES", "LoadError", "abi_info", "apis", "call_counts", "count_calls", "errors", "fallback_signature",
+           "get_include", "import_capi", "load_extension", "mode_from_env", "parse_signature", "trampoline_info"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -46,6 +46,22 @@ def apis(module: str | None = None) -> list[dict[str, Any]]:
 def parse_signature(text: str) -> str:
     """The canonical spelling of a C signature; `hpybridge.errors.SignatureSyntaxError` if malformed."""
     return _runtime.parse_signature(text)
+
+
+def fallback_signature(text: str) -> str:
+    """The CPython-API form of an HPy signature (docs/fallback-stubs.md), e.g.
+    'PyObject * (PyObject *)' for 'HPy (HPyContext *, HPy)'; `hpybridge.errors.NoFallbackError`
+    saying why if it has none, `SignatureSyntaxError` if it is malformed."""
+    return _runtime.fallback_signature(text)
+
+
+def import_capi(module: str, api: str, major: int, minor: int, slots: Any, at: int) -> int:
+    """What `import_<api>_capi()` of a generated `<api>_capi.h` calls: imports `module`, checks
+    its API `api` against the consumer's declaration (version `major.minor`, `slots` a sequence of
+    (name, CPython-API signature) pairs in slot order, `at` an address inside the consumer's shared
+    object, for `apis()`) and returns the address of the table of CPython-API stubs. Raises the
+    `hpybridge.errors.APIImportError` subclass that names both sides."""
+    return _runtime.import_capi(module, api, major, minor, tuple(tuple(s) for s in slots), at)
 
 
 def count_calls(on: bool = True) -> bool:

@@ -40,6 +40,13 @@ def inspect_main(argv):
         for c in api["consumers"]:
             print("  consumer %s in %s: needs %s, uses %d slots, imported %d time(s)  (%s)"
                   % (c["module"], c["family"], c["version"], c["slots"], c["imports"], c["file"]))
+        print("  CPython-API stubs (_%s_CAPI):" % api["name"])
+        for i, slot in enumerate(api["capi_slots"]):
+            print("  %3d  %-*s  %s" % (i, width, slot["name"],
+                                       slot["signature"] if slot["missing"] is None else "none: " + slot["missing"]))
+        for c in api["capi_consumers"]:
+            print("  C-API consumer %s: needs %s, uses %d slots, imported %d time(s)  (%s)"
+                  % (c["module"], c["version"], c["slots"], c["imports"], c["file"]))
     return 0
 
 

@@ -31,5 +31,9 @@ class APIRegistrationError(ImportError):
     """A provider's API could not be registered (already registered, or a malformed declaration)."""
 
 
+class NoFallbackError(ValueError):
+    """An HPy signature has no CPython-API form (docs/fallback-stubs.md says which have none)."""
+
+
 class SignatureSyntaxError(ValueError):
     """A C signature string could not be parsed; the message points at the offending character."""

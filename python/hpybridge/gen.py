@@ -1,10 +1,13 @@
 """`python -m hpybridge gen SPEC [-o OUTDIR]`: C headers for an API from its spec (docs/api-spec.md).
 
 A spec is a TOML file describing one API: its name, the module that provides it, its version and
-its functions (slots), in slot order. From it this writes two headers:
+its functions (slots), in slot order. From it this writes:
 
 - `<api>_api.h` for consumers: the `<api>_API` struct of function pointers and `import_<api>(ctx)`;
-- `<api>_export.h` for the provider: the prototypes of `<api>_<name>` and `export_<api>(ctx, module)`.
+- `<api>_export.h` for the provider: the prototypes of `<api>_<name>` and `export_<api>(ctx, module)`;
+- `<api>_capi.h` for C-API consumers (Python.h, no HPy): the `<api>_CAPI` struct of the functions in
+  their CPython-API form (docs/fallback-stubs.md) and `import_<api>_capi()`;
+- `<api>_capi.pxd` for Cython consumers: the same, to `cimport`.
 
 Signatures are canonicalised by the runtime's parser (`hpybridge.parse_signature`), the one the
 runtime checks imports with: the tables in the headers carry canonical signatures, exactly what
@@ -67,6 +70,10 @@ class Function:
     # from `char *f(...)`. E.g. ret "const char *", args "(HPyContext *ctx, double x)".
     ret: str = ""
     args: str = ""
+    # The CPython-API form of `canonical` (the runtime derives it), or None with the reason why
+    # there is none: then C-API consumers get no function in that slot.
+    fallback: str | None = None
+    no_fallback: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,6 +205,16 @@ def _parse_signature():
     return hpybridge.parse_signature, SignatureSyntaxError
 
 
+def _fallback_form(canonical):
+    """(the CPython-API form of `canonical`, "") or (None, why it has none), from the runtime."""
+    import hpybridge
+
+    try:
+        return hpybridge.fallback_signature(canonical), ""
+    except hpybridge.errors.NoFallbackError as e:
+        return None, str(e)
+
+
 def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Reads and checks the spec at `path`; returns a `Spec` or raises `SpecError`."""
     label = str(path)
@@ -280,7 +297,9 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
                             % (where, *previous[0], since_text, previous[1], *previous[0]))
         previous = (since, fname)
         ret, args = _c_parts(signature, canonical, parse)
-        functions.append(Function(fname, signature, canonical, since, _doc(where, entry), ret, args))
+        fallback, no_fallback = _fallback_form(canonical)
+        functions.append(Function(fname, signature, canonical, since, _doc(where, entry), ret, args, fallback,
+                                  no_fallback))
     return Spec(label, name, module, major, minor, api_doc, tuple(functions))
 
 
@@ -483,10 +502,178 @@ def render_export_header(spec):
     return "\n".join(out)
 
 
+def _capi_member(f):
+    """The `<api>_CAPI` member of `f`: a pointer to its CPython-API form, or `void *` if none."""
+    if f.fallback is None:
+        return "void *%s" % f.name
+    ret, args = _split(f.fallback)
+    return _declarator(ret, "(*%s)" % f.name, args)
+
+
+def _capi_expected(f):
+    """The signature a C-API consumer expects in `f`'s slot of the fallback table: its CPython-API
+    form, or, if it has none, its HPy signature (the runtime publishes that with no function)."""
+    return f.fallback if f.fallback is not None else f.canonical
+
+
+def render_capi_header(spec):
+    name, up = spec.name, spec.name.upper()
+    guard = "%s_CAPI_H" % up
+    filename = "%s_capi.h" % name
+    out = _header_comment(spec, filename, "the %s API for C-API consumers (Python.h, no HPy)." % name)
+    out += [
+        " *",
+        " * The provider's functions in their CPython-API form (docs/fallback-stubs.md): no HPyContext *,",
+        " * PyObject * for HPy (borrowed arguments, new-reference results), Py_ssize_t for HPy_ssize_t.",
+        " * Errors as the provider reports them, with the Python exception set (NULL for PyObject *).",
+        " * In the consumer's module initialisation, NumPy's import_array() style:",
+        " *     static const %s_CAPI *%s_capi;" % (name, name),
+        " *     ...",
+        " *     %s_capi = import_%s_capi();" % (name, name),
+        " *     if (%s_capi == NULL)" % name,
+        " *         return NULL;",
+        " * Define %s_API_MINOR_NEEDED before including this header to accept older providers. */" % up,
+        "#ifndef %s" % guard,
+        "#define %s" % guard,
+        "",
+        "#include <Python.h>",
+        "",
+        "#define %s_CAPI_MAJOR %d" % (up, spec.major),
+        "#define %s_CAPI_MINOR %d" % (up, spec.minor),
+        "#ifndef %s_API_MINOR_NEEDED" % up,
+        "#define %s_API_MINOR_NEEDED %s_CAPI_MINOR" % (up, up),
+        "#endif",
+        "#if %s_API_MINOR_NEEDED > %s_CAPI_MINOR" % (up, up),
+        '#error "%s_API_MINOR_NEEDED is newer than this %s_capi.h (%s); regenerate it from a newer spec"'
+        % (up, name, spec.version),
+        "#endif",
+        "#define %s_CAPI_SLOT_COUNT(minor) %s" % (up, _slot_count_expr(spec, "minor")),
+        "",
+        "/* One member per slot, in slot order (the layout of the table import_%s_capi returns). */" % name,
+        "typedef struct {",
+    ]
+    for f in spec.functions:
+        comment = "since %d.%d; %s" % (f.since[0], f.since[1], f.canonical)
+        if f.fallback is None:
+            comment += "; " + _one_line("NULL here: " + f.no_fallback)
+        out.append("    /* %s */" % comment)
+        out.append("    %s;" % _capi_member(f))
+    out += [
+        "} %s_CAPI;" % name,
+        "",
+        "/* Imports the %s API from module '%s' (importing it if needed) through hpybridge, and returns"
+        % (name, spec.module),
+        "   the table of its CPython-API stubs (kept by the runtime for the life of the process), or NULL",
+        "   with an exception set: hpybridge.errors.APIImportError or a subclass naming what this consumer",
+        "   expects and what the provider has, or the error importing either module raised. */",
+        "static inline const %s_CAPI *import_%s_capi(void)" % (name, name),
+        "{",
+        "    static const char *const names[] = {%s};" % ", ".join('"%s"' % f.name for f in spec.functions),
+        "    static const char *const signatures[] = {",
+    ]
+    out += ['        "%s",' % _capi_expected(f) for f in spec.functions]
+    out += [
+        "    };",
+        "    Py_ssize_t n = %s_CAPI_SLOT_COUNT(%s_API_MINOR_NEEDED);" % (up, up),
+        "    const %s_CAPI *table = NULL;" % name,
+        '    PyObject *hpybridge = PyImport_ImportModule("hpybridge");',
+        "    PyObject *wanted = PyTuple_New(n);",
+        "    PyObject *result = NULL;",
+        "    if (hpybridge == NULL || wanted == NULL)",
+        "        goto done;",
+        "    for (Py_ssize_t i = 0; i < n; i++) {",
+        '        PyObject *slot = Py_BuildValue("(ss)", names[i], signatures[i]);',
+        "        if (slot == NULL)",
+        "            goto done;",
+        "        PyTuple_SET_ITEM(wanted, i, slot);",
+        "    }",
+        "    /* The address of `names` tells the runtime which shared object this consumer is. */",
+        '    result = PyObject_CallMethod(hpybridge, "import_capi", "ssIIOn", "%s", "%s",' % (spec.module, name),
+        "                                 (unsigned int)%s_CAPI_MAJOR, (unsigned int)%s_API_MINOR_NEEDED, wanted,"
+        % (up, up),
+        "                                 (Py_ssize_t)(Py_intptr_t)names);",
+        "    if (result != NULL)",
+        "        table = (const %s_CAPI *)PyLong_AsVoidPtr(result);" % name,
+        "done:",
+        "    Py_XDECREF(result);",
+        "    Py_XDECREF(wanted);",
+        "    Py_XDECREF(hpybridge);",
+        "    return table;",
+        "}",
+        "",
+        "#endif /* %s */" % guard,
+        "",
+    ]
+    return "\n".join(out)
+
+
+# C scalar types as Cython spells them (the rest are the same in both, or come from libc.stdint).
+_CYTHON_NAMES = {"bool": "bint"}
+_STDINT = ("int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t", "uint64_t", "intptr_t",
+           "uintptr_t")
+
+
+def _cython_type(c_type):
+    """A canonical C type in Cython: `PyObject *` values are `object` (Cython then counts the
+    references: borrowed arguments, new-reference results); pointers to them stay pointers."""
+    if c_type == "PyObject *":
+        return "object"
+    base = c_type.rstrip(" *")
+    return _CYTHON_NAMES.get(base, base) + c_type[len(base):]
+
+
+def _cython_params(args):
+    inner = args[1:-1]
+    if inner == "void":
+        return "()"
+    return "(%s)" % ", ".join(_cython_type(a.strip()) for a in inner.split(","))
+
+
+def render_pxd(spec):
+    name = spec.name
+    out = [
+        "# %s_capi.pxd: the %s API for Cython consumers." % (name, name),
+        "#",
+        "# Generated by `python -m hpybridge gen %s` from %s %s: do not edit. Provider module: %s."
+        % (os.path.basename(spec.path), name, spec.version, spec.module),
+        "# The functions in their CPython-API form (docs/fallback-stubs.md), from %s_capi.h:" % name,
+        "#",
+        "#     cimport %s_capi" % name,
+        "#     cdef const %s_capi.%s_CAPI *%s = %s_capi.import_%s_capi()" % (name, name, name, name, name),
+        "#     %s.%s(...)" % (name, spec.functions[0].name),
+        "#",
+        "# A function returning `object` raises the provider's exception when it returns NULL; the others",
+        "# are checked for an exception after every call (`except *`).",
+        "",
+        "from cpython.ref cimport PyObject",
+        "from libc.stdint cimport %s" % ", ".join(_STDINT),
+        "",
+        'cdef extern from "%s_capi.h":' % name,
+        "    ctypedef struct %s_CAPI:" % name,
+    ]
+    for f in spec.functions:
+        if f.fallback is None:
+            out.append("        void *%s  # %s" % (f.name, " ".join(f.no_fallback.split())))
+            continue
+        ret, args = _split(f.fallback)
+        ret_type = _cython_type(ret)
+        clause = "" if ret_type == "object" else " except *"
+        out.append("        %s (*%s)%s%s" % (ret_type, f.name, _cython_params(args), clause))
+    out += [
+        "",
+        "    const %s_CAPI *import_%s_capi() except NULL" % (name, name),
+        "",
+    ]
+    return "\n".join(out)
+
+
 def render(spec: Spec) -> dict[str, str]:
-    """The generated files' names and contents: {"<api>_api.h": text, "<api>_export.h": text}."""
+    """The generated files' names and contents: `<api>_api.h`, `<api>_export.h`, `<api>_capi.h` and
+    `<api>_capi.pxd`."""
     return {"%s_api.h" % spec.name: render_api_header(spec),
-            "%s_export.h" % spec.name: render_export_header(spec)}
+            "%s_export.h" % spec.name: render_export_header(spec),
+            "%s_capi.h" % spec.name: render_capi_header(spec),
+            "%s_capi.pxd" % spec.name: render_pxd(spec)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,8 +712,8 @@ def _generate(spec, out_dir=None):
 
 
 def generate(spec: Spec, out_dir: str | None = None) -> list[str]:
-    """Writes the headers for `spec` into `out_dir` (default: the spec's directory), each only if its
-    content changed, and returns their paths: [<api>_api.h, <api>_export.h]."""
+    """Writes the generated files for `spec` into `out_dir` (default: the spec's directory), each only
+    if its content changed, and returns their paths, in `render`'s order."""
     return [path for path, _ in _generate(spec, out_dir)]
 
 

@@ -5,6 +5,7 @@
 //! thread-locals for the extent of a call.
 
 pub mod entry;
+pub mod fallback;
 pub mod family;
 pub mod plan;
 mod scoped;

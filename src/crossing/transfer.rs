@@ -246,7 +246,7 @@ unsafe fn pypy_debug_handles_work(pypy: &PyPyDebugHandles, debug: *mut HPyContex
 ///
 /// # Safety
 /// `plain` must be a CPython universal or trace context, valid for the current call.
-unsafe fn plain_handles_are_objects(plain: *mut HPyContext) -> bool {
+pub(crate) unsafe fn plain_handles_are_objects(plain: *mut HPyContext) -> bool {
     static CHECKED: OnceLock<bool> = OnceLock::new();
     // SAFETY: `plain` is valid for the current call; `h_None` is a borrowed handle of it, and the
     // reference `ctx_AsPyObject` returns is owned here.

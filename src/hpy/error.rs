@@ -23,6 +23,7 @@ pub enum PyError {
     CrossModeError,
     APIRegistrationError,
     SignatureSyntaxError,
+    NoFallbackError,
 }
 
 impl PyError {
@@ -35,6 +36,7 @@ impl PyError {
             PyError::CrossModeError => "CrossModeError",
             PyError::APIRegistrationError => "APIRegistrationError",
             PyError::SignatureSyntaxError => "SignatureSyntaxError",
+            PyError::NoFallbackError => "NoFallbackError",
         }
     }
 }

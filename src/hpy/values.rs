@@ -48,6 +48,53 @@ pub unsafe fn str_arg(ctx: *mut HPyContext, h: HPy, what: &str) -> Result<String
     }
 }
 
+/// The value of an `int` handle, or a `TypeError` naming `what` (an `OverflowError` if it does not
+/// fit an `i64`).
+///
+/// # Safety
+/// `ctx` must be valid for the current call; `h` a live handle in it.
+pub unsafe fn int_arg(ctx: *mut HPyContext, h: HPy, what: &str) -> Result<i64> {
+    // SAFETY: `ctx` is valid for the current call and `h` lives in it.
+    unsafe {
+        if hpy!(ctx, ctx_TypeCheck, h, (*ctx).h_LongType) == 0 {
+            return Err(Error::new(Exception::TypeError, format!("{what}: expected an int")));
+        }
+        let v = hpy!(ctx, ctx_Long_AsInt64_t, h);
+        if v == -1 && hpy!(ctx, ctx_Err_Occurred) != 0 {
+            return Err(Error::Set);
+        }
+        Ok(v)
+    }
+}
+
+/// The items of a tuple or list handle (new handles, which the caller closes), or a `TypeError`
+/// naming `what`.
+///
+/// # Safety
+/// `ctx` must be valid for the current call; `h` a live handle in it.
+pub unsafe fn items(ctx: *mut HPyContext, h: HPy, what: &str) -> Result<Vec<HPy>> {
+    // SAFETY: `ctx` is valid for the current call and `h` lives in it; each item is a new handle.
+    unsafe {
+        if hpy!(ctx, ctx_Tuple_Check, h) == 0 && hpy!(ctx, ctx_List_Check, h) == 0 {
+            return Err(Error::new(Exception::TypeError, format!("{what}: expected a tuple or a list")));
+        }
+        let n = hpy!(ctx, ctx_Length, h);
+        if n < 0 {
+            return Err(Error::Set);
+        }
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let item = hpy!(ctx, ctx_GetItem_i, h, i);
+            if item.is_null() {
+                out.iter().for_each(|&h| close(ctx, h));
+                return Err(Error::Set);
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
+}
+
 /// `str(getattr(obj, name))` if that attribute is a `str`; `None` (no exception left set) if not.
 ///
 /// # Safety

@@ -7,9 +7,11 @@ use crate::crossing::table::COUNTING;
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::context::context_name;
-use crate::hpy::error::{Error, PyError, Result};
-use crate::hpy::values::{str_arg, Builder};
+use crate::hpy::error::{Error, Exception, PyError, Result};
+use crate::hpy::values::{close, int_arg, items, str_arg, Builder};
+use crate::registry::import_capi::{import_capi, CapiRequest};
 use crate::registry::{module_of_file, REGISTRY};
+use capsules::fallback::fallback;
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext, HPY_ABI, HPY_ABI_VERSION, HPY_ABI_VERSION_MINOR, HPY_VERSION};
 use std::ffi::{c_int, CStr};
@@ -65,6 +67,74 @@ pub unsafe extern "C" fn hpybridge_parse_signature(ctx: *mut HPyContext, text: H
     }
 }
 
+/// `fallback_signature(text)`: the canonical CPython-API form of an HPy signature
+/// (`capsules::fallback`); `NoFallbackError` saying why if it has none.
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_fallback_signature(ctx: *mut HPyContext, text: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `text` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            let text = str_arg(ctx, text, "fallback_signature()")?;
+            let sig = Signature::parse(&text)
+                .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
+            let form = fallback(&sig).map_err(|e| Error::new(PyError::NoFallbackError, e.to_string()))?;
+            Builder(ctx).str(&form.to_canonical())
+        })
+    }
+}
+
+/// `import_capi(module, api, major, minor, slots, at)`: what `import_<api>_capi()` of a generated
+/// `<api>_capi.h` calls (see `registry::import_capi`): `slots` is a tuple of (name, CPython-API
+/// signature) pairs, `at` an address in the consumer's shared object. Returns the address of the
+/// table of stubs, as an int.
+///
+/// # Safety
+/// Called by module.c with the context of the call and `n` live handles at `args`.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_import_capi(ctx: *mut HPyContext, args: *const HPy, n: usize) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
+    unsafe {
+        boundary(ctx, || {
+            let usage = "import_capi(module, api, major, minor, slots, at)";
+            let args = std::slice::from_raw_parts(args, n);
+            let [module, api, major, minor, slots, at] = args else {
+                return Err(Error::new(Exception::TypeError, format!("{usage}: expected 6 arguments, found {n}")));
+            };
+            let version = |h: HPy, what: &str| -> Result<u32> {
+                let v = int_arg(ctx, h, what)?;
+                u32::try_from(v)
+                    .map_err(|_| Error::new(Exception::ValueError, format!("{what}: expected 0 to 2**32-1, found {v}")))
+            };
+            let mut pairs = Vec::new();
+            for item in items(ctx, *slots, "import_capi() slots")? {
+                let pair = items(ctx, item, "import_capi() slot");
+                close(ctx, item);
+                let pair = pair?;
+                let texts = match pair.as_slice() {
+                    [name, sig] => Ok((str_arg(ctx, *name, "slot name"), str_arg(ctx, *sig, "slot signature"))),
+                    _ => Err(Error::new(Exception::TypeError, "import_capi() slot: expected a (name, signature) pair")),
+                };
+                pair.iter().for_each(|&h| close(ctx, h));
+                let (name, sig) = texts?;
+                pairs.push((name?, sig?));
+            }
+            let request = CapiRequest {
+                module: str_arg(ctx, *module, "import_capi() module")?,
+                api: str_arg(ctx, *api, "import_capi() api")?,
+                major: version(*major, "import_capi() major")?,
+                minor: version(*minor, "import_capi() minor")?,
+                slots: pairs,
+                at: int_arg(ctx, *at, "import_capi() at")? as usize,
+            };
+            let table = import_capi(ctx, request)?;
+            Builder(ctx).int(table as i64)
+        })
+    }
+}
+
 /// `apis()`: every registered API, its provider and its consumers, as a list of dicts.
 ///
 /// # Safety
@@ -86,13 +156,31 @@ unsafe fn apis(ctx: *mut HPyContext) -> Result<HPy> {
                 .iter()
                 .map(|c| (c.file.clone(), c.family.clone(), c.minor, c.table.addresses(), c.imports))
                 .collect();
-            (a.decl.clone(), a.module.clone(), a.family.clone(), a.file.clone(), consumers)
+            let capi_slots: Vec<_> = a
+                .capi
+                .stubs
+                .decl
+                .slots
+                .iter()
+                .zip(&a.capi.stubs.missing)
+                .map(|(s, missing)| (s.name.clone(), s.signature.to_canonical(), missing.clone()))
+                .collect();
+            let capi_consumers: Vec<_> =
+                a.capi.consumers.iter().map(|c| (c.file.clone(), c.minor, c.slots, c.imports)).collect();
+            (
+                a.decl.clone(),
+                a.module.clone(),
+                a.family.clone(),
+                a.file.clone(),
+                consumers,
+                (capi_slots, capi_consumers),
+            )
         })
         .collect();
     let b = Builder(ctx);
     // SAFETY: `ctx` is valid for the current call.
     unsafe {
-        b.list(snapshot.into_iter().map(|(decl, module, family, file, consumers)| {
+        b.list(snapshot.into_iter().map(|(decl, module, family, file, consumers, (capi_slots, capi_consumers))| {
             b.dict([
                 (c"name", b.str(&decl.name)),
                 (c"version", b.str(&format!("{}.{}", decl.major, decl.minor))),
@@ -118,6 +206,28 @@ unsafe fn apis(ctx: *mut HPyContext) -> Result<HPy> {
                             (c"slots", b.int(addresses.len() as i64)),
                             (c"imports", b.int(*imports as i64)),
                             (c"table", b.list(addresses.iter().map(|&a| b.int(a as i64)))),
+                        ])
+                    })),
+                ),
+                (
+                    c"capi_slots",
+                    b.list(capi_slots.iter().map(|(name, signature, missing)| {
+                        b.dict([
+                            (c"name", b.str(name)),
+                            (c"signature", b.str(signature)),
+                            (c"missing", b.opt_str(missing.as_deref())),
+                        ])
+                    })),
+                ),
+                (
+                    c"capi_consumers",
+                    b.list(capi_consumers.iter().map(|(file, minor, slots, imports)| {
+                        b.dict([
+                            (c"module", b.opt_str(module_of_file(file.as_deref()))),
+                            (c"file", b.opt_str(file.as_deref())),
+                            (c"version", b.str(&format!("{}.{minor}", decl.major))),
+                            (c"slots", b.int(*slots as i64)),
+                            (c"imports", b.int(*imports as i64)),
                         ])
                     })),
                 ),

@@ -31,6 +31,26 @@ static HPy parse_signature_impl(HPyContext *ctx, HPy self, HPy text)
     return hpybridge_parse_signature(ctx, text);
 }
 
+HPyDef_METH(fallback_signature, "fallback_signature", HPyFunc_O,
+            .doc = "fallback_signature(text) -> str: the CPython-API form of an HPy signature, e.g. "
+                   "'PyObject * (PyObject *)' for 'HPy (HPyContext *, HPy)'. Raises "
+                   "hpybridge.errors.NoFallbackError if it has none.")
+static HPy fallback_signature_impl(HPyContext *ctx, HPy self, HPy text)
+{
+    (void)self;
+    return hpybridge_fallback_signature(ctx, text);
+}
+
+HPyDef_METH(import_capi, "import_capi", HPyFunc_VARARGS,
+            .doc = "import_capi(module, api, major, minor, slots, at) -> int: the address of the table of "
+                   "CPython-API stubs of `module`'s API `api`, checked against the consumer's declaration "
+                   "(what import_<api>_capi() of a generated <api>_capi.h calls).")
+static HPy import_capi_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    return hpybridge_import_capi(ctx, args, n);
+}
+
 HPyDef_METH(apis, "apis", HPyFunc_NOARGS,
             .doc = "apis() -> list of dict: every API registered with this runtime, its provider "
                    "(module, file, context family), slots, and the consumers that imported it.")
@@ -73,7 +93,7 @@ static int exec_impl(HPyContext *ctx, HPy module)
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &parse_signature, &apis, &count_calls, &call_counts,
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &fallback_signature, &import_capi, &apis, &count_calls, &call_counts,
                                      &trampoline_info, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {

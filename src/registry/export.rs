@@ -1,21 +1,23 @@
-//! `export_api`: a provider registers its API and publishes it as a capsule on its module.
+//! `export_api`: a provider registers its API and publishes it as a capsule on its module, with its
+//! CPython-API stubs (`crossing::fallback`) in a second capsule.
 
+use crate::crossing::fallback::FallbackStubs;
 use crate::crossing::family::Family;
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, PyError, Result};
 use crate::hpy::values::{close, str_attr};
-use crate::registry::{file_of, Api, Published, REGISTRY};
-use capsules::wire::{attribute_name, read_table, ApiDecl, HPyBridge_APITable, Role};
+use crate::registry::{file_of, Api, Capi, Published, REGISTRY};
+use capsules::wire::{attribute_name, capi_attribute_name, read_table, HPyBridge_APITable, Role};
 use hpy_sys::{HPy, HPyContext};
-use std::ffi::c_int;
+use std::ffi::{c_int, CStr};
 
 fn describe(module: &str, family: &Family, file: &Option<String>) -> String {
     format!("module '{module}' ({family}, {})", file.as_deref().unwrap_or("unknown file"))
 }
 
 /// Registers `table` for `module`, publishes the runtime's copy in a capsule and stores it in the
-/// module attribute `_<api>_API`. `home` is the provider's `_ctx_for_trampolines`: the context
+/// module attribute `_<api>_API`, and the table of its CPython-API stubs in `_<api>_CAPI`. `home` is the provider's `_ctx_for_trampolines`: the context
 /// Python calls it with, which trampolines start from (NULL: `ctx`). Returns 0, or -1 with an
 /// exception set.
 ///
@@ -72,13 +74,23 @@ pub unsafe fn export(
 
     // The lock is not held across HPy calls (they may run Python code); the check is repeated below.
     let published = Published::new(&decl, home);
-    // SAFETY: `ctx` is valid for the current call and `module` lives in it; the capsule points into
-    // `published`, which is registered or leaked below, so it outlives the capsule.
-    unsafe { publish(ctx, module, &decl, &published)? };
+    // SAFETY: `home` is the provider's home context (valid for calls unless in CPython's debug
+    // mode, where the stubs enter it properly on every call).
+    let stubs = unsafe { FallbackStubs::new(&decl, &family, home)? };
+    let capi = Published::capi(&stubs.decl);
+    // SAFETY: `ctx` is valid for the current call and `module` lives in it; the capsules point into
+    // `published` and `capi`, which are registered or leaked below, so they outlive the capsules.
+    unsafe {
+        publish(ctx, module, &attribute_name(&decl.name), &published)?;
+        publish(ctx, module, &capi_attribute_name(&decl.name), &capi)?;
+    }
     let mut apis = REGISTRY.lock();
     if let Err(e) = already(&apis) {
-        // The capsule on the module points into `published`: it must outlive the module.
+        // The capsules on the module point into the tables, and those to the stubs: they must
+        // outlive the module.
         Box::leak(published);
+        Box::leak(capi);
+        std::mem::forget(stubs);
         return Err(e);
     }
     apis.push(Api {
@@ -89,17 +101,17 @@ pub unsafe fn export(
         published,
         consumers: Vec::new(),
         plans: Default::default(),
+        capi: Capi { stubs, published: capi, consumers: Vec::new() },
     });
     Ok(())
 }
 
-/// Sets `module`'s attribute `_<api>_API` to a capsule holding `published`'s API table.
+/// Sets `module`'s attribute `attr` to a capsule holding `published`'s API table.
 ///
 /// # Safety
 /// `ctx` must be valid for the current call and `module` a live handle in it; `published` must
 /// outlive the capsule.
-unsafe fn publish(ctx: *mut HPyContext, module: HPy, decl: &ApiDecl, published: &Published) -> Result<()> {
-    let attr = attribute_name(&decl.name);
+unsafe fn publish(ctx: *mut HPyContext, module: HPy, attr: &CStr, published: &Published) -> Result<()> {
     // SAFETY: `ctx` is valid for the current call and `module` lives in it; the capsule is closed once.
     unsafe {
         let capsule = check(hpy!(

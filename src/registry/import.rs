@@ -8,7 +8,9 @@ use crate::hpy::boundary::boundary;
 use crate::hpy::error::{Error, Exception, PyError, Result};
 use crate::hpy::values::{close, type_name};
 use crate::registry::{file_of, find_published, Consumer, REGISTRY};
-use capsules::wire::{attribute_name, capsule_name, check_import, read_table, HPyBridge_APITable, Mismatch, Role};
+use capsules::wire::{
+    attribute_name, capsule_name, check_import, read_table, HPyBridge_APITable, ImportMismatch, Mismatch, Role,
+};
 use hpy_sys::{_HPyCapsule_key, HPy, HPyContext};
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::Ordering;
@@ -53,7 +55,7 @@ unsafe fn import(
     let module_name = module_c.to_string_lossy().into_owned();
 
     // SAFETY: `ctx` is valid for the current call.
-    let table = unsafe { provider_table(ctx, module_c, api)? };
+    let table = unsafe { provider_table(ctx, module_c, api, &attribute_name(api), &capsule_name(api))? };
     // SAFETY: as above.
     let family = unsafe { Family::of(ctx) };
     let mut apis = REGISTRY.lock();
@@ -71,13 +73,7 @@ unsafe fn import(
         };
         return Err(Error::new(PyError::APICapsuleError, msg));
     };
-    if let Err(m) = check_import(&registered.decl, &wanted_decl, &module_name) {
-        let kind = match m.kind {
-            Mismatch::Name { .. } | Mismatch::Major | Mismatch::Minor => PyError::APIVersionError,
-            _ => PyError::APISlotError,
-        };
-        return Err(Error::new(kind, m.to_string()));
-    }
+    check_import(&registered.decl, &wanted_decl, &module_name).map_err(mismatch_error)?;
     let file = file_of(wanted.cast());
     let minor = wanted_decl.minor;
     if let Some(c) = registered.consumers.iter_mut().find(|c| c.file == file && c.family == family && c.minor == minor)
@@ -117,14 +113,28 @@ unsafe fn import(
     Ok(array)
 }
 
-/// Imports `module` and returns the pointer held by its `_<api>_API` capsule.
+/// The exception for a provider's table that does not serve a consumer's declaration.
+pub fn mismatch_error(m: ImportMismatch) -> Error {
+    let kind = match m.kind {
+        Mismatch::Name { .. } | Mismatch::Major | Mismatch::Minor => PyError::APIVersionError,
+        _ => PyError::APISlotError,
+    };
+    Error::new(kind, m.to_string())
+}
+
+/// Imports `module` and returns the pointer held by its capsule named `capsule_name` in the
+/// attribute `attr` (`_<api>_API`, or `_<api>_CAPI` for the CPython-API stubs).
 ///
 /// # Safety
 /// `ctx` must be valid for the current call.
-unsafe fn provider_table(ctx: *mut HPyContext, module: &CStr, api: &str) -> Result<*const HPyBridge_APITable> {
+pub unsafe fn provider_table(
+    ctx: *mut HPyContext,
+    module: &CStr,
+    api: &str,
+    attr: &CStr,
+    capsule_name: &CStr,
+) -> Result<*const HPyBridge_APITable> {
     let module_name = module.to_string_lossy();
-    let attr = attribute_name(api);
-    let capsule_name = capsule_name(api);
     // SAFETY: `ctx` is valid for the current call; every handle used is one it returned, closed once.
     unsafe {
         let m = hpy!(ctx, ctx_Import_ImportModule, module.as_ptr());

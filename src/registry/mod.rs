@@ -4,16 +4,20 @@
 //! Entries live as long as the process: their published tables are pointed to by capsules and by
 //! consumers' static variables, which never tell us they are done.
 
+use crate::crossing::fallback::FallbackStubs;
 use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
 use crate::crossing::table::ConsumerTable;
+use capsules::wire::abi::HPYBRIDGE_TABLE_CAPI;
 use capsules::wire::{
-    capsule_name, ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC,
+    capi_capsule_name, capsule_name, ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION,
+    HPYBRIDGE_MAGIC,
 };
 use hpy_sys::HPyContext;
 
 pub mod export;
 pub mod import;
+pub mod import_capi;
 pub mod own_api;
 use parking_lot::Mutex;
 use std::ffi::{c_void, CStr, CString};
@@ -28,7 +32,17 @@ pub struct Published {
 }
 
 impl Published {
+    /// The table of `decl` as exported from `provider_ctx`.
     pub fn new(decl: &ApiDecl, provider_ctx: *mut HPyContext) -> Box<Published> {
+        Published::with(decl, provider_ctx, 0, capsule_name(&decl.name))
+    }
+
+    /// The table of `decl`'s CPython-API stubs (`FallbackStubs::decl`): no context, flagged.
+    pub fn capi(decl: &ApiDecl) -> Box<Published> {
+        Published::with(decl, std::ptr::null_mut(), HPYBRIDGE_TABLE_CAPI, capi_capsule_name(&decl.name))
+    }
+
+    fn with(decl: &ApiDecl, provider_ctx: *mut HPyContext, flags: u32, capsule_name: CString) -> Box<Published> {
         let mut strings = Vec::new();
         let mut keep = |s: &str| {
             let c = CString::new(s).expect("declarations were read from C strings");
@@ -54,11 +68,11 @@ impl Published {
             major: decl.major,
             minor: decl.minor,
             slot_count: slots.len() as u32,
-            flags: 0,
+            flags,
             provider_ctx,
             slots: slots.as_ptr(),
         };
-        Box::new(Published { table, capsule_name: capsule_name(&decl.name), _slots: slots, _strings: strings })
+        Box::new(Published { table, capsule_name, _slots: slots, _strings: strings })
     }
 }
 
@@ -72,8 +86,24 @@ pub struct Consumer {
     pub table: ConsumerTable,
 }
 
+/// A consumer of an API's CPython-API stubs (`import_capi`): no context family, one table for all.
+pub struct CapiConsumer {
+    /// The shared object holding the consumer's import, when the dynamic linker knows it.
+    pub file: Option<String>,
+    pub minor: u32,
+    pub slots: usize,
+    pub imports: u64,
+}
+
+/// An API's CPython-API form: its stubs, the table published for them, and who imported them.
+pub struct Capi {
+    pub stubs: FallbackStubs,
+    pub published: Box<Published>,
+    pub consumers: Vec<CapiConsumer>,
+}
+
 /// A registered API: its declaration, its provider, the table published for it, its consumers and
-/// the call plans made for them.
+/// the call plans made for them; and the same for C-API callers (`capi`).
 pub struct Api {
     pub decl: ApiDecl,
     pub module: String,
@@ -83,6 +113,7 @@ pub struct Api {
     pub published: Box<Published>,
     pub consumers: Vec<Consumer>,
     pub plans: CallPlans,
+    pub capi: Capi,
 }
 
 // SAFETY: the raw pointers of an `Api` point to immutable, process-lifetime data (published

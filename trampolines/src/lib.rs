@@ -318,6 +318,11 @@ pub struct Caller<'t> {
 }
 
 impl Caller<'_> {
+    /// The signature's parameter count: how many words `call` takes.
+    pub fn params(&self) -> usize {
+        self.params
+    }
+
     /// Calls `target` with `args` (one word per parameter, encoded as [`Call`] encodes them, narrow
     /// integers sign- or zero-extended to the full word) and returns its result encoded likewise:
     /// narrow integers extended by their signedness, 0 for `void`.
