@@ -19,10 +19,10 @@ import subprocess
 import sys
 
 import pytest
-from test_api_tables import provider, spec
 
 import hpybridge
 from conftest import build, build_with_headers, generate_headers, mode_copy, run_modules
+from test_api_tables import provider, spec
 
 MODES = hpybridge.MODES
 # Deterministic use-after-free detection in the interpreters these tests start.

@@ -9,7 +9,7 @@ import os
 import pytest
 
 import hpybridge
-from conftest import CONTEXT_NAMES, EXT, INTERPRETER, generate_headers, mode_copy, run_modules
+from conftest import CONTEXT_NAMES, EXT, INTERPRETER, generate_headers, run_modules
 from hpybridge import devel
 from test_api_tables import CALC, provider, spec
 
@@ -125,7 +125,7 @@ result = [calccapi.add(1, 2), hasattr(calccapi, "mix"), hpybridge.apis("calcprov
 """, cons=capi_consumer(minor_needed=0))
     assert r[:2] == [3, False]
     [consumer] = r[2]
-    assert (consumer["module"], consumer["version"], consumer["slots"], consumer["imports"]) == ("calccapi", "1.0", 3, 1)
+    assert [consumer[k] for k in ("module", "version", "slots", "imports")] == ["calccapi", "1.0", 3, 1]
 
 
 def test_consumer_needs_newer_minor():

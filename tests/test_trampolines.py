@@ -5,11 +5,11 @@ HPYBRIDGE_TRAMPOLINES selects, dynasm and libffi, on CPython and on PyPy."""
 import os
 
 import pytest
-from test_api_tables import CALLS, check_calls, consumer, provider, spec
 
 import hpybridge
 from conftest import CONTEXT_NAMES, EXT, INTERPRETER, generate_headers, read_text, run_modules
 from hpybridge import devel
+from test_api_tables import CALLS, check_calls, consumer, provider, spec
 
 MODES = hpybridge.MODES
 PAIRS = [(p, c) for p in MODES for c in MODES]
