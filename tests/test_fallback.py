@@ -193,3 +193,26 @@ result = [calccapi.add(1, 2), api["capi_slots"][-1]]
     assert r[1] == {"name": "bare", "signature": "HPy (HPy)",
                     "missing": "\"HPy (HPy)\" has no CPython-API form: it passes HPy handles but no HPyContext * "
                                "to translate them in"}
+
+
+def cython_consumer():
+    """calccy.pyx, which cimports the generated calc_capi.pxd, built for this interpreter."""
+    headers = generate_headers(CALC)
+    return devel.compile_cython_extension("calccy", os.path.join(EXT, "calccy.pyx"), include_dirs=[headers])
+
+
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_cython_consumer(prov_mode):
+    """Cython code `cimport`s the API and calls it with Python objects and C scalars; the provider's
+    exception propagates as a Python exception (object results: NULL; others: `except *`)."""
+    r = run_modules([("calcprov", provider(), prov_mode)], """
+from hpybridge import devel
+calccy = devel.load_capi_extension("calccy", %r)
+calccy.connect()
+marker = object()
+result = [calccy.add(40, 2), calccy.hypot(3.0, 4.0), calccy.repeat("ab", 2), calccy.fill(3, 0.5),
+          outcome(calccy.fail, "raised by the provider"), calccy.pick(None, marker, None, 1) is marker,
+          calccy.provider_context(), outcome(calccy.add, 1, "x")[0]]
+""" % cython_consumer())
+    assert r == [42, 5.0, "abab", [0.0, 0.5, 1.0], ["ValueError", "raised by the provider"], True,
+                 CONTEXT_NAMES[INTERPRETER][prov_mode], "TypeError"]
