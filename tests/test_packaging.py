@@ -42,23 +42,26 @@ def test_pip_install(tmp_path, editable):
 
 
 GEOMETRY = """
-import json, hpybridge, geometry, shapes
+import json, hpybridge, geometry, shapes, shapes_capi, shapes_cy
 square = [(0, 0), (2, 0), (2, 2), (0, 2)]
 api = hpybridge.apis("geometry")[0]
 print(json.dumps([shapes.perimeter(square), shapes.centroid(square), geometry.__file__, api["mode"],
-                  api["consumers"][0]["mode"]]))
+                  api["consumers"][0]["mode"], [m.perimeter(square) for m in (shapes_capi, shapes_cy)],
+                  [m.centroid(square) for m in (shapes_capi, shapes_cy)],
+                  sorted(c["module"] for c in api["capi_consumers"])]))
 """
 
 
 def test_example_installs_by_name(tmp_path):
-    """The geometry example, pip-installed with hpybridge.extension: `import geometry, shapes`
-    works in every pairing of modes HPY selects, and `python -m hpybridge inspect` finds them."""
+    """The geometry example, pip-installed with hpybridge.extension: `import geometry, shapes` works
+    in every pairing of modes HPY selects, and the C-API and Cython consumers (`shapes_capi`,
+    `shapes_cy`) with the provider in each mode; `python -m hpybridge inspect` finds them all."""
     import shutil
 
     py, env = make_venv(tmp_path / "venv")
     source = tmp_path / "geometry-src"  # pip builds in the source folder: not in the repository
     shutil.copytree(os.path.join(REPO, "examples", "geometry"), source)
-    for packages in (["setuptools>=68", "wheel"], ["--no-build-isolation", str(source)]):
+    for packages in (["setuptools>=68", "wheel", "cython==3.3.1"], ["--no-build-isolation", str(source)]):
         proc = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
                               capture_output=True, text=True, env=env, cwd=str(tmp_path))
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -67,15 +70,20 @@ def test_example_installs_by_name(tmp_path):
         out = subprocess.run([py, "-c", GEOMETRY], capture_output=True, text=True, cwd=str(tmp_path),
                              env=dict(env, HPY="geometry:%s,shapes:%s" % (prov, cons)))
         assert out.returncode == 0, out.stderr
-        perimeter, centroid, where, prov_mode, cons_mode = json.loads(out.stdout)
+        perimeter, centroid, where, prov_mode, cons_mode, perimeters, centroids, capi = json.loads(out.stdout)
         assert (perimeter, centroid) == (8.0, [1.0, 1.0])
+        assert perimeters == [8.0, 8.0] and centroids == [[1.0, 1.0], [1.0, 1.0]]
+        assert capi == ["shapes_capi", "shapes_cy"]
         assert where.startswith(str(tmp_path / "venv")) and where.endswith("geometry.hpy0.so")
         assert (prov_mode, cons_mode) == (prov, cons)
-    out = subprocess.run([py, "-m", "hpybridge", "inspect", "geometry", "shapes"], capture_output=True, text=True,
-                         cwd=str(tmp_path), env=env)
+    out = subprocess.run([py, "-m", "hpybridge", "inspect", "geometry", "shapes", "shapes_capi", "shapes_cy"],
+                         capture_output=True, text=True, cwd=str(tmp_path), env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("geometry 1.1  provided by geometry in universal/CPython")
     assert "consumer shapes in universal/CPython: needs 1.1, uses 7 slots" in out.stdout
+    assert "    6  distance    double (PyObject *, PyObject *)" in out.stdout
+    assert "C-API consumer shapes_capi: needs 1.1, uses 7 slots" in out.stdout
+    assert "C-API consumer shapes_cy: needs 1.1, uses 7 slots" in out.stdout
 
 
 def _floor_python():

@@ -10,6 +10,8 @@ In a `setup.py`:
         ext_modules=[
             HPyExtension("geometry", ["geometry.c"], api_specs=["geometry.toml"]),
             HPyExtension("shapes", ["shapes.c"], api_specs=["geometry.toml"]),
+            CAPIExtension("shapes_capi", ["shapes_capi.c"], api_specs=["geometry.toml"]),
+            CAPIExtension("shapes_cy", ["shapes_cy.pyx"], api_specs=["geometry.toml"]),
         ],
         cmdclass={"build_ext": build_ext},
     )
@@ -25,6 +27,11 @@ For each `HPyExtension`, `build_ext`:
   works on both interpreters, in the mode `HPY` selects (`HPY=geometry:debug`, ...), with
   hpybridge's protection of failed initialisations (docs/failed-module-init.md).
 
+For each `CAPIExtension` (a plain C-API or Cython consumer, built for the interpreter that builds
+it), `build_ext` generates the same files into the build folder and puts it on the include path, so
+C sources include `<api>_capi.h` and Cython sources `cimport <api>_capi` (docs/fallback-stubs.md);
+`.pyx` sources are translated by Cython first, with that folder on its include path.
+
 Other extensions in the same `setup()` build as usual. The build needs hpybridge and hpy==0.9.0
 importable (on CPython): `pip install --no-build-isolation .` in an environment that has them, or
 list both in `[build-system] requires`.
@@ -33,6 +40,8 @@ list both in `[build-system] requires`.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,12 +50,23 @@ from setuptools.command.build_ext import build_ext as _build_ext
 
 from . import devel
 
-__all__ = ["HPyExtension", "build_ext"]
+__all__ = ["CAPIExtension", "HPyExtension", "build_ext"]
 
 
 class HPyExtension(Extension):
     """An HPy universal extension module; `api_specs` are the hpybridge API specs (TOML files,
     relative to the setup script) whose headers its sources include."""
+
+    def __init__(self, name: str, sources: list[str], *args: Any, api_specs: Sequence[str] = (),
+                 **kw: Any) -> None:
+        super().__init__(name, sources, *args, **kw)
+        self.api_specs = list(api_specs)
+
+
+class CAPIExtension(Extension):
+    """A C-API or Cython extension module that consumes hpybridge APIs through their CPython-API
+    stubs; `api_specs` as for `HPyExtension`. `.pyx` sources are cythonized against the generated
+    `<api>_capi.pxd`."""
 
     def __init__(self, name: str, sources: list[str], *args: Any, api_specs: Sequence[str] = (),
                  **kw: Any) -> None:
@@ -64,6 +84,8 @@ class build_ext(_build_ext):
         return super().get_ext_filename(fullname)
 
     def build_extension(self, ext: Extension) -> None:
+        if isinstance(ext, CAPIExtension):
+            self._configure_capi(ext)
         if not isinstance(ext, HPyExtension):
             super().build_extension(ext)
             return
@@ -71,12 +93,30 @@ class build_ext(_build_ext):
         super().build_extension(ext)
         devel.write_stub(self.get_ext_fullpath(ext.name))
 
-    def _configure_universal(self, ext: HPyExtension) -> None:
+    def _generate(self, ext: HPyExtension | CAPIExtension) -> str:
+        """Runs the generator on `ext`'s API specs into the build folder, which it returns."""
         from . import gen
 
         generated = os.path.join(os.path.abspath(self.build_temp), "hpybridge-gen")
         for spec in ext.api_specs:
             gen.generate(gen.load_spec(spec), generated)
+        return generated
+
+    def _configure_capi(self, ext: CAPIExtension) -> None:
+        generated = self._generate(ext)
+        ext.include_dirs = [generated, *ext.include_dirs]
+        sources = []
+        for source in ext.sources:
+            if source.endswith(".pyx"):
+                out = os.path.join(os.path.abspath(self.build_temp), os.path.basename(source)[:-4] + ".c")
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                subprocess.run([sys.executable, "-m", "cython", "-3", "-I", generated, source, "-o", out], check=True)
+                source = out
+            sources.append(source)
+        ext.sources = sources
+
+    def _configure_universal(self, ext: HPyExtension) -> None:
+        generated = self._generate(ext)
         from . import get_include
 
         includes, helpers = devel.universal_abi()
