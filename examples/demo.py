@@ -1,4 +1,6 @@
-"""`make demo`: builds the examples and shows what loads where, then the geometry API at work.
+"""`make demo`: builds the examples and shows what loads where, then the geometry API at work: its
+HPy consumer in every pairing of modes, and its C-API and Cython consumers with the provider in
+each mode (through the CPython-API stubs).
 
 Run by the Makefile on CPython and then on PyPy: both load the very same `.hpy0.so` files (compare
 the sha256 columns). The runtime loads once per process, and an API is registered once per
@@ -61,6 +63,18 @@ print("  %%-9s -> %%-9s  perimeter %%s, centroid %%s: %%d calls through the tabl
 """
 
 
+CAPI = """
+import hpybridge
+from hpybridge import devel
+hpybridge.load_extension("geometry", %(geometry)r, mode=%(provider)r, register=True)
+square = [(0, 0), (2, 0), (2, 2), (0, 2)]
+for name in ("shapes_capi", "shapes_cy"):
+    m = devel.load_capi_extension(name, %(consumers)r[name])
+    print("  %%-11s -> %%-9s  perimeter %%s, centroid %%s" %% (name, %(provider)r, m.perimeter(square),
+                                                            m.centroid(square)))
+"""
+
+
 def geometry():
     spec = importlib.util.spec_from_file_location("geometry_build", os.path.join(HERE, "geometry", "build.py"))
     build = importlib.util.module_from_spec(spec)
@@ -73,6 +87,13 @@ def geometry():
                      "shapes": devel.copy_for_mode(built["shapes"], consumer)}
             subprocess.run([sys.executable, "-c", GEOMETRY % dict(paths, provider=provider, consumer=consumer)],
                            check=True)
+    consumers = build.build_capi_consumers()
+    print("C-API consumers (plain C and Cython, built for %s) -> provider 'geometry' through its CPython-API "
+          "stubs, in each of its modes" % platform.python_implementation())
+    for provider in hpybridge.MODES:
+        code = CAPI % dict(geometry=devel.copy_for_mode(built["geometry"], provider), provider=provider,
+                           consumers=consumers)
+        subprocess.run([sys.executable, "-c", code], check=True)
 
 
 if __name__ == "__main__":

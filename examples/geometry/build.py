@@ -3,7 +3,10 @@
 `build_examples(out_dir=None)` runs the generator on geometry.toml into the build directory (the
 headers are build products: nothing is written into the source tree), compiles both modules with
 `hpybridge.devel.compile_extension` and returns {"geometry": path, "shapes": path} (`.hpy0.so`).
+`build_capi_consumers(out_dir=None)` builds the C-API and Cython consumers (shapes_capi.c,
+shapes_cy.pyx) for the running interpreter and returns {"shapes_capi": path, "shapes_cy": path}.
 Nothing is regenerated or recompiled when the spec, the sources and the headers are unchanged.
+(`pip install` builds them all through hpybridge.extension instead: see setup.py.)
 
 Load the provider first, then the consumer, in the same HPy mode (its exec slot imports `geometry`):
 
@@ -48,6 +51,20 @@ def build_examples(out_dir=None):
         name: devel.compile_extension(name, [os.path.join(HERE, name + ".c")], include_dirs=include_dirs,
                                       libraries=["m"], build_dir=out_dir)
         for name in ("geometry", "shapes")
+    }
+
+
+def build_capi_consumers(out_dir=None):
+    """Builds shapes_capi (plain C-API) and shapes_cy (Cython) for the running interpreter (on PyPy
+    through cpyext) and returns {"shapes_capi": path, "shapes_cy": path}; load them with
+    `devel.load_capi_extension` once `geometry` is importable (their initialisation imports it)."""
+    out_dir = os.path.abspath(out_dir or devel.default_build_dir())
+    include = generate_headers(out_dir)
+    return {
+        "shapes_capi": devel.compile_capi_extension("shapes_capi", [os.path.join(HERE, "shapes_capi.c")],
+                                                    include_dirs=[include], build_dir=out_dir),
+        "shapes_cy": devel.compile_cython_extension("shapes_cy", os.path.join(HERE, "shapes_cy.pyx"),
+                                                    include_dirs=[include], build_dir=out_dir),
     }
 
 
