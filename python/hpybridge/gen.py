@@ -358,6 +358,21 @@ def _slot_count_expr(spec, var):
     return expr
 
 
+def _minor_needed(spec, minor_macro, filename):
+    """`<API>_API_MINOR_NEEDED`: the minor version a consumer needs (default: the header's), checked
+    against the header's own (`minor_macro`)."""
+    up = spec.name.upper()
+    return [
+        "#ifndef %s_API_MINOR_NEEDED" % up,
+        "#define %s_API_MINOR_NEEDED %s" % (up, minor_macro),
+        "#endif",
+        "#if %s_API_MINOR_NEEDED > %s" % (up, minor_macro),
+        '#error "%s_API_MINOR_NEEDED is newer than this %s (%s); regenerate it from a newer spec"'
+        % (up, filename, spec.version),
+        "#endif",
+    ]
+
+
 def _prologue(spec, guard):
     """Include guard, hpybridge.h and the version macros: how both headers begin."""
     up = spec.name.upper()
@@ -396,13 +411,7 @@ def render_api_header(spec):
     out += _prologue(spec, guard) + [
         "/* The version this consumer needs: providers %d.<this> and newer (of major %d) serve it. */"
         % (spec.major, spec.major),
-        "#ifndef %s_API_MINOR_NEEDED" % up,
-        "#define %s_API_MINOR_NEEDED %s_API_MINOR" % (up, up),
-        "#endif",
-        "#if %s_API_MINOR_NEEDED > %s_API_MINOR" % (up, up),
-        '#error "%s_API_MINOR_NEEDED is newer than this %s_api.h (%s); regenerate it from a newer spec"'
-        % (up, name, spec.version),
-        "#endif",
+        *_minor_needed(spec, "%s_API_MINOR" % up, filename),
         "",
         "/* The number of slots of version %d.<minor>: those added in that minor version or before. */"
         % spec.major,
@@ -540,13 +549,7 @@ def render_capi_header(spec):
         "",
         "#define %s_CAPI_MAJOR %d" % (up, spec.major),
         "#define %s_CAPI_MINOR %d" % (up, spec.minor),
-        "#ifndef %s_API_MINOR_NEEDED" % up,
-        "#define %s_API_MINOR_NEEDED %s_CAPI_MINOR" % (up, up),
-        "#endif",
-        "#if %s_API_MINOR_NEEDED > %s_CAPI_MINOR" % (up, up),
-        '#error "%s_API_MINOR_NEEDED is newer than this %s_capi.h (%s); regenerate it from a newer spec"'
-        % (up, name, spec.version),
-        "#endif",
+        *_minor_needed(spec, "%s_CAPI_MINOR" % up, filename),
         "#define %s_CAPI_SLOT_COUNT(minor) %s" % (up, _slot_count_expr(spec, "minor")),
         "",
         "/* One member per slot, in slot order (the layout of the table import_%s_capi returns). */" % name,

@@ -6,6 +6,8 @@
 #[macro_use]
 mod common;
 
+#[cfg(target_arch = "x86_64")]
+use common::stub_instructions;
 use common::{addr, as_fn, sig, LIMIT};
 use std::ffi::c_void;
 use trampolines::{Adjust, BackendKind, Error, Trampolines};
@@ -64,17 +66,15 @@ extern "C" fn check_handles(ctx: u64, a: u64, x: f64, b: u64, second: i64) -> u6
     choose(ctx, a, x, b, second)
 }
 
+/// The stub of `check_handles`: objects in (+1), handle out (-1).
+fn choose_stub(t: &Trampolines) -> *const c_void {
+    let target = addr(check_handles as extern "C" fn(u64, u64, f64, u64, i64) -> u64);
+    t.prepend(&sig(CHOOSE), target, HOME, &IN, Adjust::AddUnlessZero(-1)).expect("stub")
+}
+
 fn objects_become_handles_and_back(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
-    let code = t
-        .prepend(
-            &sig(CHOOSE),
-            addr(check_handles as extern "C" fn(u64, u64, f64, u64, i64) -> u64),
-            HOME,
-            &IN,
-            Adjust::AddUnlessZero(-1),
-        )
-        .expect("stub");
+    let code = choose_stub(&t);
     // SAFETY: made for this signature.
     let f: Choose = unsafe { as_fn(code) };
     assert_eq!(f(0x1000, 2.5, 0x2000, 0), 0x1000);
@@ -83,15 +83,7 @@ fn objects_become_handles_and_back(kind: BackendKind) {
 
 fn null_stays_null(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
-    let code = t
-        .prepend(
-            &sig(CHOOSE),
-            addr(check_handles as extern "C" fn(u64, u64, f64, u64, i64) -> u64),
-            HOME,
-            &IN,
-            Adjust::AddUnlessZero(-1),
-        )
-        .expect("stub");
+    let code = choose_stub(&t);
     // SAFETY: made for this signature.
     let f: Choose = unsafe { as_fn(code) };
     assert_eq!(f(0, 2.5, 0x2000, 0), 0, "a NULL argument arrives as 0 and a 0 result leaves as NULL");
@@ -150,15 +142,7 @@ fn floats_beside_adjusted_words(kind: BackendKind) {
 
 fn many_threads(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
-    let code = t
-        .prepend(
-            &sig(CHOOSE),
-            addr(check_handles as extern "C" fn(u64, u64, f64, u64, i64) -> u64),
-            HOME,
-            &IN,
-            Adjust::AddUnlessZero(-1),
-        )
-        .expect("stub") as usize;
+    let code = choose_stub(&t) as usize;
     std::thread::scope(|s| {
         for k in 0..4u64 {
             s.spawn(move || {
@@ -195,31 +179,11 @@ fn dynasm_fast_stubs_are_short() {
     let count = |s: &str, args: &[Adjust], ret| {
         let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
         let code = t.prepend(&sig(s), addr(ctx_inc as extern "C" fn(u64, f64) -> f64), HOME, args, ret).expect("stub");
-        instructions_until_return(code)
+        stub_instructions(code)
     };
     // mov rdi, first; mov r11, target; jmp r11
     assert_eq!(count("double (double)", &[Adjust::Keep], Adjust::Keep).len(), 3);
     // mov rsi, rdi; cmp/sbb; mov rdi, first; sub rsp; mov r11; call; sub/adc; add rsp; ret
     let one = count("void * (void *)", &[Adjust::AddUnlessZero(1)], Adjust::AddUnlessZero(-1));
     assert_eq!(one.len(), 11, "{one:?}");
-}
-
-#[cfg(target_arch = "x86_64")]
-fn instructions_until_return(code: *const c_void) -> Vec<String> {
-    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, Mnemonic};
-    // Each stub is the first code of a fresh factory, at the start of at least a page.
-    // SAFETY: as above; code memory is readable.
-    let bytes = unsafe { std::slice::from_raw_parts(code.cast::<u8>(), 96) };
-    let mut decoder = Decoder::with_ip(64, bytes, code as u64, DecoderOptions::NONE);
-    let mut formatter = IntelFormatter::new();
-    let mut listing = Vec::new();
-    for instruction in &mut decoder {
-        let mut text = String::new();
-        formatter.format(&instruction, &mut text);
-        listing.push(text);
-        if matches!(instruction.mnemonic(), Mnemonic::Jmp | Mnemonic::Ret) {
-            return listing;
-        }
-    }
-    panic!("no jmp or ret in the first 96 bytes: {listing:?}");
 }

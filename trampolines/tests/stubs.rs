@@ -4,8 +4,9 @@
 #[macro_use]
 mod common;
 
+#[cfg(target_arch = "x86_64")]
+use common::stub_instructions;
 use common::{addr, as_fn, sig, LIMIT};
-use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 use trampolines::{BackendKind, Trampolines};
 
@@ -131,28 +132,6 @@ fn count_in_front_of_swap_arg0(kind: BackendKind) {
     assert_eq!(counter.load(Ordering::Relaxed), 100);
 }
 
-/// The instructions from `code` up to and including the first `jmp`, in Intel syntax.
-#[cfg(target_arch = "x86_64")]
-fn instructions_until_jump(code: *const c_void) -> Vec<String> {
-    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, Mnemonic};
-    // Each stub here is the first code of a fresh factory, at the start of a chunk of at least
-    // one page: reading 64 bytes stays inside the mapping.
-    // SAFETY: as above; code memory is readable.
-    let bytes = unsafe { std::slice::from_raw_parts(code.cast::<u8>(), 64) };
-    let mut decoder = Decoder::with_ip(64, bytes, code as u64, DecoderOptions::NONE);
-    let mut formatter = IntelFormatter::new();
-    let mut listing = Vec::new();
-    for instruction in &mut decoder {
-        let mut text = String::new();
-        formatter.format(&instruction, &mut text);
-        listing.push(text);
-        if instruction.mnemonic() == Mnemonic::Jmp {
-            return listing;
-        }
-    }
-    panic!("no jmp in the first 64 bytes: {listing:?}");
-}
-
 /// Calling through a `swap_arg0` stub costs at most 8 instructions more than calling the
 /// target directly: with dynasm it is `mov rdi, value; mov r11, target; jmp r11`.
 #[cfg(target_arch = "x86_64")]
@@ -161,7 +140,7 @@ fn dynasm_swap_arg0_adds_at_most_8_instructions() {
     let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
     let target = addr(ctx_mul as extern "C" fn(_, _) -> _);
     let code = t.swap_arg0(&sig("int64_t (HPyContext *, int64_t)"), target, 0x1234_5678_9abc).expect("stub");
-    let listing = instructions_until_jump(code);
+    let listing = stub_instructions(code);
     println!("swap_arg0 stub: {listing:#?}");
     assert!(listing.len() <= 8, "{listing:?}");
     assert_eq!(listing, ["mov rdi,123456789ABCh", &format!("mov r11,{:X}h", target as u64), "jmp r11"]);
@@ -173,7 +152,7 @@ fn dynasm_count_adds_at_most_8_instructions() {
     let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
     let counter = AtomicU64::new(0);
     let code = t.count(&sig("int64_t (int64_t)"), addr(square as extern "C" fn(_) -> _), &counter).expect("stub");
-    let listing = instructions_until_jump(code);
+    let listing = stub_instructions(code);
     println!("count stub: {listing:#?}");
     assert!(listing.len() <= 8, "{listing:?}");
     assert_eq!(listing[1], "lock inc qword ptr [r11]");

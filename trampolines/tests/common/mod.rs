@@ -58,3 +58,25 @@ pub unsafe fn pass(call: &mut dyn trampolines::Call, target: *const c_void) {
     // SAFETY: `target` has the call's signature (the caller's contract).
     unsafe { call.invoke(target) }
 }
+
+/// The instructions of the stub at `code`, decoded up to and including its first `jmp` or `ret`.
+/// Each stub the tests decode is the first code of a fresh factory, at the start of at least a page:
+/// reading 96 bytes stays inside the mapping.
+#[cfg(target_arch = "x86_64")]
+pub fn stub_instructions(code: *const c_void) -> Vec<String> {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, Mnemonic};
+    // SAFETY: as above; code memory is readable.
+    let bytes = unsafe { std::slice::from_raw_parts(code.cast::<u8>(), 96) };
+    let mut decoder = Decoder::with_ip(64, bytes, code as u64, DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    let mut listing = Vec::new();
+    for instruction in &mut decoder {
+        let mut text = String::new();
+        formatter.format(&instruction, &mut text);
+        listing.push(text);
+        if matches!(instruction.mnemonic(), Mnemonic::Jmp | Mnemonic::Ret) {
+            return listing;
+        }
+    }
+    panic!("no jmp or ret in the first 96 bytes: {listing:?}");
+}
