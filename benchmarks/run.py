@@ -594,7 +594,7 @@ def capi_targets(timing, cg):
 
 
 CAPI_METHOD = """\
-### Method
+### How the fallback stubs are measured
 
 `benchcapi` (`benchmarks/benchcapi.c`: Python.h, no HPy) is built for the running interpreter with
 `hpybridge.devel.compile_capi_extension` against the generated `bench_capi.h` (on PyPy, by PyPy,
@@ -608,8 +608,8 @@ inc(double x)`: `x + 1`; `PyObject *mix(PyObject *x, double y, long n)`: a new r
 y + n >= 0, else to None), read through a `volatile` pointer. The loops pass `mix` 0.5 and the
 loop counter.
 
-- **ns/call**, **ratio**: as above (best of %(reps)d, calibrated to >= 25 ms, stub and baseline
-  interleaved in one process).
+- **ns/call**, **ratio**: timed as the call paths are (Method below: best of %(reps)d, calibrated to
+  >= 25 ms), stub and baseline loops interleaved in one process; on PyPy best of %(pypy_reps)d.
 - **Ir/call**: callgrind, %(calls)s calls per loop after an uncounted warm-up. **added**: the stub
   loop's Ir/call minus the baseline loop's: all a C-API caller pays over calling the C-API-written
   function, including the provider's HPy function doing its work through its context (`HPy_Dup`,
@@ -621,7 +621,9 @@ loop counter.
   universal or trace provider on CPython the stub is dynasm code that puts the provider's context
   in front and turns `PyObject *` into handles (+1) and back (-1); for a debug-mode provider it
   enters debug mode (`ctx_CallRealFunctionFromTrampoline`) and moves objects with
-  `ctx_FromPyObject` / `ctx_AsPyObject` (so that reference-count work is the stub's).
+  `ctx_FromPyObject` / `ctx_AsPyObject` (so that reference-count work is the stub's). On PyPy every
+  provider mode gets such a handler, and PyPy's debug mode pays its debug handles (PyPy's debug
+  mode, below).
 """
 
 
@@ -1117,7 +1119,8 @@ def main():
             md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
         if capi_holds:
             md += ["", "Stub table holds (CPython): " + "; ".join(capi_holds) + "."]
-        md += ["", CAPI_METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
+        md += ["", CAPI_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps,
+                                  "calls": format(CALLGRIND_CALLS, ",")}]
     md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     if pypy:
         md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]
