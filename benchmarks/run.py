@@ -1,8 +1,10 @@
-"""`make bench`: the per-call cost of hpybridge's call paths between HPy modes.
+"""`make bench`: the per-call cost of hpybridge's call paths between HPy modes, and of the
+CPython-API fallback stubs.
 
-Two trivial functions of the bench API (benchmarks/bench.toml), provided by `benchprov`:
+Trivial functions of the bench API (benchmarks/bench.toml), provided by `benchprov`:
 `HPy ident(HPyContext *, HPy)` (a new handle to its argument) and `double inc(HPyContext *, double)`
-(x + 1). `benchcons` calls them in a C loop (`benchloop.h`), through the table `import_bench` gave
+(x + 1); `HPy mix(HPyContext *, HPy, double, long)` is measured in the fallback section only.
+`benchcons` calls ident and inc in a C loop (`benchloop.h`), through the table `import_bench` gave
 it; the ident loop closes every handle it gets back.
 
 Every path runs in a fresh subprocess (an API registers once per process), which measures, side by
