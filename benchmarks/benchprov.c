@@ -10,7 +10,13 @@ __attribute__((aligned(64))) HPy bench_ident(HPyContext *ctx, HPy x) { return HP
 
 __attribute__((aligned(64))) double bench_inc(HPyContext *ctx, double x) { (void)ctx; return x + 1.0; }
 
-static const bench_API own = {bench_ident, bench_inc};
+/* Scalars beside a handle; benchcapi.c has its C-API twin. */
+__attribute__((aligned(64))) HPy bench_mix(HPyContext *ctx, HPy x, double y, long n)
+{
+    return HPy_Dup(ctx, y + (double)n >= 0.0 ? x : ctx->h_None);
+}
+
+static const bench_API own = {bench_ident, bench_inc, bench_mix};
 static const bench_API *volatile own_table = &own;
 
 static const bench_API *bench_table(HPyContext *ctx) { (void)ctx; return own_table; }
@@ -23,7 +29,8 @@ static const bench_API *bench_table(HPyContext *ctx) { (void)ctx; return own_tab
 HPyDef_METH(benchprov_meth_functions, "functions", HPyFunc_NOARGS)
 static HPy benchprov_meth_functions_impl(HPyContext *ctx, HPy self)
 {
-    return HPy_BuildValue(ctx, "(nn)", (HPy_ssize_t)(intptr_t)bench_ident, (HPy_ssize_t)(intptr_t)bench_inc);
+    return HPy_BuildValue(ctx, "(nnn)", (HPy_ssize_t)(intptr_t)bench_ident, (HPy_ssize_t)(intptr_t)bench_inc,
+                          (HPy_ssize_t)(intptr_t)bench_mix);
 }
 
 HPyDef_SLOT(benchprov_exec, HPy_mod_exec)

@@ -1,8 +1,10 @@
-"""`make bench`: the per-call cost of hpybridge's call paths between HPy modes.
+"""`make bench`: the per-call cost of hpybridge's call paths between HPy modes, and of the
+CPython-API fallback stubs.
 
-Two trivial functions of the bench API (benchmarks/bench.toml), provided by `benchprov`:
+Trivial functions of the bench API (benchmarks/bench.toml), provided by `benchprov`:
 `HPy ident(HPyContext *, HPy)` (a new handle to its argument) and `double inc(HPyContext *, double)`
-(x + 1). `benchcons` calls them in a C loop (`benchloop.h`), through the table `import_bench` gave
+(x + 1); `HPy mix(HPyContext *, HPy, double, long)` is measured in the fallback section only.
+`benchcons` calls ident and inc in a C loop (`benchloop.h`), through the table `import_bench` gave
 it; the ident loop closes every handle it gets back.
 
 Every path runs in a fresh subprocess (an API registers once per process), which measures, side by
@@ -21,6 +23,13 @@ baseline of the same process.
   the loop without its HPy_Close (which runs in the consumer's mode on the path, in the
   provider's in the baseline); the excess of the latter over the baseline's is what the call path
   adds ("bridge" in the table).
+- CPython-API fallback stubs ("C-API -> <mode>"): `benchcapi` (benchcapi.c, Python.h, no HPy),
+  built for the interpreter with `devel.compile_capi_extension`, calls `ident`, `inc` and `mix`
+  through the table of stubs `import_bench_capi()` gives it, the provider `benchprov` in each mode,
+  and, in the same process and the same loops, the same functions written against the C-API in
+  benchcapi.c (the baseline). Times and instructions as above; "stub" Ir/call leaves out the
+  provider's HPy function's own excess over the C-API function (CAPI_METHOD). With --pypy also
+  timed on PyPy, benchcapi built by PyPy (cpyext).
 - PyPy (`--pypy`, which `make bench` passes): the same binaries on PyPy (.cache/pypy, as `make
   test-pypy` provisions it), timed the same way (best of 5), and counted by callgrind for the
   paths with debug mode on one side (dynasm), with 2,000 calls per loop: PyPy takes ~20 s to start
@@ -339,6 +348,288 @@ def measure_callgrind(path, mods, python, workdir, calls=CALLGRIND_CALLS):
 
 
 # ---------------------------------------------------------------------------------------------
+# CPython-API fallback stubs
+
+# The bench API's functions in the fallback benchmark (benchcapi.c), which calls each through two
+# tables: "stub", the runtime's fallback stubs in front of benchprov; "base", the same functions
+# written against the C-API in benchcapi.c.
+CAPI_FUNCTIONS = ("ident", "inc", "mix")
+# The CPython-API form of each function, for the report.
+CAPI_FORMS = {"ident": "PyObject *(PyObject *)", "inc": "double (double)",
+              "mix": "PyObject *(PyObject *, double, long)"}
+# The universal provider's stub: at most this many instructions per call (issue 8).
+CAPI_TARGET_IR = 10
+
+
+class CapiPath:
+    """The C-API consumer benchcapi calling the bench API's fallback stubs, provider in `prov`."""
+
+    def __init__(self, prov):
+        self.prov = prov
+
+    @property
+    def label(self):
+        return "C-API -> %s" % self.prov
+
+    def key(self):
+        return ("capi", self.prov)
+
+
+def capi_paths():
+    return [CapiPath(m) for m in MODES]
+
+
+def include_dir():
+    return os.path.join(devel.default_build_dir(), "bench", "include")
+
+
+_BUILD_CAPI = r'''
+import json, sys
+from hpybridge import devel
+print("RESULT " + json.dumps(devel.compile_capi_extension("benchcapi", [sys.argv[1]], include_dirs=[sys.argv[2]])))
+'''
+
+
+def build_capi(python):
+    """benchcapi.c compiled for `python` (a C-API extension is for one interpreter: on PyPy it is
+    built by PyPy, against its cpyext headers); returns its path, or raises RuntimeError."""
+    source = os.path.join(HERE, "benchcapi.c")
+    if python == sys.executable:
+        return devel.compile_capi_extension("benchcapi", [source], include_dirs=[include_dir()])
+    proc = subprocess.run([python, "-c", _BUILD_CAPI, source, include_dir()], capture_output=True, text=True,
+                          env=child_env(None, python == PYPY), timeout=300)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError("building benchcapi failed: %s" % " | ".join(proc.stderr.strip().splitlines()[-6:]))
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+_CAPI_CHILD = r'''
+import json, sys
+cfg = json.loads(sys.argv[1])
+out = {}
+
+def result():
+    print("RESULT " + json.dumps(out))
+    sys.stdout.flush()
+
+try:
+    import hpybridge
+    from hpybridge import devel
+    prov = hpybridge.load_extension("benchprov", cfg["prov"], mode=cfg["prov_mode"])
+    sys.modules["benchprov"] = prov  # import_bench_capi() imports it by name
+    capi = devel.load_capi_extension("benchcapi", cfg["capi"])
+    capi.connect()
+    out["context"] = prov.context_name()
+    out["raw"] = [s == f for s, f in zip(capi.stub_addresses(), prov.functions())]
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+    result()
+    sys.exit(0)
+
+OBJ = "a stub's argument"
+keys = [(table, fn) for fn in cfg["functions"] for table in ("base", "stub")]
+try:
+    for table, fn in keys:
+        capi.warm(table, fn, OBJ, cfg["warm"])
+    if cfg["kind"] == "callgrind":
+        if not capi.callgrind_support():
+            raise RuntimeError("benchcapi was built without <valgrind/callgrind.h>: no counts")
+        for table, fn in keys:
+            capi.time(table, fn, OBJ, cfg["calls"])
+    else:
+        calls = {}
+        for table, fn in keys:
+            n = 1000
+            while True:
+                t = capi.time(table, fn, OBJ, n)
+                if t >= cfg["target_ns"]:
+                    break
+                n = int(n * min(10.0, max(2.0, 1.2 * cfg["target_ns"] / max(t, 1.0))))
+            calls[table + "/" + fn] = n
+        best = {k: float("inf") for k in calls}
+        for _ in range(cfg["reps"]):
+            for table, fn in keys:
+                k = table + "/" + fn
+                best[k] = min(best[k], capi.time(table, fn, OBJ, calls[k]) / calls[k])
+        out["ns"] = best
+        out["calls"] = calls
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+result()
+'''
+
+
+def run_capi_child(path, prov, capi, kind, python, reps=7, out_file=None, timeout=600, calls=CALLGRIND_CALLS):
+    """Runs the fallback benchmark's process for `path`; returns its result dict ("error" on failure)."""
+    cfg = {"prov": devel.copy_for_mode(prov, path.prov), "prov_mode": path.prov, "capi": capi,
+           "functions": CAPI_FUNCTIONS, "kind": kind, "warm": WARM_CALLS, "calls": calls, "target_ns": TARGET_NS,
+           "reps": reps}
+    argv = [python, "-c", _CAPI_CHILD, json.dumps(cfg)]
+    if kind == "callgrind":
+        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file, "--dump-instr=no",
+                "--collect-atstart=no", *argv]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(None, python == PYPY),
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after %d s" % timeout}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-12:]
+        return {"error": "exit status %d: %s" % (proc.returncode, " | ".join(tail))}
+    out = json.loads(lines[-1][len("RESULT "):])
+    if proc.returncode != 0 and "error" not in out:
+        out["error"] = "exit status %d after the measurements" % proc.returncode
+    return out
+
+
+def capi_instructions(out_file, calls=CALLGRIND_CALLS):
+    """Per function, from one dump per loop: Ir per call of the stub loop and of the baseline loop,
+    and of the function each calls (inclusive: the provider's HPy function with its HPy_Dup, or
+    the C-API function with its Py_INCREF)."""
+    found, names = {}, {}
+    parts = [(int(d.rsplit(".", 1)[1]), d) for d in glob.glob(out_file + ".*") if d.rsplit(".", 1)[1].isdigit()]
+    for _, dump in sorted(parts):
+        with open(dump) as f:
+            trigger = next((line for line in f if line.startswith("desc: Trigger:")), "")
+        profile = read_profile(dump, names)
+        m = re.search(r"\bbenchcapi_(base|stub)_(\w+)", trigger)
+        if m:
+            found[(m.group(1), m.group(2))] = profile
+    result = {}
+    for fn in CAPI_FUNCTIONS:
+        entry = {}
+        for table, callee in (("base", "benchcapi_" + fn), ("stub", "bench_" + fn)):
+            profile = found.get((table, fn))
+            if profile is None:
+                raise ValueError("callgrind wrote no dump for benchcapi_%s_%s (found: %s)" % (
+                    table, fn, ", ".join("%s_%s" % k for k in sorted(found)) or "none"))
+            total = profile[2] or 0
+            if total < calls:
+                raise ValueError("callgrind counted %d instructions in benchcapi_%s_%s: nothing was collected" % (
+                    total, table, fn))
+            function = inclusive(profile, callee)
+            if function < calls:
+                raise ValueError("callgrind profile of benchcapi_%s_%s: no cost for %s" % (table, fn, callee))
+            entry[table] = total / calls
+            entry[table + "_function"] = function / calls
+        result[fn] = entry
+    return result
+
+
+def measure_capi_callgrind(path, prov, capi, python, workdir, calls=CALLGRIND_CALLS):
+    out_file = os.path.join(workdir, "cg-capi-%s.out" % path.prov)
+    r = run_capi_child(path, prov, capi, "callgrind", python, out_file=out_file, timeout=900, calls=calls)
+    if "error" in r:
+        return r
+    try:
+        r["ir"] = capi_instructions(out_file, calls)
+    except (OSError, ValueError) as e:
+        return {"error": str(e)}
+    return r
+
+
+def stub_of(ir):
+    """The stub's own instructions per call: the stub loop's excess over the baseline loop's, less
+    the excess of the provider's function (HPy_Dup through its context) over the C-API function
+    (Py_INCREF). The loop and its Py_DECREF are the same code in both and cancel."""
+    return (ir["stub"] - ir["stub_function"]) - (ir["base"] - ir["base_function"])
+
+
+def capi_rows(paths, timing, cg, pypy=None):
+    """Markdown table of the fallback stubs: CPython times and instructions; PyPy's times if given."""
+    head = ("| provider mode | function (CPython-API form) | ns/call | C-API baseline ns/call | ratio | Ir/call | "
+            "baseline Ir/call | added Ir/call | stub Ir/call |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in paths:
+        t, c = timing.get(p.key(), {}), cg.get(p.key(), {})
+        for fn in CAPI_FUNCTIONS:
+            ns = t.get("ns")
+            ir = (c.get("ir") or {}).get(fn)
+            name = "%s `%s`" % (fn, CAPI_FORMS[fn])
+            if ns is None and ir is None:
+                lines.append("| %s | %s | not measured%s |  |  |  |  |  |  |" % (
+                    p.prov, name, " (see below)" if t.get("error") or c.get("error") else ""))
+                continue
+            s, b = ns and ns["stub/" + fn], ns and ns["base/" + fn]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                p.prov, name, fmt(s), fmt(b), fmt(s and s / b, 2), fmt(ir and ir["stub"]), fmt(ir and ir["base"]),
+                fmt(ir and ir["stub"] - ir["base"]), fmt(ir and stub_of(ir))))
+    return lines
+
+
+def capi_pypy_rows(paths, timing):
+    lines = ["| provider mode | function (CPython-API form) | ns/call | C-API baseline ns/call | ratio |",
+             "|---|---|---:|---:|---:|"]
+    for p in paths:
+        t = timing.get(p.key(), {})
+        for fn in CAPI_FUNCTIONS:
+            ns = t.get("ns")
+            name = "%s `%s`" % (fn, CAPI_FORMS[fn])
+            if ns is None:
+                lines.append("| %s | %s | not measured%s |  |  |" % (p.prov, name, " (see below)" if t.get("error")
+                                                                       else ""))
+                continue
+            s, b = ns["stub/" + fn], ns["base/" + fn]
+            lines.append("| %s | %s | %s | %s | %.2f |" % (p.prov, name, fmt(s), fmt(b), s / b))
+    return lines
+
+
+def capi_targets(timing, cg):
+    """The universal provider's stub adds at most CAPI_TARGET_IR instructions per call (CPython)."""
+    checks, details = [], []
+    key = ("capi", "universal")
+    ir_all = (cg.get(key) or {}).get("ir") or {}
+    ns = (timing.get(key) or {}).get("ns")
+    for fn in CAPI_FUNCTIONS:
+        ir = ir_all.get(fn)
+        checks.append(None if ir is None else stub_of(ir) <= CAPI_TARGET_IR)
+        if ir is not None:
+            details.append("%s: stub %.1f Ir/call (%s); with the provider's HPy_Dup over Py_INCREF, %+.1f Ir/call "
+                           "over the C-API function; time ratio %s" % (
+                               fn, stub_of(ir), "met" if checks[-1] else "NOT met", ir["stub"] - ir["base"],
+                               fmt(ns and ns["stub/" + fn] / ns["base/" + fn], 2)))
+    return [("CPython-API fallback stub of a universal provider adds <= %d instructions per call on CPython "
+             "(stub Ir/call: over the same function written against the C-API, less the provider's own work)"
+             % CAPI_TARGET_IR, verdict(checks), details)]
+
+
+CAPI_METHOD = """\
+### How the fallback stubs are measured
+
+`benchcapi` (`benchmarks/benchcapi.c`: Python.h, no HPy) is built for the running interpreter with
+`hpybridge.devel.compile_capi_extension` against the generated `bench_capi.h` (on PyPy, by PyPy,
+through cpyext). Each provider mode runs in a fresh process that loads `benchprov` in that mode and
+`benchcapi`, which gets the table of fallback stubs from `import_bench_capi()`. The same C loops
+(`noipa`, an indirect call through a table entry loaded from memory, the result's `Py_DECREF`
+through a non-inlined function, callgrind client requests around the loop, `clock_gettime`) call
+through two tables of the same type: the stubs, and the baseline, the same three functions written
+against the C-API in benchcapi.c (`PyObject *ident(PyObject *x)`: `Py_INCREF(x); return x`; `double
+inc(double x)`: `x + 1`; `PyObject *mix(PyObject *x, double y, long n)`: a new reference to x if
+y + n >= 0, else to None), read through a `volatile` pointer. The loops pass `mix` 0.5 and the
+loop counter.
+
+- **ns/call**, **ratio**: timed as the call paths are (Method below: best of %(reps)d, calibrated to
+  >= 25 ms), stub and baseline loops interleaved in one process; on PyPy best of %(pypy_reps)d.
+- **Ir/call**: callgrind, %(calls)s calls per loop after an uncounted warm-up. **added**: the stub
+  loop's Ir/call minus the baseline loop's: all a C-API caller pays over calling the C-API-written
+  function, including the provider's HPy function doing its work through its context (`HPy_Dup`,
+  a call of the context's `ctx_Dup`, where the C-API function has an inline `Py_INCREF`).
+  **stub**: added, less that difference of the two functions' own instructions (each function's
+  inclusive cost in the profile: the provider's with its `HPy_Dup`, the C-API one with its
+  `Py_INCREF`): what the stub itself runs between the loop and the function, on the way in and
+  out. The loop and its `Py_DECREF` are the same code for both tables and cancel in both. For a
+  universal or trace provider on CPython the stub is dynasm code that puts the provider's context
+  in front and turns `PyObject *` into handles (+1) and back (-1); for a debug-mode provider it
+  enters debug mode (`ctx_CallRealFunctionFromTrampoline`) and moves objects with
+  `ctx_FromPyObject` / `ctx_AsPyObject` (so that reference-count work is the stub's). On PyPy every
+  provider mode gets such a handler, and PyPy's debug mode pays its debug handles (PyPy's debug
+  mode, below).
+"""
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -627,7 +918,15 @@ def main():
     started = time.time()
     mods = build()
     paths = [p for p in all_paths() if not args.only or args.only in p.label]
+    cpaths = [p for p in capi_paths() if not args.only or args.only in p.label]
     python = sys.executable
+    prov = mods[0]
+    capi = {}  # interpreter -> benchcapi built for it, or the error building it
+    if cpaths:
+        try:
+            capi[python] = build_capi(python)
+        except (RuntimeError, devel.BuildError) as e:
+            capi[python] = e
 
     print("hpybridge call paths: %d paths, timing (best of %d) then callgrind (%s calls)" % (
         len(paths), args.reps, format(CALLGRIND_CALLS, ",")), flush=True)
@@ -642,10 +941,29 @@ def main():
                 p.label, r["ns"]["path/ident"], r["ns"]["baseline/ident"], r["ns"]["path/inc"],
                 r["ns"]["baseline/inc"]), flush=True)
 
+    def time_capi(py, reps, into, what):
+        for p in cpaths:
+            built = capi[py]
+            r = {"error": str(built)} if isinstance(built, Exception) else \
+                run_capi_child(p, prov, built, "time", py, reps=reps)
+            into[p.key()] = r
+            times = "   ".join("%s %.1f ns (base %.1f)" % (fn, r["ns"]["stub/" + fn], r["ns"]["base/" + fn])
+                               for fn in CAPI_FUNCTIONS) if "ns" in r else ""
+            print("  %-9s %-32s %s" % (what, p.label, r.get("error", "")[:200] or times), flush=True)
+
+    capi_timing, capi_pypy = {}, {}
+    time_capi(python, args.reps, capi_timing, "time")
+
     pypy = {}
     have_pypy = args.pypy and os.path.exists(PYPY)
     if args.pypy and not have_pypy:
         print("no PyPy at %s (make test-pypy provisions it): skipping --pypy" % PYPY)
+    if have_pypy and cpaths:
+        try:
+            capi[PYPY] = build_capi(PYPY)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            capi[PYPY] = e
+        time_capi(PYPY, args.pypy_reps, capi_pypy, "pypy")
     if have_pypy:
         for p in paths:
             r = run_child(p, mods, "time", PYPY, reps=args.pypy_reps)
@@ -656,7 +974,7 @@ def main():
             print("  pypy      %-32s %s" % (p.label, r.get("error", "")[:200] or times), flush=True)
 
     # Instruction counts after all the timings (two valgrind processes at once would disturb them).
-    cg, pypy_cg = {}, {}
+    cg, pypy_cg, capi_cg = {}, {}, {}
     if not args.no_callgrind:
         if shutil.which("valgrind") is None:
             print("valgrind not found: no instruction counts")
@@ -665,12 +983,29 @@ def main():
             if have_pypy:
                 jobs += [(p, PYPY, PYPY_CALLGRIND_CALLS, pypy_cg, "pypy cg")
                          for p in paths if p.key() in PYPY_CALLGRIND]
+            if not isinstance(capi.get(python), (str, type(None))):
+                capi_cg.update((p.key(), {"error": str(capi[python])}) for p in cpaths)
+            else:
+                jobs += [(p, python, CALLGRIND_CALLS, capi_cg, "callgrind") for p in cpaths]
+
+            def measure(p, py, calls):
+                if isinstance(p, CapiPath):
+                    return measure_capi_callgrind(p, prov, capi[py], py, workdir, calls)
+                return measure_callgrind(p, mods, py, workdir, calls)
+
+            def counts(r):
+                if "ident" in r["ir"] and "path" in r["ir"]["ident"]:
+                    return "ident %6.1f Ir (base %6.1f)   inc %6.1f Ir (base %6.1f)" % (
+                        r["ir"]["ident"]["path"], r["ir"]["ident"]["baseline"], r["ir"]["inc"]["path"],
+                        r["ir"]["inc"]["baseline"])
+                return "   ".join("%s %.1f Ir (base %.1f, stub %.1f)" % (
+                    fn, r["ir"][fn]["stub"], r["ir"][fn]["base"], stub_of(r["ir"][fn])) for fn in CAPI_FUNCTIONS)
             workdir = args.keep or tempfile.mkdtemp(prefix="hpybridge-bench-")
             os.makedirs(workdir, exist_ok=True)
             try:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
                     # The slow PyPy processes first, so that the CPython ones fill the gaps.
-                    futures = {pool.submit(measure_callgrind, p, mods, py, workdir, calls): (p, into, what)
+                    futures = {pool.submit(measure, p, py, calls): (p, into, what)
                                for p, py, calls, into, what in sorted(jobs, key=lambda j: j[1] != PYPY)}
                     for future in concurrent.futures.as_completed(futures):
                         p, into, what = futures[future]
@@ -679,9 +1014,7 @@ def main():
                         if "error" in r:
                             print("  %-9s %-32s %s" % (what, p.label, r["error"][:200]), flush=True)
                         else:
-                            print("  %-9s %-32s ident %6.1f Ir (base %6.1f)   inc %6.1f Ir (base %6.1f)" % (
-                                what, p.label, r["ir"]["ident"]["path"], r["ir"]["ident"]["baseline"],
-                                r["ir"]["inc"]["path"], r["ir"]["inc"]["baseline"]), flush=True)
+                            print("  %-9s %-32s %s" % (what, p.label, counts(r)), flush=True)
             finally:
                 if not args.keep:
                     shutil.rmtree(workdir, ignore_errors=True)
@@ -694,6 +1027,11 @@ def main():
     table = rows(paths, timing, cg)
     goals = targets(timing, cg) if not args.only else []
     pypy_goals = pypy_targets(pypy, pypy_cg) if pypy else []
+    capi_table = capi_rows(cpaths, capi_timing, capi_cg)
+    capi_goals = capi_targets(capi_timing, capi_cg) if any(p.prov == "universal" for p in cpaths) else []
+    capi_holds = ["%s: %s" % (p.label, "the provider's functions" if all(r["raw"]) else "stubs" if not any(r["raw"])
+                              else "mixed: %s" % r["raw"])
+                  for p in cpaths for r in [capi_timing.get(p.key()) or {}] if r.get("raw") is not None]
 
     holds = []
     for p in paths:
@@ -706,18 +1044,24 @@ def main():
                                        " (runtime reports backend %r!)" % backend))
 
     problems = errors(paths, ("time", timing), ("callgrind", cg))
-    print()
-    print("\n".join(table))
+    if paths:
+        print()
+        print("\n".join(table))
     if pypy:
         print("\nPyPy:\n" + "\n".join(pypy_rows(paths, pypy, pypy_cg)))
+    if cpaths:
+        print("\nCPython-API fallback stubs:\n" + "\n".join(capi_table))
+        if capi_pypy:
+            print("\nCPython-API fallback stubs, PyPy:\n" + "\n".join(capi_pypy_rows(cpaths, capi_pypy)))
+    problems += errors(cpaths, ("time", capi_timing), ("callgrind", capi_cg), ("PyPy", capi_pypy))
     if problems:
         print("\nnot measured:\n" + "\n".join(problems))
-    if goals or pypy_goals:
+    if goals or pypy_goals or capi_goals:
         print()
-        for goal, verdict, detail in goals + pypy_goals:
+        for goal, verdict, detail in goals + pypy_goals + capi_goals:
             print("target: %s: %s" % (goal, verdict.upper()))
             print("".join("    %s\n" % d for d in detail), end="")
-    print("\n%d paths in %.0f s" % (len(paths), elapsed))
+    print("\n%d paths and %d fallback-stub providers in %.0f s" % (len(paths), len(cpaths), elapsed))
 
     now = datetime.datetime.now(datetime.timezone.utc)
     md = ["# hpybridge call-path benchmarks", "",
@@ -730,6 +1074,7 @@ def main():
            "difference with each loop's HPy_Close left out (see Method)." % (
                args.reps, format(CALLGRIND_CALLS, ",")), ""]
     md += table
+    problems = errors(paths, ("time", timing), ("callgrind", cg))
     if problems:
         md += ["", "Not measured:", ""] + problems
     if goals:
@@ -753,6 +1098,31 @@ def main():
             md += [""]
         for g, v, d in pypy_goals:
             md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
+    if cpaths:
+        md += ["", "## CPython-API fallback stubs", "",
+               "A plain C-API extension (`benchcapi`) calls the bench API's functions through the table of "
+               "CPython-API stubs `import_bench_capi()` gives it, with the HPy provider `benchprov` in each mode, "
+               "against the same functions written against the C-API in the same file, called by the same loop "
+               "(see Method below). CPython: ns/call best of %d; Ir/call: callgrind, %s calls; added = Ir/call - "
+               "baseline Ir/call; stub = added less the provider's HPy function's own excess over the C-API "
+               "function (its HPy_Dup through the context against Py_INCREF)." % (
+                   args.reps, format(CALLGRIND_CALLS, ",")), ""]
+        md += capi_table
+        if capi_pypy:
+            md += ["", "PyPy (%s), times only, best of %d; the same C source built by PyPy against its cpyext "
+                       "headers:" % (info.get("pypy", "?"), args.pypy_reps), ""]
+            md += capi_pypy_rows(cpaths, capi_pypy)
+        capi_problems = errors(cpaths, ("time", capi_timing), ("callgrind", capi_cg), ("PyPy", capi_pypy))
+        if capi_problems:
+            md += ["", "Not measured:", ""] + capi_problems
+        if capi_goals:
+            md += [""]
+        for g, v, d in capi_goals:
+            md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
+        if capi_holds:
+            md += ["", "Stub table holds (CPython): " + "; ".join(capi_holds) + "."]
+        md += ["", CAPI_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps,
+                                  "calls": format(CALLGRIND_CALLS, ",")}]
     md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     if pypy:
         md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]
@@ -761,7 +1131,8 @@ def main():
     with open(args.output, "w") as f:
         f.write("\n".join(md))
     print("wrote %s" % os.path.relpath(args.output))
-    measured = any("ns" in r for r in timing.values()) or any("ir" in r for r in cg.values())
+    measured = any("ns" in r for r in [*timing.values(), *capi_timing.values()]) or \
+        any("ir" in r for r in [*cg.values(), *capi_cg.values()])
     return 0 if measured else 1
 
 

@@ -115,7 +115,8 @@ def test_oldest_supported_python(tmp_path):
     gen = subprocess.run([py, "-m", "hpybridge", "gen", spec, "-o", str(tmp_path / "out")],
                          capture_output=True, text=True, env=env)
     assert gen.returncode == 0, gen.stderr
-    assert sorted(os.listdir(tmp_path / "out")) == ["geometry_api.h", "geometry_export.h"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["geometry_api.h", "geometry_capi.h", "geometry_capi.pxd",
+                                                   "geometry_export.h"]
     inspect = subprocess.run([py, "-m", "hpybridge", "inspect", "hpybridge._runtime"], capture_output=True, text=True,
                              env=env)
     assert inspect.returncode == 0, inspect.stderr
