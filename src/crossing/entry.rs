@@ -11,50 +11,85 @@ use std::cell::Cell;
 use std::ffi::{c_long, c_void};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-thread_local! {
+/// What entering CPython's debug mode keeps per thread, in one thread-local so that a call pays one
+/// thread-local lookup for both. (Private: thread-locals the crate does not export take the cheaper
+/// TLS access model, and these are read on every translating call into debug mode.)
+struct DebugEntry {
     /// A CPython debug context that is valid right now on this thread, or null.
     ///
     /// Debug mode hands out contexts per call from a cache of 16 (docs/hpy-contexts.md). Entering
     /// it through `ctx_CallRealFunctionFromTrampoline` for every nested call would wrap that cache
     /// after 16 levels and invalidate contexts that outer calls still hold, so callback chains
     /// could not go deeper. But a debug context with which debug code called one of our
-    /// trampolines directly stays valid while that code waits for the call (`translate` records
-    /// it): nested calls into debug mode reuse it. It is forgotten while provider code holds it,
-    /// since that code may call out (to Python, say) and debug mode invalidates a context during
-    /// such calls.
-    pub static KNOWN_VALID_DEBUG_CTX: Cell<*mut HPyContext> = const { Cell::new(std::ptr::null_mut()) };
+    /// trampolines directly stays valid while that code waits for the call (`enter`'s `waiting`):
+    /// nested calls into debug mode reuse it. It is forgotten while provider code holds it, since
+    /// that code may call out (to Python, say) and debug mode invalidates a context during such
+    /// calls.
+    known_valid: Cell<*mut HPyContext>,
+    /// The innermost `Pending` of this thread (calls nest: a provider may call back).
+    pending: Cell<*const c_void>,
+}
+
+thread_local! {
+    static DEBUG_ENTRY: DebugEntry = const {
+        DebugEntry { known_valid: Cell::new(std::ptr::null_mut()), pending: Cell::new(std::ptr::null()) }
+    };
 }
 
 /// Runs `f` with a context of the provider's family valid for the call: `home` is the provider's
-/// home context, `entry` how its family is entered. Inlined: `f` is the call itself.
+/// home context, `entry` how its family is entered; `waiting` is the caller's own context if the
+/// caller is CPython debug-mode code waiting for this call (else null), which nested entries into
+/// debug mode may then use. Inlined: `f` is the call itself.
 ///
 /// # Safety
-/// `home` must be the provider's home context, of the family `entry` belongs to, and the caller
-/// hold the GIL.
+/// `home` must be the provider's home context, of the family `entry` belongs to, `waiting` null
+/// or a CPython debug context valid now, and the caller hold the GIL.
 #[inline]
-pub unsafe fn enter<F: FnOnce(*mut HPyContext)>(entry: Entry, home: *mut HPyContext, f: F) {
-    match entry {
-        Entry::Home => f(home),
-        // PyPy's one debug context is marked invalid while debug code calls out: further up this
-        // stack (to Python, which re-entered a consumer that calls us), or on another thread that
-        // released the GIL. This call is a nested entry, which CPython would hand a context of its
-        // own: valid for this call only.
-        Entry::HomeRevalidated => {
-            // SAFETY: `home` is PyPy's debug context, and we hold the GIL (the caller's contract).
-            let _valid = unsafe { Revalidated::for_call(home) };
-            f(home)
-        }
-        Entry::ThroughTrampolineCall => {
-            let known = Scoped::set(&KNOWN_VALID_DEBUG_CTX, std::ptr::null_mut());
-            if known.outer.is_null() {
-                let mut f = Some(f);
-                // SAFETY: `home` is a CPython debug-mode provider's home context (the caller's contract).
-                unsafe { enter_debug(home, &mut |ctx| f.take().expect("entered once")(ctx)) };
-            } else {
-                f(known.outer)
-            }
-        }
+pub unsafe fn enter<F: FnOnce(*mut HPyContext)>(entry: Entry, home: *mut HPyContext, waiting: *mut HPyContext, f: F) {
+    if waiting.is_null() && entry != Entry::ThroughTrampolineCall {
+        // SAFETY: the caller's contract; no thread-local needed.
+        return unsafe { enter_home(entry, home, f) };
     }
+    let state = debug_entry();
+    let _known = (!waiting.is_null()).then(|| Scoped::set(&state.known_valid, waiting));
+    if entry != Entry::ThroughTrampolineCall {
+        // SAFETY: as above.
+        return unsafe { enter_home(entry, home, f) };
+    }
+    let known = Scoped::set(&state.known_valid, std::ptr::null_mut());
+    if known.outer.is_null() {
+        // SAFETY: `home` is a CPython debug-mode provider's home context (the caller's contract).
+        unsafe { enter_debug(state, home, f) };
+    } else {
+        f(known.outer)
+    }
+}
+
+/// This thread's `DebugEntry`: one thread-local lookup, then plain memory for the rest of a call.
+#[inline(always)]
+fn debug_entry() -> &'static DebugEntry {
+    // SAFETY: a `const`-initialised thread-local without drop glue lives at one address until its
+    // thread exits, and a reference to it never leaves the thread (`DebugEntry` is not `Sync`).
+    DEBUG_ENTRY.with(|state| unsafe { &*(state as *const DebugEntry) })
+}
+
+/// `enter` for the entries whose home context serves the call.
+///
+/// # Safety
+/// As `enter`, with `entry` `Home` or `HomeRevalidated`.
+#[inline(always)]
+unsafe fn enter_home<F: FnOnce(*mut HPyContext)>(entry: Entry, home: *mut HPyContext, f: F) {
+    // PyPy's one debug context is marked invalid while debug code calls out: further up this stack
+    // (to Python, which re-entered a consumer that calls us), or on another thread that released
+    // the GIL. This call is a nested entry, which CPython would hand a context of its own: valid
+    // for this call only.
+    let _valid = if entry == Entry::HomeRevalidated {
+        // SAFETY: `home` is PyPy's debug context, and we hold the GIL (the caller's contract).
+        Some(unsafe { Revalidated::for_call(home) })
+    } else {
+        None
+    };
+    f(home)
 }
 
 /// The start of what HPy 0.9's debug mode keeps behind a debug context's `_private`
@@ -109,16 +144,24 @@ impl Drop for Revalidated {
     }
 }
 
-/// What runs once CPython's debug mode has handed out a valid context.
-struct Pending<'a> {
-    f: &'a mut dyn FnMut(*mut HPyContext),
+/// What runs once CPython's debug mode has handed out a valid context: `run::<F>` takes the `F` at
+/// `f` (erased, so that `entered` needs no vtable and `enter_debug` stays generic and inlined on
+/// the translating call's path) and calls it.
+struct Pending {
+    f: *mut c_void,
+    run: unsafe fn(*mut c_void, *mut HPyContext),
     /// A panic of `f`, caught before it reaches HPy's C frames, resumed after them.
     panic: Cell<Option<Box<dyn Any + Send>>>,
 }
 
-thread_local! {
-    /// The innermost `Pending` of this thread (calls nest: a provider may call back).
-    static PENDING: Cell<*const c_void> = const { Cell::new(std::ptr::null()) };
+/// Calls the `F` at `f` (moved out: it runs once) with `ctx`.
+///
+/// # Safety
+/// `f` must point to a live `F` that nothing else uses or drops afterwards.
+unsafe fn run<F: FnOnce(*mut HPyContext)>(f: *mut c_void, ctx: *mut HPyContext) {
+    // SAFETY: the caller's contract: the value is read once and never dropped in place.
+    let f = unsafe { f.cast::<F>().read() };
+    f(ctx)
 }
 
 /// Enters a provider's debug mode as a Python call would: `ctx_CallRealFunctionFromTrampoline`
@@ -127,11 +170,14 @@ thread_local! {
 ///
 /// # Safety
 /// `home` must be a CPython debug-mode provider's home context, and no valid debug context at
-/// hand (else use that one: see `KNOWN_VALID_DEBUG_CTX`).
-unsafe fn enter_debug(home: *mut HPyContext, f: &mut dyn FnMut(*mut HPyContext)) {
-    // `PENDING` points to it only during the HPy call below, which it outlives.
-    let pending = Pending { f, panic: Cell::new(None) };
-    let _outer = Scoped::set(&PENDING, (&pending as *const Pending).cast());
+/// hand (else use that one: see `DebugEntry::known_valid`); `state` is this thread's.
+#[inline(always)]
+unsafe fn enter_debug<F: FnOnce(*mut HPyContext)>(state: &DebugEntry, home: *mut HPyContext, f: F) {
+    // Read out exactly once, by `run` in `entered` (HPy calls it once); never dropped here.
+    let mut f = std::mem::ManuallyDrop::new(f);
+    // `state.pending` points to it only during the HPy call below, which it outlives.
+    let pending = Pending { f: (&mut *f as *mut F).cast(), run: run::<F>, panic: Cell::new(None) };
+    let _outer = Scoped::set(&state.pending, (&pending as *const Pending).cast());
     // `self` is NULL: `entered` ignores it, and debug mode wraps NULL as HPy_NULL.
     let mut args = _HPyFunc_args_NOARGS { self_: std::ptr::null_mut(), result: std::ptr::null_mut() };
     let entry: unsafe extern "C" fn(*mut HPyContext, HPy) -> HPy = entered;
@@ -164,10 +210,11 @@ unsafe fn enter_debug(home: *mut HPyContext, f: &mut dyn FnMut(*mut HPyContext))
 /// # Safety
 /// Only called by debug mode, for `enter_debug`, with the debug context it made valid.
 unsafe extern "C" fn entered(ctx: *mut HPyContext, _self: HPy) -> HPy {
-    // SAFETY: `enter_debug` set `PENDING` to its `Pending`, which outlives this call; nothing else
-    // uses its `f` while this runs.
-    let pending = unsafe { &mut *PENDING.get().cast::<Pending>().cast_mut() };
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (pending.f)(ctx))) {
+    // SAFETY: `enter_debug` set this thread's `pending` to its `Pending`, which outlives this call.
+    let pending = unsafe { &*debug_entry().pending.get().cast::<Pending>() };
+    // SAFETY: `pending.f` is the live, not yet used `F` that `run` was instantiated for; HPy calls
+    // this once per `enter_debug`.
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { (pending.run)(pending.f, ctx) })) {
         pending.panic.set(Some(panic));
     }
     HPy_NULL

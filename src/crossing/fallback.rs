@@ -164,9 +164,10 @@ unsafe fn on_fallback_call(call: &mut dyn Call, data: *const c_void) {
             call.set_ret(0);
         }
     };
-    // SAFETY: `plan.home` is the provider's home context, of the family `plan.entry` is for, and
-    // the caller holds the GIL.
-    let entered = catch_unwind(AssertUnwindSafe(|| unsafe { enter(plan.entry, plan.home, call_in) }));
+    let waiting = std::ptr::null_mut(); // a C-API caller has no HPy context
+                                        // SAFETY: `plan.home` is the provider's home context, of the family `plan.entry` is for, and
+                                        // the caller holds the GIL.
+    let entered = catch_unwind(AssertUnwindSafe(|| unsafe { enter(plan.entry, plan.home, waiting, call_in) }));
     if entered.is_err() {
         eprintln!("hpybridge: internal error entering a provider for a CPython-API call; aborting");
         std::process::abort();

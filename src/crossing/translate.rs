@@ -4,9 +4,8 @@
 //! family that is valid for this call, and handles of that context; its handle result must come
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
-use crate::crossing::entry::{enter, KNOWN_VALID_DEBUG_CTX};
+use crate::crossing::entry::enter;
 use crate::crossing::family::Entry;
-use crate::crossing::scoped::Scoped;
 use crate::crossing::transfer::Transfer;
 use crate::hpy::boundary::call_failed;
 use crate::hpy::values::close;
@@ -30,7 +29,7 @@ pub struct CrossPlan {
     pub handle_args: Box<[usize]>,
     pub returns_handle: bool,
     /// The consumer runs in CPython's debug mode: while it waits for this call, its context is a
-    /// debug context known to be valid (see `KNOWN_VALID_DEBUG_CTX`).
+    /// debug context known to be valid (see `entry::enter`).
     pub consumer_is_cpython_debug: bool,
 }
 
@@ -65,10 +64,11 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
 unsafe fn dispatch(call: &mut dyn Call, plan: &CrossPlan) {
     let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
     // A debug consumer's context is valid while it waits: nested entries into debug mode may use it.
-    let _known = plan.consumer_is_cpython_debug.then(|| Scoped::set(&KNOWN_VALID_DEBUG_CTX, consumer));
-    // SAFETY: `plan.home` is the provider's home context, of the family `plan.entry` is for, and
-    // the consumer (a caller of HPy functions) holds the GIL; `cross` gets a context valid now.
-    unsafe { enter(plan.entry, plan.home, |provider| cross(call, plan, consumer, provider)) };
+    let waiting = if plan.consumer_is_cpython_debug { consumer } else { std::ptr::null_mut() };
+    // SAFETY: `plan.home` is the provider's home context, of the family `plan.entry` is for,
+    // `waiting` null or the consumer's valid debug context, and the consumer (a caller of HPy
+    // functions) holds the GIL; `cross` gets a context valid now.
+    unsafe { enter(plan.entry, plan.home, waiting, |provider| cross(call, plan, consumer, provider)) };
 }
 
 /// The call proper, with `provider` a context valid now.
