@@ -21,7 +21,7 @@ use crate::code_memory::CodeMemory;
 use crate::prepend::Prepend;
 use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
-use dynasmrt::{dynasm, DynasmApi, VecAssembler};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::mem::{offset_of, size_of};
@@ -215,7 +215,7 @@ fn assembler() -> VecAssembler<X64Relocation> {
 }
 
 fn finish(ops: VecAssembler<X64Relocation>) -> Vec<u8> {
-    ops.finalize().expect("stubs use no labels, so there is nothing to resolve that could fail")
+    ops.finalize().expect("these stubs use no labels, so there is nothing to resolve that could fail")
 }
 
 /// The entry of an intercepting trampoline for `plan`, calling [`enter`] with `hook`.
@@ -270,17 +270,15 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
         adjust(&mut ops, GPR_REGS[k + 1], a);
     }
     dynasm!(ops ; mov rdi, QWORD request.first as i64);
+    // The target's address is read from after the code (RIP-relative, so the stub stays position
+    // independent): one instruction fewer per call than loading it into a register first.
     if request.ret == Adjust::Keep {
-        dynasm!(ops
-            ; mov r11, QWORD request.target as i64
-            ; jmp r11
-        );
+        dynasm!(ops ; jmp QWORD [->target]);
     } else {
         // Entered with rsp = 8 (mod 16): realign for the call.
         dynasm!(ops
             ; sub rsp, 8
-            ; mov r11, QWORD request.target as i64
-            ; call r11
+            ; call QWORD [->target]
         );
         adjust(&mut ops, Rq::RAX, request.ret);
         dynasm!(ops
@@ -288,7 +286,11 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
             ; ret
         );
     }
-    finish(ops)
+    dynasm!(ops
+        ; ->target:
+        ; .u64 request.target as u64
+    );
+    ops.finalize().expect("the stub's one label is defined")
 }
 
 /// Applies `a` to `reg` in place (r11 is scratch).
