@@ -18,17 +18,7 @@
 #include <time.h>
 #include "bench_capi.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define BENCH_CALLGRIND 1
-#endif
-#endif
-#ifndef BENCH_CALLGRIND
-#define BENCH_CALLGRIND 0
-#define CALLGRIND_TOGGLE_COLLECT
-#define CALLGRIND_DUMP_STATS_AT(name)
-#endif
+#include "benchcallgrind.h"
 
 #define BENCH_NOIPA __attribute__((noipa, aligned(64)))
 

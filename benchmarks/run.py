@@ -386,7 +386,7 @@ def include_dir():
 _BUILD_CAPI = r'''
 import json, sys
 from hpybridge import devel
-print("RESULT " + json.dumps(devel.compile_capi_extension("benchcapi", [sys.argv[1]], include_dirs=[sys.argv[2]])))
+print("RESULT " + json.dumps(devel.compile_capi_extension("benchcapi", [sys.argv[1]], include_dirs=sys.argv[2:])))
 '''
 
 
@@ -395,8 +395,8 @@ def build_capi(python):
     built by PyPy, against its cpyext headers); returns its path, or raises RuntimeError."""
     source = os.path.join(HERE, "benchcapi.c")
     if python == sys.executable:
-        return devel.compile_capi_extension("benchcapi", [source], include_dirs=[include_dir()])
-    proc = subprocess.run([python, "-c", _BUILD_CAPI, source, include_dir()], capture_output=True, text=True,
+        return devel.compile_capi_extension("benchcapi", [source], include_dirs=[include_dir(), HERE])
+    proc = subprocess.run([python, "-c", _BUILD_CAPI, source, include_dir(), HERE], capture_output=True, text=True,
                           env=child_env(None, python == PYPY), timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
