@@ -129,7 +129,9 @@ def build():
 # ---------------------------------------------------------------------------------------------
 # The measuring process
 
-_CHILD = r'''
+# What both measuring processes start with: their configuration, their result, and the timing
+# (calls calibrated until a repetition lasts cfg["target_ns"], then the best of cfg["reps"]).
+_CHILD_COMMON = r'''
 import json, sys
 cfg = json.loads(sys.argv[1])
 out = {}
@@ -138,6 +140,26 @@ def result():
     print("RESULT " + json.dumps(out))
     sys.stdout.flush()
 
+def measure(keys, timed):
+    """out["ns"] and out["calls"] for each key (a pair): timed(key, n) runs n calls, returns ns."""
+    calls = {}
+    for key in keys:
+        n = 1000
+        while True:
+            t = timed(key, n)
+            if t >= cfg["target_ns"]:
+                break
+            n = int(n * min(10.0, max(2.0, 1.2 * cfg["target_ns"] / max(t, 1.0))))
+        calls[key] = n
+    best = {key: float("inf") for key in keys}
+    for _ in range(cfg["reps"]):
+        for key in keys:
+            best[key] = min(best[key], timed(key, calls[key]) / calls[key])
+    out["ns"] = {"/".join(k): v for k, v in best.items()}
+    out["calls"] = {"/".join(k): v for k, v in calls.items()}
+'''
+
+_CHILD = _CHILD_COMMON + r'''
 try:
     import hpybridge
     prov = hpybridge.load_extension("benchprov", cfg["prov"], mode=cfg["prov_mode"])
@@ -180,22 +202,7 @@ try:
         for side, fn in keys:
             run(side, fn, cfg["calls"])
     else:
-        calls = {}
-        for side, fn in keys:
-            n = 1000
-            while True:
-                t = run(side, fn, n)
-                if t >= cfg["target_ns"]:
-                    break
-                n = int(n * min(10.0, max(2.0, 1.2 * cfg["target_ns"] / max(t, 1.0))))
-            calls[side + "/" + fn] = n
-        best = {k: float("inf") for k in calls}
-        for _ in range(cfg["reps"]):
-            for side, fn in keys:
-                k = side + "/" + fn
-                best[k] = min(best[k], run(side, fn, calls[k]) / calls[k])
-        out["ns"] = best
-        out["calls"] = calls
+        measure(keys, lambda key, n: run(key[0], key[1], n))
 except Exception as e:
     out["error"] = "%s: %s" % (type(e).__name__, e)
 result()
@@ -404,15 +411,7 @@ def build_capi(python):
     return json.loads(lines[-1][len("RESULT "):])
 
 
-_CAPI_CHILD = r'''
-import json, sys
-cfg = json.loads(sys.argv[1])
-out = {}
-
-def result():
-    print("RESULT " + json.dumps(out))
-    sys.stdout.flush()
-
+_CAPI_CHILD = _CHILD_COMMON + r'''
 try:
     import hpybridge
     from hpybridge import devel
@@ -438,22 +437,7 @@ try:
         for table, fn in keys:
             capi.time(table, fn, OBJ, cfg["calls"])
     else:
-        calls = {}
-        for table, fn in keys:
-            n = 1000
-            while True:
-                t = capi.time(table, fn, OBJ, n)
-                if t >= cfg["target_ns"]:
-                    break
-                n = int(n * min(10.0, max(2.0, 1.2 * cfg["target_ns"] / max(t, 1.0))))
-            calls[table + "/" + fn] = n
-        best = {k: float("inf") for k in calls}
-        for _ in range(cfg["reps"]):
-            for table, fn in keys:
-                k = table + "/" + fn
-                best[k] = min(best[k], capi.time(table, fn, OBJ, calls[k]) / calls[k])
-        out["ns"] = best
-        out["calls"] = calls
+        measure(keys, lambda key, n: capi.time(key[0], key[1], OBJ, n))
 except Exception as e:
     out["error"] = "%s: %s" % (type(e).__name__, e)
 result()
