@@ -137,8 +137,9 @@ impl Transfer {
     /// # Safety
     /// As for `moved`; `h` must be owned by the caller, who must not use it afterwards.
     pub unsafe fn consumed(self, from: *mut HPyContext, to: *mut HPyContext, h: HPy) -> HPy {
-        if let (Transfer::PyPyDebugToPlain, Some(Some(pypy))) = (self, PYPY_DEBUG.get()) {
-            if !h.is_null() {
+        // `self` first: PYPY_DEBUG is only looked at on PyPy's path (this runs on every handle result).
+        if self == Transfer::PyPyDebugToPlain && !h.is_null() {
+            if let Some(Some(pypy)) = PYPY_DEBUG.get() {
                 // SAFETY: `h` is a live debug handle of `from`, owned by the caller: its universal
                 // handle is taken over before the debug handle alone is closed.
                 unsafe {
