@@ -83,11 +83,12 @@ def _digest(parts):
 
 
 def _header_bytes(dirs):
-    """Contents of every header in `dirs`, so that editing a header rebuilds what includes it."""
+    """Contents of every header (and Cython `.pxd`) in `dirs`, so that editing one rebuilds what
+    includes it."""
     for d in sorted(dirs):
         for root, _, files in sorted(os.walk(d)):
             for f in sorted(files):
-                if f.endswith(".h"):
+                if f.endswith((".h", ".pxd")):
                     with open(os.path.join(root, f), "rb") as fh:
                         yield f.encode() + fh.read()
 
@@ -125,39 +126,35 @@ def compile_capi_extension(name: str, sources: Sequence[str], include_dirs: Sequ
 
 def compile_cython_extension(name: str, pyx: str, include_dirs: Sequence[str] = (),
                              define_macros: Sequence[tuple[str, str | None]] = (), build_dir: str | None = None) -> str:
-    """Translates the Cython module `pyx` to C (`cimport`s found in `include_dirs`, which also go on
-    the C include path) and compiles that with `compile_capi_extension` for the running interpreter.
-    Cython runs in this interpreter if it has Cython, else in the Python named by `HPY_PYTHON` (the
-    C it writes builds on PyPy too, through cpyext). Returns the extension's path."""
+    """Translates the Cython module `pyx` to C with `cythonize` (`cimport`s found in `include_dirs`,
+    which also go on the C include path), cached by content, and compiles that with
+    `compile_capi_extension` for the running interpreter. Returns the extension's path."""
     with open(pyx, "rb") as f:
-        key = _digest([name, f.read(), *include_dirs, *_header_bytes(include_dirs),
-                       *(p for d in include_dirs for p in _pxd_bytes(d))])
-    out_dir = os.path.join(build_dir or default_build_dir(), "%s-cython-%s" % (name, key))
-    c_file = os.path.join(out_dir, name + ".c")
+        key = _digest([name, f.read(), *include_dirs, *_header_bytes(include_dirs)])
+    c_file = os.path.join(build_dir or default_build_dir(), "%s-cython-%s" % (name, key), name + ".c")
     if not os.path.exists(c_file):
-        os.makedirs(out_dir, exist_ok=True)
-        try:
-            import Cython  # noqa: F401
-
-            python = sys.executable
-        except ImportError:
-            python = os.environ.get("HPY_PYTHON") or sys.executable
-        tmp = c_file + ".tmp.c"
-        argv = [python, "-m", "cython", "-3", *("-I" + d for d in include_dirs), pyx, "-o", tmp]
-        result = subprocess.run(argv, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise BuildError("cythonizing %r failed:\n$ %s\n%s%s" % (name, " ".join(argv), result.stdout,
-                                                                     result.stderr))
-        os.replace(tmp, c_file)
+        cythonize(pyx, c_file, include_dirs)
     return compile_capi_extension(name, [c_file], include_dirs=include_dirs, define_macros=define_macros,
                                   build_dir=build_dir)
 
 
-def _pxd_bytes(folder):
-    for f in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
-        if f.endswith(".pxd"):
-            with open(os.path.join(folder, f), "rb") as fh:
-                yield f.encode() + fh.read()
+def cythonize(pyx: str, c_file: str, include_dirs: Sequence[str] = ()) -> None:
+    """Translates the Cython module `pyx` into `c_file` (`cimport`s found in `include_dirs`). Cython
+    runs in this interpreter if it has Cython, else in the Python named by `HPY_PYTHON` (the C it
+    writes builds on PyPy too, through cpyext). Raises BuildError with Cython's messages."""
+    try:
+        import Cython  # noqa: F401
+
+        python = sys.executable
+    except ImportError:
+        python = os.environ.get("HPY_PYTHON") or sys.executable
+    os.makedirs(os.path.dirname(os.path.abspath(c_file)), exist_ok=True)
+    tmp = c_file + ".tmp.c"
+    argv = [python, "-m", "cython", "-3", *("-I" + d for d in include_dirs), pyx, "-o", tmp]
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError("cythonizing %s failed:\n$ %s\n%s%s" % (pyx, " ".join(argv), result.stdout, result.stderr))
+    os.replace(tmp, c_file)  # atomic: concurrent builders never see half a file
 
 
 def load_capi_extension(name: str, path: str) -> Any:

@@ -40,8 +40,6 @@ list both in `[build-system] requires`.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -109,8 +107,7 @@ class build_ext(_build_ext):
         for source in ext.sources:
             if source.endswith(".pyx"):
                 out = os.path.join(os.path.abspath(self.build_temp), os.path.basename(source)[:-4] + ".c")
-                os.makedirs(os.path.dirname(out), exist_ok=True)
-                subprocess.run([sys.executable, "-m", "cython", "-3", "-I", generated, source, "-o", out], check=True)
+                devel.cythonize(source, out, [generated])
                 source = out
             sources.append(source)
         ext.sources = sources
