@@ -21,7 +21,7 @@ import sys
 import pytest
 
 import hpybridge
-from conftest import build, build_with_headers, generate_headers, mode_copy, run_modules
+from conftest import IS_PYPY, build, build_with_headers, generate_headers, mode_copy, run_modules
 from test_api_tables import provider, spec
 
 MODES = hpybridge.MODES
@@ -183,3 +183,16 @@ def test_uncaught_failure_exits_1(mode, allocator):
         proc = run_strict("import hpybridge; %s" % load("calccons", cons, mode), env)
         assert proc.returncode == 1, proc.stderr
         assert proc.stderr.rstrip().endswith("ModuleNotFoundError: " + NO_PROVIDER)
+
+
+@pytest.mark.skipif(IS_PYPY, reason="CPython's loader only: PyPy keeps no definition to forget, and its str "
+                                     "identity follows equality")
+@pytest.mark.parametrize("name", ["p", "probe", "a.b"])
+def test_spec_names_are_objects_of_their_own(name):
+    """The failed module is found by the identity of its spec name: that object must be one no other
+    module holds, also for one-character names, which CPython shares."""
+    from hpybridge import failed_init
+
+    shared = sys.intern(name)
+    fresh = failed_init.fresh_name(shared)
+    assert fresh == name and fresh is not shared and failed_init.fresh_name(shared) is not fresh

@@ -34,9 +34,13 @@ import types
 _IS_CPYTHON = sys.implementation.name == "cpython"
 
 
+class _OwnName(str):
+    """A str that is an object of its own even where CPython shares one (one-character strings)."""
+
+
 def fresh_name(name):
-    """A str equal to `name` that no other code holds (a new object, never an interned one)."""
-    return name.encode("utf-8").decode("utf-8") if len(name) > 1 else name
+    """A str equal to `name` that no other code holds (a new object, never a shared one)."""
+    return name.encode("utf-8").decode("utf-8") if len(name) > 1 else _OwnName(name)
 
 
 def load_guarded(load, spec_name):
