@@ -66,7 +66,8 @@ pub fn is_own_fallback(sig: &Signature) -> bool {
 }
 
 fn cpython_type(t: CType) -> CType {
-    const PY_OBJECT: CType = CType::Pointer { target: Pointee::PyObject, depth: std::num::NonZeroUsize::MIN };
+    const PY_OBJECT: CType =
+        CType::Pointer { target: Pointee::PyObject, depth: std::num::NonZeroUsize::MIN, const_target: false };
     let int = |kind| match kind {
         IntKind::HPySsizeT => IntKind::PySsizeT,
         IntKind::HPyUcs4 => IntKind::UInt32T,
@@ -75,8 +76,8 @@ fn cpython_type(t: CType) -> CType {
     match t {
         CType::Value(Scalar::Handle) => PY_OBJECT,
         CType::Value(Scalar::Int(kind)) => CType::Value(Scalar::Int(int(kind))),
-        CType::Pointer { target: Pointee::Scalar(Scalar::Int(kind)), depth } => {
-            CType::Pointer { target: Pointee::Scalar(Scalar::Int(int(kind))), depth }
+        CType::Pointer { target: Pointee::Scalar(Scalar::Int(kind)), depth, const_target } => {
+            CType::Pointer { target: Pointee::Scalar(Scalar::Int(int(kind))), depth, const_target }
         }
         other => other,
     }

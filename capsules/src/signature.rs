@@ -23,7 +23,9 @@ use std::str::FromStr;
 
 /// A parsed function signature.
 ///
-/// Parameter names, qualifiers and spelling variants are not kept, so two
+/// Parameter names and spelling variants are not kept. Of the qualifiers only
+/// a pointer's `const` target is (`const double *`), for code that must know
+/// whether the callee may write through it; equality ignores it, so two
 /// signatures are equal exactly when their canonical spellings are equal.
 /// The parser never puts [`CType::Void`] in `args`: `(void)` is an empty list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,14 +38,43 @@ pub struct Signature {
 ///
 /// Shaped so that types which cannot exist by value (`HPyContext`, `PyObject`)
 /// are only representable behind a pointer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Equality and hashing ignore `const_target`: qualifiers are not part of a
+/// type's identity (docs/signatures.md §5); [`CType::same_qualified`] compares it too.
+#[derive(Debug, Clone, Copy)]
 pub enum CType {
     /// `void`; meaningful only as a return type.
     Void,
     /// A non-void value passed by value.
     Value(Scalar),
     /// `depth` levels of pointer to `target`: `double **` has depth 2.
-    Pointer { target: Pointee, depth: NonZeroUsize },
+    /// `const_target`: `target` itself was declared `const` (`const double *`,
+    /// `double const **`); a `const` after a `*` qualifies a pointer and is dropped.
+    Pointer { target: Pointee, depth: NonZeroUsize, const_target: bool },
+}
+
+impl PartialEq for CType {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Void, Self::Void) => true,
+            (Self::Value(a), Self::Value(b)) => a == b,
+            (Self::Pointer { target: a, depth: m, .. }, Self::Pointer { target: b, depth: n, .. }) => a == b && m == n,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CType {}
+
+impl std::hash::Hash for CType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Self::Void => {}
+            Self::Value(scalar) => scalar.hash(state),
+            Self::Pointer { target, depth, .. } => (target, depth).hash(state),
+        }
+    }
 }
 
 /// A type passed by value in a single register.
@@ -164,7 +195,26 @@ impl CType {
     /// `HPy`.
     pub const HANDLE: Self = Self::Value(Scalar::Handle);
     /// `HPyContext *`.
-    pub const CONTEXT: Self = Self::Pointer { target: Pointee::Context, depth: NonZeroUsize::MIN };
+    pub const CONTEXT: Self = Self::Pointer { target: Pointee::Context, depth: NonZeroUsize::MIN, const_target: false };
+
+    /// Equal, and of the same constness.
+    pub fn same_qualified(&self, other: &CType) -> bool {
+        self == other && self.const_target() == other.const_target()
+    }
+
+    /// Whether this is a pointer whose target was declared `const`.
+    pub fn const_target(&self) -> bool {
+        matches!(self, Self::Pointer { const_target: true, .. })
+    }
+
+    /// The canonical spelling with a `const` target kept: `const double *`.
+    pub fn qualified(&self) -> String {
+        if self.const_target() {
+            format!("const {self}")
+        } else {
+            self.to_string()
+        }
+    }
 }
 
 impl Signature {
@@ -177,6 +227,25 @@ impl Signature {
     /// `"PyObject * (PyObject *, int)"`; same as `to_string()`.
     pub fn to_canonical(&self) -> String {
         self.to_string()
+    }
+
+    /// The canonical spelling with `const` kept before every pointer target
+    /// declared so, e.g. `"int (const double *, double *, long)"`: what the
+    /// generator writes into a provider's table, so that the runtime learns
+    /// which pointers the provider only reads. Parses back to an equal
+    /// signature with the same constness; equals the canonical spelling when
+    /// nothing is `const`.
+    pub fn to_qualified(&self) -> String {
+        let args: Vec<String> = self.args.iter().map(CType::qualified).collect();
+        let args = if args.is_empty() { "void".to_owned() } else { args.join(", ") };
+        format!("{} ({args})", self.ret.qualified())
+    }
+
+    /// Equal, and every pointer of the same constness.
+    pub fn same_qualified(&self, other: &Signature) -> bool {
+        self.ret.same_qualified(&other.ret)
+            && self.args.len() == other.args.len()
+            && self.args.iter().zip(&other.args).all(|(a, b)| a.same_qualified(b))
     }
 
     /// Whether a consumer declaring `other` may bind to a provider exporting
@@ -233,7 +302,7 @@ impl fmt::Display for CType {
         match self {
             Self::Void => f.write_str("void"),
             Self::Value(scalar) => write!(f, "{scalar}"),
-            Self::Pointer { target, depth } => write!(f, "{target} {}", "*".repeat(depth.get())),
+            Self::Pointer { target, depth, .. } => write!(f, "{target} {}", "*".repeat(depth.get())),
         }
     }
 }
@@ -377,7 +446,8 @@ fn tokenize(input: &str) -> Vec<Token<'_>> {
     tokens
 }
 
-/// Qualifiers change nothing the trampolines care about, so they are dropped.
+/// Qualifiers change nothing the trampolines care about; only a `const`
+/// among a type's specifiers is kept (see `CType::Pointer`).
 fn is_qualifier(word: &str) -> bool {
     matches!(word, "const" | "volatile" | "restrict")
 }
@@ -647,8 +717,11 @@ impl<'a> Parser<'a> {
         let mut spec = TypeSpec::default();
         let mut words: Vec<&str> = Vec::new();
         let mut start = self.peek().offset;
+        let mut const_target = false;
         while let Tok::Word(word) = self.peek().tok {
-            if !is_qualifier(word) {
+            if word == "const" {
+                const_target = true;
+            } else if !is_qualifier(word) {
                 let Some(specifier) = specifier(word) else {
                     break;
                 };
@@ -683,7 +756,7 @@ impl<'a> Parser<'a> {
             self.bump();
         }
         let ty = match (NonZeroUsize::new(stars), base) {
-            (Some(depth), target) => CType::Pointer { target, depth },
+            (Some(depth), target) => CType::Pointer { target, depth, const_target },
             (None, Pointee::Void) => CType::Void,
             (None, Pointee::Scalar(scalar)) => CType::Value(scalar),
             (None, Pointee::Context) => {

@@ -79,7 +79,11 @@ fn parsed_model() {
         [
             CType::CONTEXT,
             CType::HANDLE,
-            CType::Pointer { target: Pointee::Scalar(Scalar::Double), depth: 2.try_into().unwrap() },
+            CType::Pointer {
+                target: Pointee::Scalar(Scalar::Double),
+                depth: 2.try_into().unwrap(),
+                const_target: false
+            },
         ]
     );
     assert_eq!(parse("void (void)").args, []);
@@ -419,4 +423,31 @@ proptest! {
         prop_assert_eq!(&reparsed, &sig);
         prop_assert_eq!(reparsed.to_canonical(), canonical);
     }
+}
+
+#[test]
+fn pointer_targets_keep_const_which_equality_ignores() {
+    let sig = parse(
+        "int (const double *in, double *out, double const *const p, double *const q, const char **s, const int n)",
+    );
+    let consts: Vec<bool> = sig.args.iter().map(CType::const_target).collect();
+    assert_eq!(consts, [true, false, true, false, true, false]);
+    assert_eq!(sig.to_canonical(), "int (double *, double *, double *, double *, char **, int)");
+    assert_eq!(sig.to_qualified(), "int (const double *, double *, const double *, double *, const char **, int)");
+    let plain = parse("int (double *, double *, double *, double *, char **, int)");
+    assert_eq!(sig, plain, "const is not part of a signature's identity");
+    assert!(sig.is_compatible(&plain) && plain.is_compatible(&sig));
+    assert!(!sig.same_qualified(&plain));
+    let back = parse(&sig.to_qualified());
+    assert!(back.same_qualified(&sig), "the qualified spelling parses back with the same constness");
+    assert_eq!(parse("const char *(HPyContext *)").to_qualified(), "const char * (HPyContext *)");
+    assert_eq!(parse("double (HPyContext *c, HPy v)").to_qualified(), "double (HPyContext *, HPy)");
+    assert_eq!(parse("void ()").to_qualified(), "void (void)");
+    let hash = |s: &Signature| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    assert_eq!(hash(&sig), hash(&plain));
 }
