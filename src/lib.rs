@@ -1,9 +1,12 @@
 //! hpybridge runtime: an HPy universal extension (`hpybridge._runtime`) that registers the C APIs
 //! HPy extensions export to each other and hands each consumer a call path fit for its context.
 //!
-//! Folders, each of one job, importing only from those below it:
+//! Folders, each of one job, importing only from those below it (module, cdict, registry,
+//! crossing, hpy):
 //! - `module/`: the HPy module. `modinit` (the four symbols an HPy loader looks up), `module.c`
 //!   (method and slot definitions, forwarding to `functions`), `functions` (what Python calls).
+//! - `cdict/`: the `__cdict__` protocol: marshalling Python values to C and back, the
+//!   implementations of every exported function, calling them from Python, box and unbox.
 //! - `registry/`: who exports what. `mod.rs` (the process-wide registry of APIs and their
 //!   consumers), `export` and `import` (the calls providers and consumers make), `own_api` (the
 //!   runtime's own API table, through which C extensions reach `export_api` and `import_api`).
@@ -24,6 +27,7 @@
 //! - *slot*: one function of an API, by position.
 //! - *entry*: how a call enters the provider's family with a valid context (`family::Entry`).
 
+pub mod cdict;
 pub mod crossing;
 pub mod hpy;
 mod module;

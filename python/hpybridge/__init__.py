@@ -13,8 +13,9 @@ from . import errors
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
-__all__ = ["MODES", "LoadError", "abi_info", "apis", "call_counts", "count_calls", "errors", "fallback_signature",
-           "get_include", "import_capi", "load_extension", "mode_from_env", "parse_signature", "trampoline_info"]
+__all__ = ["MODES", "CFunction", "LoadError", "abi_info", "apis", "box", "call_counts", "count_calls", "errors",
+           "fallback_signature", "get_include", "import_capi", "load_extension", "mode_from_env", "parse_signature",
+           "trampoline_info", "unbox"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -24,6 +25,8 @@ if not os.path.exists(_runtime_path):
         % _runtime_path
     )
 _runtime = load_extension("hpybridge._runtime", _runtime_path, register=True)
+
+from .cdict import CFunction, box, unbox  # noqa: E402  (needs the runtime loaded above)
 
 
 def abi_info() -> dict[str, str]:
@@ -43,9 +46,11 @@ def apis(module: str | None = None) -> list[dict[str, Any]]:
     return [a for a in _runtime.apis() if module is None or a["module"] == module]
 
 
-def parse_signature(text: str) -> str:
-    """The canonical spelling of a C signature; `hpybridge.errors.SignatureSyntaxError` if malformed."""
-    return _runtime.parse_signature(text)
+def parse_signature(text: str, keep_const: bool = False) -> str:
+    """The canonical spelling of a C signature; `hpybridge.errors.SignatureSyntaxError` if malformed.
+    With `keep_const`, pointer targets declared `const` keep it (`const double *`): the spelling the
+    generator writes into a provider's table, so that `__cdict__` calls know what is read-only."""
+    return _runtime.qualified_signature(text) if keep_const else _runtime.parse_signature(text)
 
 
 def fallback_signature(text: str) -> str:

@@ -487,7 +487,11 @@ def render_export_header(spec):
         "",
         "static const HPyBridge_Slot _%s_export_slots[%d] HPYBRIDGE_GEN_UNUSED = {" % (name, len(spec.functions)),
     ]
-    out += ['    {"%s", "%s", (void *)%s_%s},' % (f.name, f.canonical, name, f.name) for f in spec.functions]
+    # The provider's table keeps `const` pointer targets (docs/cdict.md: a `__cdict__` call passes
+    # read-only buffers only to them); import compares canonical signatures, which drop it.
+    qualified = __import__("hpybridge").parse_signature
+    out += ['    {"%s", "%s", (void *)%s_%s},' % (f.name, qualified(f.signature, keep_const=True), name, f.name)
+            for f in spec.functions]
     out += [
         "};",
         "",

@@ -47,6 +47,7 @@ pub enum Exception {
     Hpybridge(PyError),
     TypeError,
     ValueError,
+    OverflowError,
     RuntimeError,
     ModuleNotFoundError,
     /// An internal error of the runtime (a Rust panic).
@@ -97,6 +98,7 @@ impl Error {
                 Exception::Hpybridge(kind) => raise_hpybridge(ctx, kind, &message),
                 Exception::TypeError => set_error(ctx, (*ctx).h_TypeError, &message),
                 Exception::ValueError => set_error(ctx, (*ctx).h_ValueError, &message),
+                Exception::OverflowError => set_error(ctx, (*ctx).h_OverflowError, &message),
                 Exception::RuntimeError => set_error(ctx, (*ctx).h_RuntimeError, &message),
                 Exception::ModuleNotFoundError => set_error(ctx, (*ctx).h_ModuleNotFoundError, &message),
                 Exception::SystemError => set_error(ctx, (*ctx).h_SystemError, &message),

@@ -67,6 +67,24 @@ pub unsafe extern "C" fn hpybridge_parse_signature(ctx: *mut HPyContext, text: H
     }
 }
 
+/// `qualified_signature(text)`: the canonical spelling with `const` pointer targets kept
+/// (`Signature::to_qualified`), or `SignatureSyntaxError`.
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_qualified_signature(ctx: *mut HPyContext, text: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `text` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            let text = str_arg(ctx, text, "qualified_signature()")?;
+            let sig = Signature::parse(&text)
+                .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
+            Builder(ctx).str(&sig.to_qualified())
+        })
+    }
+}
+
 /// `fallback_signature(text)`: the canonical CPython-API form of an HPy signature
 /// (`capsules::fallback`); `NoFallbackError` saying why if it has none.
 ///

@@ -31,6 +31,15 @@ static HPy parse_signature_impl(HPyContext *ctx, HPy self, HPy text)
     return hpybridge_parse_signature(ctx, text);
 }
 
+HPyDef_METH(qualified_signature, "qualified_signature", HPyFunc_O,
+            .doc = "qualified_signature(text) -> str: the canonical spelling of a C signature with const "
+                   "pointer targets kept, e.g. 'int (const double *, double *)'.")
+static HPy qualified_signature_impl(HPyContext *ctx, HPy self, HPy text)
+{
+    (void)self;
+    return hpybridge_qualified_signature(ctx, text);
+}
+
 HPyDef_METH(fallback_signature, "fallback_signature", HPyFunc_O,
             .doc = "fallback_signature(text) -> str: the CPython-API form of an HPy signature, e.g. "
                    "'PyObject * (PyObject *)' for 'HPy (HPyContext *, HPy)'. Raises "
@@ -87,14 +96,48 @@ static HPy trampoline_info_impl(HPyContext *ctx, HPy self)
     return hpybridge_trampoline_info(ctx);
 }
 
+HPyDef_METH(cdict_entries, "cdict_entries", HPyFunc_O,
+            .doc = "cdict_entries(api) -> list: the __cdict__ entries of a registered API, each (name, "
+                   "[(signature, index, family, provider, flags, refused), ...]) (docs/cdict.md).")
+static HPy cdict_entries_impl(HPyContext *ctx, HPy self, HPy api)
+{
+    (void)self;
+    return hpybridge_cdict_entries(ctx, api);
+}
+
+HPyDef_METH(cdict_call, "cdict_call", HPyFunc_VARARGS,
+            .doc = "cdict_call(indices, args): calls the CFunction whose implementations are `indices` "
+                   "with the tuple `args` (what hpybridge.CFunction.__call__ does).")
+static HPy cdict_call_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    return hpybridge_cdict_call(ctx, args, n);
+}
+
+HPyDef_METH(box, "box", HPyFunc_VARARGS,
+            .doc = "box(ctype, value) -> bytes: value as the bytes of a C ctype (docs/cdict.md).")
+static HPy box_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    return hpybridge_box(ctx, args, n);
+}
+
+HPyDef_METH(unbox, "unbox", HPyFunc_VARARGS,
+            .doc = "unbox(ctype, data): the value of the C ctype whose bytes are data (docs/cdict.md).")
+static HPy unbox_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    return hpybridge_unbox(ctx, args, n);
+}
+
 HPyDef_SLOT(exec, HPy_mod_exec)
 static int exec_impl(HPyContext *ctx, HPy module)
 {
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &parse_signature, &fallback_signature, &import_capi, &apis, &count_calls, &call_counts,
-                                     &trampoline_info, &exec, NULL};
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &import_capi, &apis, &count_calls, &call_counts,
+                                     &trampoline_info, &cdict_entries, &cdict_call, &box, &unbox, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
     .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",

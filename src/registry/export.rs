@@ -1,15 +1,16 @@
 //! `export_api`: a provider registers its API and publishes it as a capsule on its module, with its
-//! CPython-API stubs (`crossing::fallback`) in a second capsule.
+//! CPython-API stubs (`crossing::fallback`) in a second capsule, and its functions in the module's
+//! `__cdict__` (docs/cdict.md).
 
 use crate::crossing::fallback::FallbackStubs;
 use crate::crossing::family::Family;
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, PyError, Result};
-use crate::hpy::values::{close, str_attr};
+use crate::hpy::values::{close, str_attr, unicode};
 use crate::registry::{file_of, Api, Capi, Published, REGISTRY};
 use capsules::wire::{attribute_name, capi_attribute_name, read_table, HPyBridge_APITable, Role};
-use hpy_sys::{HPy, HPyContext};
+use hpy_sys::{HPy, HPyContext, HPy_NULL};
 use std::ffi::{c_int, CStr};
 
 fn describe(module: &str, family: &Family, file: &Option<String>) -> String {
@@ -84,6 +85,7 @@ pub unsafe fn export(
         publish(ctx, module, &attribute_name(&decl.name), &published)?;
         publish(ctx, module, &capi_attribute_name(&decl.name), &capi)?;
     }
+    let decl_name = decl.name.clone();
     let mut apis = REGISTRY.lock();
     if let Err(e) = already(&apis) {
         // The capsules on the module point into the tables, and those to the stubs: they must
@@ -103,7 +105,40 @@ pub unsafe fn export(
         plans: Default::default(),
         capi: Capi { stubs, published: capi, consumers: Vec::new() },
     });
-    Ok(())
+    drop(apis);
+    // SAFETY: `ctx` is valid for the current call and `module` lives in it.
+    unsafe { add_to_cdict(ctx, module, &decl_name) }
+}
+
+/// Adds the API `api` to `module.__cdict__` (made if missing) through
+/// `hpybridge.cdict._exported(module, api)`, which only records the name: the entries are made on
+/// first use, so no runtime function runs here, inside the provider's module initialisation.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `module` a live handle in it.
+unsafe fn add_to_cdict(ctx: *mut HPyContext, module: HPy, api: &str) -> Result<()> {
+    // SAFETY: `ctx` is valid for the current call and `module` lives in it; every handle made here
+    // is closed once.
+    unsafe {
+        let cdict = check(hpy!(ctx, ctx_Import_ImportModule, c"hpybridge.cdict".as_ptr()))?;
+        let f = hpy!(ctx, ctx_GetAttr_s, cdict, c"_exported".as_ptr());
+        close(ctx, cdict);
+        let f = check(f)?;
+        let name = match unicode(ctx, api) {
+            Ok(name) => name,
+            Err(e) => {
+                close(ctx, f);
+                return Err(e);
+            }
+        };
+        let mut items = [module, name];
+        let args = hpy!(ctx, ctx_Tuple_FromArray, items.as_mut_ptr(), 2);
+        let result = if args.is_null() { args } else { hpy!(ctx, ctx_CallTupleDict, f, args, HPy_NULL) };
+        close(ctx, args);
+        close(ctx, name);
+        close(ctx, f);
+        check(result).map(|r| close(ctx, r))
+    }
 }
 
 /// Sets `module`'s attribute `attr` to a capsule holding `published`'s API table.

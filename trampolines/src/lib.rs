@@ -34,7 +34,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use abi::MAX_ARGS;
+pub use abi::{Value, MAX_ARGS};
 pub use capsules::signature::Signature;
 pub use error::Error;
 pub use prepend::Adjust;

@@ -1,0 +1,129 @@
+//! The `__cdict__` functions `hpybridge._runtime` offers Python (defined as methods in module.c):
+//! `cdict_entries`, `cdict_call`, `box`, `unbox`. Each goes through the FFI boundary.
+
+use crate::cdict::boxing::{boxed, unboxed};
+use crate::cdict::dispatch::call;
+use crate::cdict::entries::{api_entries, implementation};
+use crate::hpy;
+use crate::hpy::boundary::boundary;
+use crate::hpy::error::{Error, Exception, Result};
+use crate::hpy::values::{close, int_arg, items, str_arg, Builder};
+use hpy_sys::{HPy, HPyContext};
+
+/// `cdict_entries(api)`: the entries of the registered API `api`, in slot order, as a list of
+/// `(name, implementations)`, each implementation a tuple `(signature, index, family, provider,
+/// flags, refused)` (`family` None for a CPython-API stub, `refused` None or why Python cannot
+/// call it).
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_cdict_entries(ctx: *mut HPyContext, api: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `api` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            let api = str_arg(ctx, api, "cdict_entries()")?;
+            let entries = api_entries(&api)?;
+            let b = Builder(ctx);
+            b.list(entries.iter().map(|entry| {
+                let implementations = entry
+                    .implementations
+                    .iter()
+                    .map(|&index| {
+                        let imp = implementation(index)?;
+                        b.list([
+                            b.str(&imp.signature.to_canonical()),
+                            b.int(index as i64),
+                            b.opt_str(imp.family.as_ref().map(|f| f.to_string()).as_deref()),
+                            b.str(&imp.provider),
+                            b.int(i64::from(imp.flags)),
+                            b.opt_str(imp.refused.as_deref()),
+                        ])
+                    })
+                    .collect::<Vec<_>>();
+                b.list([b.str(&entry.name), b.list(implementations)])
+            }))
+        })
+    }
+}
+
+/// `cdict_call(indices, args)`: calls the `CFunction` whose implementations are `indices` (a
+/// tuple of ints) with the tuple `args` (`dispatch::call`).
+///
+/// # Safety
+/// Called by module.c with the context of the call and `n` live handles at `args`.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_cdict_call(ctx: *mut HPyContext, args: *const HPy, n: usize) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
+    unsafe {
+        boundary(ctx, || {
+            let [indices, call_args] = std::slice::from_raw_parts(args, n) else {
+                return Err(Error::new(Exception::TypeError, format!("cdict_call(indices, args): got {n} arguments")));
+            };
+            let indices = handles_then(ctx, *indices, "cdict_call() indices", |items| {
+                items
+                    .iter()
+                    .map(|&h| int_arg(ctx, h, "cdict_call() index").map(|i| i as usize))
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            if hpy!(ctx, ctx_Tuple_Check, *call_args) == 0 {
+                return Err(Error::new(Exception::TypeError, "cdict_call() args: expected a tuple"));
+            }
+            handles_then(ctx, *call_args, "cdict_call() args", |items| call(ctx, &indices, items))
+        })
+    }
+}
+
+/// Runs `f` with the items of the tuple or list `h`, then closes them.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `h` a live handle of it.
+unsafe fn handles_then<T>(ctx: *mut HPyContext, h: HPy, what: &str, f: impl FnOnce(&[HPy]) -> Result<T>) -> Result<T> {
+    // SAFETY: the caller's contract; the items are new handles, closed once.
+    unsafe {
+        let items = items(ctx, h, what)?;
+        let result = f(&items);
+        items.iter().for_each(|&h| close(ctx, h));
+        result
+    }
+}
+
+/// `box(ctype, value)`: the bytes of `value` as a C `ctype` (`cdict::boxing`).
+///
+/// # Safety
+/// Called by module.c with the context of the call and `n` live handles at `args`.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_box(ctx: *mut HPyContext, args: *const HPy, n: usize) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
+    unsafe {
+        boundary(ctx, || {
+            let [ctype, value] = std::slice::from_raw_parts(args, n) else {
+                return Err(Error::new(
+                    Exception::TypeError,
+                    format!("box(ctype, value): expected 2 arguments, got {n}"),
+                ));
+            };
+            boxed(ctx, &str_arg(ctx, *ctype, "box() ctype")?, *value)
+        })
+    }
+}
+
+/// `unbox(ctype, data)`: the value of the C `ctype` whose bytes are `data` (`cdict::boxing`).
+///
+/// # Safety
+/// Called by module.c with the context of the call and `n` live handles at `args`.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_unbox(ctx: *mut HPyContext, args: *const HPy, n: usize) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
+    unsafe {
+        boundary(ctx, || {
+            let [ctype, data] = std::slice::from_raw_parts(args, n) else {
+                return Err(Error::new(
+                    Exception::TypeError,
+                    format!("unbox(ctype, data): expected 2 arguments, got {n}"),
+                ));
+            };
+            unboxed(ctx, &str_arg(ctx, *ctype, "unbox() ctype")?, *data)
+        })
+    }
+}
