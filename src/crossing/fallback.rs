@@ -3,7 +3,7 @@
 //!
 //! A slot's CPython-API signature is derived from its HPy one (`capsules::fallback`). What stands
 //! in the slot, cheapest first:
-//! - the provider's own function, when its signature has no context and no handle;
+//! - the provider's own function, when its signature has no context (and so no handle);
 //! - a prepending stub (`Trampolines::prepend`) for a CPython universal or trace provider, whose
 //!   handles are the objects' addresses plus one (checked at run time): it puts the provider's home
 //!   context in front, adds 1 to each object (NULL stays NULL) and takes 1 from a handle result,
@@ -74,7 +74,9 @@ impl FallbackStubs {
             let (signature, function, missing) = match fallback(sig) {
                 Err(why) => (sig.clone(), std::ptr::null(), Some(why.to_string())),
                 Ok(form) => {
-                    let code = if is_own_fallback(sig) {
+                    // Without a context a signature with a form has no handle either: only type names
+                    // differ (`HPy_ssize_t` is `Py_ssize_t`), and the provider's function serves as it is.
+                    let code = if is_own_fallback(sig) || !sig.takes_context() {
                         slot.function.cast_const()
                     } else if cpython_plain {
                         prepending_stub(sig, &form, slot.function, home)?
