@@ -171,9 +171,11 @@ impl Implementation {
             // SAFETY: `function` has this signature, and the words its arguments.
             unsafe { self.caller.call(self.function, &m.words[..n]) }
         };
+        // SAFETY: `ctx` is valid for the current call; the word is this signature's result. A
+        // `char *` result may point into an argument (a buffer, a copy of a string): converted first.
+        let result = unsafe { self.result(ctx, word, failed) };
         drop(m); // buffers and objects are the caller's again
-                 // SAFETY: `ctx` is valid for the current call; the word is this signature's result.
-        unsafe { self.result(ctx, word, failed) }
+        result
     }
 
     /// The call in the provider's context `provider`: moves handle arguments in, calls, closes

@@ -213,13 +213,16 @@ pub unsafe fn to_c(
             Kind::Int { kind, bytes, signed } => {
                 let v = int_value(ctx, h, what, "an int")?;
                 let (min, max) = range(bytes, signed);
-                if v < min || v > max {
-                    return Err(Error::new(
-                        Exception::OverflowError,
-                        format!("{}: {v} is out of range for {} ({min} to {max})", what(), kind.name()),
-                    ));
+                match v {
+                    Some(v) if (min..=max).contains(&v) => Ok(v as u64),
+                    _ => {
+                        let v = v.map_or_else(|| "the int".to_owned(), |v| v.to_string());
+                        Err(Error::new(
+                            Exception::OverflowError,
+                            format!("{}: {v} is out of range for {} ({min} to {max})", what(), kind.name()),
+                        ))
+                    }
                 }
-                Ok(v as u64)
             }
             Kind::Bool => {
                 if hpy!(ctx, ctx_Is, h, (*ctx).h_True) != 0 {
@@ -229,11 +232,14 @@ pub unsafe fn to_c(
                     return Ok(0);
                 }
                 match int_value(ctx, h, what, "a bool")? {
-                    v @ (0 | 1) => Ok(v as u64),
-                    v => Err(Error::new(
-                        Exception::ValueError,
-                        format!("{}: expected True, False, 0 or 1, got {v}", what()),
-                    )),
+                    Some(v @ (0 | 1)) => Ok(v as u64),
+                    v => {
+                        let v = v.map_or_else(|| "an int beyond 64 bits".to_owned(), |v| v.to_string());
+                        Err(Error::new(
+                            Exception::ValueError,
+                            format!("{}: expected True, False, 0 or 1, got {v}", what()),
+                        ))
+                    }
                 }
             }
             Kind::Double => Ok(double_value(ctx, h, what)?.to_bits()),
@@ -304,7 +310,8 @@ pub unsafe fn to_c(
                 }
                 if hpy!(ctx, ctx_TypeCheck, h, (*ctx).h_LongType) != 0 {
                     let v = int_value(ctx, h, what, "an int")?;
-                    return u64::try_from(v).map_err(|_| {
+                    return v.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+                        let v = v.map_or_else(|| "the int".to_owned(), |v| v.to_string());
                         Error::new(Exception::OverflowError, format!("{}: {v} is out of range for an address", what()))
                     });
                 }
@@ -331,17 +338,17 @@ fn range(bytes: usize, signed: bool) -> (i128, i128) {
     }
 }
 
-/// `h` as an integer through `__index__`, as CPython's own C functions take integers; values
-/// beyond 64 bits are an `OverflowError`. `expected` says what was expected in the `TypeError`.
+/// `h` as an integer through `__index__`, as CPython's own C functions take integers; `None` for
+/// values beyond 64 bits. `expected` says what was expected in the `TypeError`.
 ///
 /// # Safety
 /// As `to_c`.
-unsafe fn int_value(ctx: *mut HPyContext, h: HPy, what: &dyn Fn() -> String, expected_: &str) -> Result<i128> {
+unsafe fn int_value(ctx: *mut HPyContext, h: HPy, what: &dyn Fn() -> String, expected_: &str) -> Result<Option<i128>> {
     // SAFETY: the caller's contract; `index` is closed once.
     unsafe {
         let v = hpy!(ctx, ctx_Long_AsInt64_t, h);
         if v != -1 || hpy!(ctx, ctx_Err_Occurred) == 0 {
-            return Ok(i128::from(v));
+            return Ok(Some(i128::from(v)));
         }
         if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_TypeError) != 0 {
             hpy!(ctx, ctx_Err_Clear);
@@ -360,38 +367,53 @@ unsafe fn int_value(ctx: *mut HPyContext, h: HPy, what: &dyn Fn() -> String, exp
         close(ctx, index);
         if failed {
             hpy!(ctx, ctx_Err_Clear);
-            return Err(Error::new(
-                Exception::OverflowError,
-                format!("{}: the int is out of range (beyond 64 bits)", what()),
-            ));
+            return Ok(None);
         }
-        Ok(i128::from(u))
+        Ok(Some(i128::from(u)))
     }
 }
 
-/// `h` as a C double, through `__float__` or `__index__` as `PyFloat_AsDouble` takes it.
+/// `h` as a C double, through `__float__` or `__index__` as CPython's `PyFloat_AsDouble` takes it
+/// (PyPy's takes `__float__` only: `__index__` is tried here after it, on both).
 ///
 /// # Safety
 /// As `to_c`.
 unsafe fn double_value(ctx: *mut HPyContext, h: HPy, what: &dyn Fn() -> String) -> Result<f64> {
-    // SAFETY: the caller's contract.
+    let expected_float = "a float (or an object with __float__ or __index__)";
+    // SAFETY: the caller's contract; `index` is closed once.
     unsafe {
         let d = hpy!(ctx, ctx_Float_AsDouble, h);
         if d != -1.0 || hpy!(ctx, ctx_Err_Occurred) == 0 {
             return Ok(d);
         }
-        if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_TypeError) != 0 {
+        let overflow = |ctx: *mut HPyContext| {
             hpy!(ctx, ctx_Err_Clear);
-            return Err(expected(ctx, h, what, "a float (or an object with __float__ or __index__)"));
-        }
+            Error::new(Exception::OverflowError, format!("{}: int too large to convert to a double", what()))
+        };
         if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_OverflowError) != 0 {
-            hpy!(ctx, ctx_Err_Clear);
-            return Err(Error::new(
-                Exception::OverflowError,
-                format!("{}: int too large to convert to a double", what()),
-            ));
+            return Err(overflow(ctx));
         }
-        Err(Error::Set)
+        if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_TypeError) == 0 {
+            return Err(Error::Set);
+        }
+        hpy!(ctx, ctx_Err_Clear);
+        let index = hpy!(ctx, ctx_Index, h);
+        if index.is_null() {
+            if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_TypeError) == 0 {
+                return Err(Error::Set);
+            }
+            hpy!(ctx, ctx_Err_Clear);
+            return Err(expected(ctx, h, what, expected_float));
+        }
+        let d = hpy!(ctx, ctx_Long_AsDouble, index);
+        close(ctx, index);
+        if d == -1.0 && hpy!(ctx, ctx_Err_Occurred) != 0 {
+            if hpy!(ctx, ctx_Err_ExceptionMatches, (*ctx).h_OverflowError) != 0 {
+                return Err(overflow(ctx));
+            }
+            return Err(Error::Set);
+        }
+        Ok(d)
     }
 }
 
