@@ -183,7 +183,7 @@ def what(entry, n, ctype):
     return "cdictprov.%s() argument %d (%s)" % (entry, n, ctype)
 
 
-@pytest.mark.parametrize("runtime_mode", ["universal", "debug"])
+@pytest.mark.parametrize("runtime_mode", MODES)
 @pytest.mark.parametrize("prov_mode", MODES)
 def test_calls_through_cdict(cdictprov, prov_mode, runtime_mode):
     r = calls(cdictprov, prov_mode, runtime_mode)
