@@ -18,10 +18,10 @@ def _runtime() -> Any:
     return sys.modules["hpybridge._runtime"]
 
 
-def _call(indices: tuple[int, ...], args: tuple[Any, ...]) -> Any:
+def _call(key: int | tuple[int, ...], *args: Any) -> Any:
     global _call
     _call = _runtime().cdict_call  # from now on, straight to the runtime
-    return _call(indices, args)
+    return _call(key, *args)
 
 
 #: The implementation is a CPython-API stub: `PyObject *` where the HPy one has `HPy`, no context.
@@ -51,7 +51,7 @@ class CFunction:
     Equality is identity. Made by the runtime (`__cdict__`), not by hand.
     """
 
-    __slots__ = ("_name", "_implementations", "_indices", "doc", "__weakref__")
+    __slots__ = ("_name", "_implementations", "_indices", "_key", "doc", "__weakref__")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("CFunction objects come from a __cdict__; they cannot be made by hand")
@@ -62,6 +62,8 @@ class CFunction:
         self._name = name
         self._implementations = tuple(i for i, _ in implementations)
         self._indices = tuple(n for _, n in implementations)
+        # What the runtime's cdict_call takes: the one index, or all of them.
+        self._key = self._indices[0] if len(self._indices) == 1 else self._indices
         self.doc = doc
         return self
 
@@ -90,7 +92,7 @@ class CFunction:
             repr(s) for s in self.signatures)))
 
     def __call__(self, *args: Any) -> Any:
-        return _call(self._indices, args)
+        return _call(self._key, *args)
 
     def __repr__(self) -> str:
         parts = ["%s [%s]" % (i.signature, i.family or "C-API") for i in self._implementations]

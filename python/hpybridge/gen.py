@@ -489,8 +489,8 @@ def render_export_header(spec):
     ]
     # The provider's table keeps `const` pointer targets (docs/cdict.md: a `__cdict__` call passes
     # read-only buffers only to them); import compares canonical signatures, which drop it.
-    qualified = __import__("hpybridge").parse_signature
-    out += ['    {"%s", "%s", (void *)%s_%s},' % (f.name, qualified(f.signature, keep_const=True), name, f.name)
+    parse, _ = _parse_signature()
+    out += ['    {"%s", "%s", (void *)%s_%s},' % (f.name, parse(f.signature, keep_const=True), name, f.name)
             for f in spec.functions]
     out += [
         "};",

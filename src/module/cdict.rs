@@ -47,8 +47,9 @@ pub unsafe extern "C" fn hpybridge_cdict_entries(ctx: *mut HPyContext, api: HPy)
     }
 }
 
-/// `cdict_call(indices, args)`: calls the `CFunction` whose implementations are `indices` (a
-/// tuple of ints) with the tuple `args` (`dispatch::call`).
+/// `cdict_call(key, *args)`: calls the `CFunction` whose implementations `key` names (an int, the
+/// index of its one implementation, or a tuple of them) with `args` (`dispatch::call`). The
+/// arguments come as the method's own, which HPy passes as an array: no tuple to unpack.
 ///
 /// # Safety
 /// Called by module.c with the context of the call and `n` live handles at `args`.
@@ -57,19 +58,20 @@ pub unsafe extern "C" fn hpybridge_cdict_call(ctx: *mut HPyContext, args: *const
     // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
     unsafe {
         boundary(ctx, || {
-            let [indices, call_args] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(Exception::TypeError, format!("cdict_call(indices, args): got {n} arguments")));
+            let Some((key, call_args)) = std::slice::from_raw_parts(args, n).split_first() else {
+                return Err(Error::new(Exception::TypeError, "cdict_call(key, *args): expected a key"));
             };
-            let indices = handles_then(ctx, *indices, "cdict_call() indices", |items| {
+            if hpy!(ctx, ctx_TypeCheck, *key, (*ctx).h_LongType) != 0 {
+                let index = int_arg(ctx, *key, "cdict_call() key")?;
+                return call(ctx, &[index as usize], call_args);
+            }
+            let indices = handles_then(ctx, *key, "cdict_call() key", |items| {
                 items
                     .iter()
                     .map(|&h| int_arg(ctx, h, "cdict_call() index").map(|i| i as usize))
                     .collect::<Result<Vec<_>>>()
             })?;
-            if hpy!(ctx, ctx_Tuple_Check, *call_args) == 0 {
-                return Err(Error::new(Exception::TypeError, "cdict_call() args: expected a tuple"));
-            }
-            handles_then(ctx, *call_args, "cdict_call() args", |items| call(ctx, &indices, items))
+            call(ctx, &indices, call_args)
         })
     }
 }

@@ -106,8 +106,8 @@ static HPy cdict_entries_impl(HPyContext *ctx, HPy self, HPy api)
 }
 
 HPyDef_METH(cdict_call, "cdict_call", HPyFunc_VARARGS,
-            .doc = "cdict_call(indices, args): calls the CFunction whose implementations are `indices` "
-                   "with the tuple `args` (what hpybridge.CFunction.__call__ does).")
+            .doc = "cdict_call(key, *args): calls the CFunction whose implementations `key` names (an "
+                   "index, or a tuple of them) with `args` (what hpybridge.CFunction.__call__ does).")
 static HPy cdict_call_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
 {
     (void)self;
