@@ -326,6 +326,29 @@ result = r + [len(a), len(b)]
                                                                       2, 2]
 
 
+NESTED = r"""
+cd = cdictprov.__cdict__
+def down(k):
+    # Python -> the provider's call() -> Python -> ... k levels deep, then a call with a context.
+    return cd["call"](down, k - 1) if k > 0 else cd["root"](16.0)
+result = [down(1), down(25), outcome(cd["call"], lambda x: 1 / x, 0)[0], cd["call"](cd["same"], "s")]
+"""
+
+
+@pytest.mark.parametrize("runtime_mode", MODES)
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_nested_calls(cdictprov, prov_mode, runtime_mode, request):
+    """A provider that calls back into Python, which calls the provider again through __cdict__: 25
+    levels, more than CPython's debug mode has contexts in its cache (16), and both the provider and
+    the runtime use their contexts again after each call-out."""
+    if IS_PYPY and runtime_mode == prov_mode == "debug":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "PyPy 7.3.19 aborts when Python re-enters a debug-mode module (the runtime) while debug code "
+            "(the provider) calls out: docs/hpy-contexts.md, tests/test_reentry.py")))
+    r = run_modules([("cdictprov", cdictprov, prov_mode)], NESTED, env_extra=runtime_env(runtime_mode))
+    assert r == [4.0, 4.0, "ZeroDivisionError", "s"]
+
+
 GEOMETRY = os.path.join(os.path.dirname(EXT), os.pardir, "examples", "geometry", "build.py")
 
 

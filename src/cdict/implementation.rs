@@ -10,8 +10,8 @@
 //! function, or a CPython-API stub, which enters the provider itself) is called directly.
 
 use crate::cdict::marshal::{from_c, to_c, Held, Kind};
-use crate::crossing::entry::enter;
-use crate::crossing::family::{Entry, Family};
+use crate::crossing::entry::{enter, ValidAfterCall};
+use crate::crossing::family::{Entry, Family, Mode};
 use crate::crossing::plan::trampolines;
 use crate::crossing::transfer::Transfer;
 use crate::hpy;
@@ -50,8 +50,9 @@ pub struct Implementation {
     /// Why Python cannot call it, if it cannot.
     pub refused: Option<String>,
     caller: Caller<'static>,
-    /// Runtime -> provider and back, found on the first call (they need a valid runtime context).
-    transfers: OnceLock<(Transfer, Transfer)>,
+    /// How calls cross from the runtime's family to the provider's and back, found on the first
+    /// call (it needs a valid runtime context).
+    crossing: OnceLock<Crossing>,
 }
 
 // SAFETY: immutable after construction but for the `OnceLock`; its pointers are process-lifetime
@@ -94,7 +95,7 @@ impl Implementation {
             takes_context,
             refused,
             caller,
-            transfers: OnceLock::new(),
+            crossing: OnceLock::new(),
         })
     }
 
@@ -146,13 +147,14 @@ impl Implementation {
             let mut word = 0;
             // SAFETY: `ctx` is valid now; `home` is the provider's home context, valid for calls
             // unless it is a CPython debug context (which `between` does not use).
-            let (to_provider, to_runtime) = *self.transfers.get_or_init(|| unsafe {
+            let crossing = *self.crossing.get_or_init(|| unsafe {
                 let runtime = RUNTIME_FAMILY.get_or_init(|| Family::of(ctx));
                 let provider = self.family.as_ref().expect("implementations taking a context have a family");
-                (
-                    Transfer::between(runtime, ctx, provider, self.home),
-                    Transfer::between(provider, self.home, runtime, ctx),
-                )
+                Crossing {
+                    to_provider: Transfer::between(runtime, ctx, provider, self.home),
+                    to_runtime: Transfer::between(provider, self.home, runtime, ctx),
+                    runtime_debug: runtime.mode() == Some(Mode::Debug),
+                }
             });
             let runtime = RUNTIME_FAMILY.get().expect("set above");
             // The runtime's own CPython debug context stays valid while it waits for this call.
@@ -161,7 +163,7 @@ impl Implementation {
             let call = |provider: *mut HPyContext| {
                 // SAFETY: `provider` is valid now (`enter` gives it), `ctx` too, and the words hold
                 // this signature's arguments, handles of `ctx` for `HPy` parameters.
-                unsafe { word = self.call_in(ctx, provider, &mut m.words[..n], to_provider, to_runtime, &mut failed) }
+                unsafe { word = self.call_in(ctx, provider, &mut m.words[..n], crossing, &mut failed) }
             };
             // SAFETY: `home` is the provider's home context, of the family `entry` is for;
             // `waiting` is null or the runtime's valid debug context; the caller holds the GIL.
@@ -188,10 +190,10 @@ impl Implementation {
         ctx: *mut HPyContext,
         provider: *mut HPyContext,
         words: &mut [u64],
-        to_provider: Transfer,
-        to_runtime: Transfer,
+        crossing: Crossing,
         failed: &mut bool,
     ) -> u64 {
+        let Crossing { to_provider, to_runtime, runtime_debug } = crossing;
         words[0] = provider as u64;
         let moving = to_provider != Transfer::Shared;
         let mut moved = [const { MaybeUninit::<HPy>::uninit() }; MAX_ARGS];
@@ -215,8 +217,15 @@ impl Implementation {
                 words[i + 1] = m._i as u64;
             }
         }
-        // SAFETY: `function` has this signature; its context and handles are now `provider`'s.
-        let word = unsafe { self.caller.call(self.function, words) };
+        let word = {
+            // The provider may call Python, which may call the runtime again, deeper than debug
+            // mode's cache of contexts: the runtime's own debug context is valid again afterwards.
+            // SAFETY: `ctx` is the runtime's debug context, valid now; the guard is dropped before
+            // this call returns.
+            let _valid = runtime_debug.then(|| unsafe { ValidAfterCall::new(ctx) });
+            // SAFETY: `function` has this signature; its context and handles are now `provider`'s.
+            unsafe { self.caller.call(self.function, words) }
+        };
         // SAFETY: all `count` were written above and are the provider's to close.
         moved[..count].iter().for_each(|m| unsafe { close(provider, m.assume_init()) });
         if self.ret == Kind::Handle && to_runtime != Transfer::Shared && word != 0 {
@@ -259,6 +268,15 @@ impl Implementation {
             }
         }
     }
+}
+
+/// How a call crosses between the runtime's family and the provider's.
+#[derive(Clone, Copy)]
+struct Crossing {
+    to_provider: Transfer,
+    to_runtime: Transfer,
+    /// The runtime runs in debug mode: its context must be made valid again after the call.
+    runtime_debug: bool,
 }
 
 /// Arguments converted for one call, and what they borrow until it returns.

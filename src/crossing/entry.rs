@@ -144,6 +144,43 @@ impl Drop for Revalidated {
     }
 }
 
+/// A debug context marked valid again when a call out of it returns, as HPy's debug wrappers do
+/// after every call into the universal context. Needed when debug-mode code calls out other than
+/// through its context (the runtime's `__cdict__` calls, which call the provider directly): calls
+/// nested deeper than CPython debug mode's cache of 16 contexts reuse this one meanwhile, and mark
+/// it invalid when they return (docs/hpy-contexts.md).
+pub struct ValidAfterCall(Option<*mut u8>);
+
+impl ValidAfterCall {
+    /// For `ctx`, a debug context (checked by the magic number behind `_private`: a no-op if it
+    /// does not match).
+    ///
+    /// # Safety
+    /// `ctx` must be a live debug context valid now, its caller hold the GIL, and the guard be
+    /// dropped before `ctx`'s own call returns.
+    pub unsafe fn new(ctx: *mut HPyContext) -> ValidAfterCall {
+        // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo, which starts with these
+        // two fields; the magic number is checked before the flag is relied on.
+        unsafe {
+            let info = (*ctx)._private.cast::<DebugCtxInfoHead>();
+            if info.is_null() || (*info).magic_number != DEBUG_CTX_INFO_MAGIC {
+                return ValidAfterCall(None);
+            }
+            ValidAfterCall(Some(std::ptr::addr_of_mut!((*info).is_valid)))
+        }
+    }
+}
+
+impl Drop for ValidAfterCall {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0 {
+            // SAFETY: the flag lives as long as the context; its call is still under way (`new`'s
+            // contract), so it is the current context again.
+            unsafe { flag.write(1) };
+        }
+    }
+}
+
 /// What runs once CPython's debug mode has handed out a valid context: `run::<F>` takes the `F` at
 /// `f` (erased, so that `entered` needs no vtable and `enter_debug` stays generic and inlined on
 /// the translating call's path) and calls it.

@@ -110,6 +110,22 @@ HPy cdt_pair(HPyContext *ctx, HPy a, double x, HPy b)
 
 void cdt_nested(double **p) { (void)p; }
 
+HPy cdt_call(HPyContext *ctx, HPy f, HPy arg)
+{
+    HPy args = HPyTuple_FromArray(ctx, &arg, 1);
+    if (HPy_IsNull(args))
+        return HPy_NULL;
+    /* HPy_CallTupleDict is past the point where PyPy 7.3.19's context layout departs from HPy 0.9.0's. */
+    HPy result = HPYBRIDGE_CTX_MEMBER(ctx, ctx_CallTupleDict)(ctx, f, args, HPy_NULL);
+    HPy_Close(ctx, args);
+    if (HPy_IsNull(result))
+        return HPy_NULL;
+    /* The context is used again after the call-out (debug mode aborts if it is not valid any more). */
+    HPy again = HPy_Dup(ctx, result);
+    HPy_Close(ctx, result);
+    return again;
+}
+
 HPyDef_SLOT(exec, HPy_mod_exec)
 static int exec_impl(HPyContext *ctx, HPy module)
 {
