@@ -45,30 +45,26 @@ pub unsafe fn boxed(ctx: *mut HPyContext, ctype: &str, value: HPy) -> Result<HPy
     let kind = Kind::of(&ty);
     let what = || format!("box() value ({})", ty.qualified());
     let n = size(kind).map_err(|why| Error::new(Exception::TypeError, format!("box(): {ty} does not box: {why}")))?;
-    let is_pointer = matches!(ty, CType::Pointer { .. });
     // Pointers box from an address only: a buffer's or a string's address dies with the call.
-    let word = if is_pointer {
-        let mut held = Held::default();
-        // SAFETY: `ctx` is valid and `value` lives in it; `held` stays empty for these kinds.
-        unsafe { to_c(ctx, value, Kind::Address { writable: false }, &mut held, &what) }.and_then(|w| {
-            // SAFETY: as above.
-            let is_int = unsafe {
-                hpy!(ctx, ctx_TypeCheck, value, (*ctx).h_LongType) != 0 || hpy!(ctx, ctx_Is, value, (*ctx).h_None) != 0
-            };
-            if is_int {
-                Ok(w)
-            } else {
-                Err(Error::new(
-                    Exception::TypeError,
-                    format!("{}: pointers box from an int address or None only", what()),
-                ))
-            }
-        })?
+    let kind = if matches!(ty, CType::Pointer { .. }) {
+        // SAFETY: `ctx` is valid and `value` lives in it; `h_LongType` and `h_None` are its handles.
+        let address = unsafe {
+            hpy!(ctx, ctx_TypeCheck, value, (*ctx).h_LongType) != 0 || hpy!(ctx, ctx_Is, value, (*ctx).h_None) != 0
+        };
+        if !address {
+            return Err(Error::new(
+                Exception::TypeError,
+                format!("{}: pointers box from an int address or None only", what()),
+            ));
+        }
+        Kind::Address { writable: false }
     } else {
-        let mut held = Held::default();
-        // SAFETY: as above; scalars borrow nothing.
-        unsafe { to_c(ctx, value, kind, &mut held, &what)? }
+        kind
     };
+    // An int, None or a scalar borrows nothing: `held` stays empty.
+    let mut held = Held::default();
+    // SAFETY: `ctx` is valid and `value` lives in it.
+    let word = unsafe { to_c(ctx, value, kind, &mut held, &what)? };
     let bytes = word.to_ne_bytes();
     let start = if cfg!(target_endian = "little") { 0 } else { 8 - n };
     let data = &bytes[start..start + n];
