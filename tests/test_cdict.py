@@ -429,3 +429,20 @@ def test_export_table_keeps_const_and_import_ignores_it():
         "double (const double *, long)"
     assert hpybridge.parse_signature("double (const double *x, long n)") == "double (double *, long)"
 
+
+
+def test_forged_keys_are_errors():
+    """The runtime's cdict_call takes implementation indices from Python: a wrong one is an
+    exception, never a wild call."""
+    call = hpybridge._runtime.cdict_call
+    cases = [((10**6, 1), ValueError, "no __cdict__ implementation has index 1000000"),
+             ((-1,), ValueError, "no __cdict__ implementation has index -1"),
+             (((-2, 0),), ValueError, "no __cdict__ implementation has index -2"),
+             (("x",), TypeError, "cdict_call() key: expected an int or a tuple of ints"),
+             (((),), TypeError, "a CFunction without implementations"),
+             (((1.5,),), TypeError, "cdict_call() index: expected an int"),
+             ((), TypeError, "cdict_call(key, *args): expected a key")]
+    for args, exc, message in cases:
+        with pytest.raises(exc) as e:
+            call(*args)
+        assert str(e.value) == message, args

@@ -10,14 +10,15 @@ use crate::cdict::entries::implementation;
 use crate::hpy::error::{Error, Result};
 use hpy_sys::{HPy, HPyContext};
 
-/// Calls the implementations `indices` (one `CFunction`) with `args`.
+/// Calls the `CFunction` whose implementations `indices` yields, in order, with `args`. The indices
+/// are read lazily: a call usually takes the first implementation.
 ///
 /// # Safety
 /// `ctx` must be the runtime's context of the current call and `args` live handles of it.
-pub unsafe fn call(ctx: *mut HPyContext, indices: &[usize], args: &[HPy]) -> Result<HPy> {
+pub unsafe fn call(ctx: *mut HPyContext, indices: impl Iterator<Item = Result<usize>>, args: &[HPy]) -> Result<HPy> {
     let mut refused = None;
-    for &index in indices {
-        let imp = implementation(index)?;
+    for index in indices {
+        let imp = implementation(index?)?;
         // SAFETY: the caller's contract.
         match unsafe { imp.marshal(ctx, args) } {
             // SAFETY: as above; the words were made for this implementation.

@@ -6,8 +6,8 @@ use crate::cdict::dispatch::call;
 use crate::cdict::entries::{api_entries, implementation};
 use crate::hpy;
 use crate::hpy::boundary::boundary;
-use crate::hpy::error::{Error, Exception, Result};
-use crate::hpy::values::{close, int_arg, items, str_arg, Builder};
+use crate::hpy::error::{check, Error, Exception, Result};
+use crate::hpy::values::{close, int_arg, str_arg, Builder};
 use hpy_sys::{HPy, HPyContext};
 
 /// `cdict_entries(api)`: the entries of the registered API `api`, in slot order, as a list of
@@ -62,32 +62,31 @@ pub unsafe extern "C" fn hpybridge_cdict_call(ctx: *mut HPyContext, args: *const
                 return Err(Error::new(Exception::TypeError, "cdict_call(key, *args): expected a key"));
             };
             if hpy!(ctx, ctx_TypeCheck, *key, (*ctx).h_LongType) != 0 {
-                let index = int_arg(ctx, *key, "cdict_call() key")?;
-                return call(ctx, &[index as usize], call_args);
+                let index = index_of(int_arg(ctx, *key, "cdict_call() key")?);
+                return call(ctx, std::iter::once(index), call_args);
             }
-            let indices = handles_then(ctx, *key, "cdict_call() key", |items| {
-                items
-                    .iter()
-                    .map(|&h| int_arg(ctx, h, "cdict_call() index").map(|i| i as usize))
-                    .collect::<Result<Vec<_>>>()
-            })?;
-            call(ctx, &indices, call_args)
+            if hpy!(ctx, ctx_Tuple_Check, *key) == 0 {
+                return Err(Error::new(Exception::TypeError, "cdict_call() key: expected an int or a tuple of ints"));
+            }
+            let n = hpy!(ctx, ctx_Length, *key);
+            if n < 0 {
+                return Err(Error::Set);
+            }
+            let index = |i: isize| -> Result<usize> {
+                let item = check(hpy!(ctx, ctx_GetItem_i, *key, i))?;
+                let index = int_arg(ctx, item, "cdict_call() index");
+                close(ctx, item);
+                index_of(index?)
+            };
+            call(ctx, (0..n).map(index), call_args)
         })
     }
 }
 
-/// Runs `f` with the items of the tuple or list `h`, then closes them.
-///
-/// # Safety
-/// `ctx` must be valid for the current call and `h` a live handle of it.
-unsafe fn handles_then<T>(ctx: *mut HPyContext, h: HPy, what: &str, f: impl FnOnce(&[HPy]) -> Result<T>) -> Result<T> {
-    // SAFETY: the caller's contract; the items are new handles, closed once.
-    unsafe {
-        let items = items(ctx, h, what)?;
-        let result = f(&items);
-        items.iter().for_each(|&h| close(ctx, h));
-        result
-    }
+/// An implementation index from Python (`entries::implementation` checks its upper bound).
+fn index_of(i: i64) -> Result<usize> {
+    usize::try_from(i)
+        .map_err(|_| Error::new(Exception::ValueError, format!("no __cdict__ implementation has index {i}")))
 }
 
 /// `box(ctype, value)`: the bytes of `value` as a C `ctype` (`cdict::boxing`).
