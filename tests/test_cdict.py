@@ -308,22 +308,23 @@ def test_calls_through_cdict(cdictprov, prov_mode, runtime_mode):
 
 
 def test_error_paths_release_what_they_borrowed(cdictprov):
-    """A call refused at a later argument releases the buffer taken for an earlier one: the array
-    can be resized afterwards (an array with an exported buffer cannot)."""
+    """A call refused at a later argument calls nothing and releases the buffer taken for an earlier
+    one: the array can be resized afterwards (an array with an exported buffer cannot)."""
     body = r"""
 import array
 cd = cdictprov.__cdict__
 a = array.array("d", [1.0])
-r = [outcome(cd["fill"], a, "n", 1.0)[0], outcome(cd["fill"], a, 2**70, 1.0)[0]]
+r = [outcome(cd["fill"], a, "n", 9.0)[0], outcome(cd["fill"], a, 2**70, 9.0)[0]]
 a.append(2.0)
 b = bytearray(1)
 r.append(outcome(cd["poke"], b, -1)[0])
 b.append(1)
-result = r + [len(a), len(b)]
+result = r + [len(a), len(b), a[0], b[0]]
 """
     for mode in ("universal", "debug"):
+        # Nothing was called: fill() would have overwritten a[0], poke() b[0].
         assert run_modules([("cdictprov", cdictprov, mode)], body) == ["TypeError", "OverflowError", "OverflowError",
-                                                                      2, 2]
+                                                                      2, 2, 1.0, 0]
 
 
 NESTED = r"""
