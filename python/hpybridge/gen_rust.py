@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 
 __all__ = ["render_rust"]
 
@@ -224,17 +225,14 @@ def _method(slot):
         lines.append("    #[allow(clippy::too_many_arguments)]")
     head = "pub %sfn %s%s" % ("unsafe " if slot.is_unsafe else "", slot.field, "<'py>" if bound else "")
     lines += _wrap(head, params, " -> %s {" % result, "    ")
-    why = ["        // SAFETY: the runtime checked that this slot has exactly this signature"]
+    why = "SAFETY: the runtime checked that this slot has exactly this signature"
     if objects:
-        why[0] += "; the object"
-        why.append("        // arguments are borrowed for the call")
+        why += "; the object arguments are borrowed for the call"
     if slot.ret_c == "PyObject *":
-        why[-1] += "; the result is a new reference, or NULL with the"
-        why.append("        // provider's exception set")
+        why += "; the result is a new reference, or NULL with the provider's exception set"
     if slot.is_unsafe:
-        why[-1] += "; the pointer arguments are the caller's contract"
-    why[-1] += "."
-    lines += why
+        why += "; the pointer arguments are the caller's contract"
+    lines += ["        // " + line for line in textwrap.wrap(why + ".", 88)]
     call = _wrap("(self.raw.%s)" % slot.field, call_args, "", "")
     if slot.ret_c == "PyObject *":
         if len(call) == 1:
