@@ -49,7 +49,7 @@ bench: build
 # Cargo.toml), warnings as errors. Python: ruff, configured in pyproject.toml.
 # The PyO3 crates (examples/geometry/rust, tests/ext/calcrs) are outside the workspace: checked
 # one by one, after `build`, because their build scripts run hpybridge's generator.
-PYO3_CRATES := examples/geometry/rust tests/ext/calcrs
+PYO3_CRATES := examples/geometry/rust tests/ext/calcrs benchmarks/benchrs
 lint: build
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

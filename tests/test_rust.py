@@ -286,7 +286,8 @@ def test_crates_use_the_project_lints():
     """The PyO3 crates live outside the workspace, so they repeat its lints: they must agree."""
     lints = _workspace_lints()
     assert lints, "no [workspace.lints] found"
-    for crate in (CRATE, os.path.join(ROOT, "examples", "geometry", "rust")):
+    crates = (CRATE, os.path.join(ROOT, "examples", "geometry", "rust"), os.path.join(ROOT, "benchmarks", "benchrs"))
+    for crate in crates:
         with open(os.path.join(crate, "Cargo.toml")) as f:
             text = f.read()
         assert re.findall(r"^(\w+) = \"(\w+)\"$", text.split("[lints.rust]")[1], re.M) == lints, crate
