@@ -16,7 +16,7 @@ import hpybridge
 from conftest import EXT, HERE, INTERPRETER, generate_headers, run_modules
 from hpybridge import devel, gen
 from test_api_tables import CALC, provider, spec
-from test_fallback import check_calls
+from test_fallback import LEAKS, THREADS, check_calls
 
 MODES = hpybridge.MODES
 CRATE = os.path.join(EXT, "calcrs")
@@ -34,7 +34,7 @@ def rust_consumer(text=None, minor=None):
 
 LOAD = """
 from hpybridge import devel
-calcrs = devel.load_capi_extension("calcrs", %r)
+calcrs = cons = devel.load_capi_extension("calcrs", %r)
 """
 
 
@@ -97,40 +97,12 @@ result = [caught, outcome(calcrs.hypot, "x", 1.0), sys.exc_info()[0] is None, ca
 
 
 def test_debug_provider_leaks_no_handle():
-    r = run("debug", """
-from hpy.debug import LeakDetector
-calcrs.connect()
-with LeakDetector():
-    for i in range(3000):
-        assert calcrs.add(i, 1) == i + 1
-        assert calcrs.pick(i, None, None, 0) == i
-        assert outcome(calcrs.fail, "x")[0] == "ValueError"
-        assert calcrs.repeat("ab", 2) == "abab"
-result = "clean"
-""")
-    assert r == "clean"
+    assert run("debug", LEAKS) == "clean"
 
 
 @pytest.mark.parametrize("prov_mode", MODES)
 def test_threads(prov_mode):
-    r = run(prov_mode, """
-import threading
-calcrs.connect()
-errors = []
-def work(k):
-    try:
-        for i in range(3000):
-            assert calcrs.add(i, k) == i + k
-            assert calcrs.pick(k, i, None, i % 2) == (i if i % 2 else k)
-            assert calcrs.hypot(3.0 * k, 4.0 * k) == 5.0 * k
-    except Exception as e:
-        errors.append(repr(e))
-threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
-for t in threads: t.start()
-for t in threads: t.join()
-result = errors
-""")
-    assert r == []
+    assert run(prov_mode, THREADS) == []
 
 
 def test_import_is_once_per_process():
