@@ -1,8 +1,9 @@
 //! The HPy layer: calling a context's members (`context`), Python values (`values`), Python
-//! exceptions (`error`), and the one boundary every `extern "C"` entry of the runtime goes
+//! exceptions (`error`), what debug and trace mode keep behind a context (`private`), and the one boundary every `extern "C"` entry of the runtime goes
 //! through (`boundary`). It knows nothing of APIs or families: everything above builds on it.
 
 pub mod boundary;
 pub mod context;
 pub mod error;
+pub mod private;
 pub mod values;
