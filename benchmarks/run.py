@@ -614,6 +614,137 @@ loop counter.
 
 
 # ---------------------------------------------------------------------------------------------
+# Rust (PyO3) consumers
+
+# benchrs (benchmarks/benchrs, PyO3) calls ident, inc and mix through the generated Rust module's
+# safe methods ("safe") and through its raw table ("raw"); benchcapi's C loop through the same stubs
+# ("c") is the baseline, in the same process.
+RUST_TABLES = ("safe", "raw", "c")
+
+_BUILD_RUST = r'''
+import json, sys
+from hpybridge import devel
+print("RESULT " + json.dumps(devel.compile_pyo3_extension("benchrs", sys.argv[1], inputs=sys.argv[2:])))
+'''
+
+
+def build_rust(python):
+    """benchrs built with maturin for `python` (a PyO3 extension is for one interpreter); its path,
+    or raises RuntimeError."""
+    crate, spec = os.path.join(HERE, "benchrs"), os.path.join(HERE, "bench.toml")
+    if python == sys.executable:
+        return devel.compile_pyo3_extension("benchrs", crate, inputs=[spec])
+    proc = subprocess.run([python, "-c", _BUILD_RUST, crate, spec], capture_output=True, text=True,
+                          env=child_env(None, python == PYPY), timeout=900)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError("building benchrs failed: %s" % " | ".join(proc.stderr.strip().splitlines()[-6:]))
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+_RUST_CHILD = _CHILD_COMMON + r'''
+try:
+    import hpybridge
+    from hpybridge import devel
+    prov = hpybridge.load_extension("benchprov", cfg["prov"], mode=cfg["prov_mode"])
+    sys.modules["benchprov"] = prov
+    capi = devel.load_capi_extension("benchcapi", cfg["capi"])
+    capi.connect()
+    rs = devel.load_capi_extension("benchrs", cfg["rust"])
+    rs.connect()
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+    result()
+    sys.exit(0)
+
+OBJ = "a stub's argument"
+
+def timed(key, n):
+    table, fn = key
+    return capi.time("stub", fn, OBJ, n) if table == "c" else rs.time(table, fn, OBJ, n)
+
+keys = [(table, fn) for fn in cfg["functions"] for table in cfg["tables"]]
+try:
+    for key in keys:
+        timed(key, cfg["warm"])
+    measure(keys, timed)
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+result()
+'''
+
+
+def run_rust_child(prov_mode, prov, capi, rust, python, reps):
+    """Times benchrs and benchcapi against benchprov in `prov_mode`; the result dict ("error" on failure)."""
+    cfg = {"prov": devel.copy_for_mode(prov, prov_mode), "prov_mode": prov_mode, "capi": capi, "rust": rust,
+           "functions": CAPI_FUNCTIONS, "tables": RUST_TABLES, "warm": WARM_CALLS, "target_ns": TARGET_NS,
+           "reps": reps}
+    try:
+        proc = subprocess.run([python, "-c", _RUST_CHILD, json.dumps(cfg)], capture_output=True, text=True,
+                              env=child_env(None, python == PYPY), timeout=600)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 600 s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-12:]
+        return {"error": "exit status %d: %s" % (proc.returncode, " | ".join(tail))}
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def time_rust(python, prov, capi, reps, modes=MODES):
+    """{provider mode: result} for the Rust consumer on `python`; builds benchrs first."""
+    try:
+        rust = build_rust(python)
+    except (RuntimeError, devel.BuildError, subprocess.TimeoutExpired) as e:
+        return {m: {"error": str(e)} for m in modes}
+    if isinstance(capi, Exception):
+        return {m: {"error": "benchcapi: %s" % capi} for m in modes}
+    return {m: run_rust_child(m, prov, capi, rust, python, reps) for m in modes}
+
+
+def pyo3_version():
+    """The PyO3 version benchrs's Cargo.toml pins."""
+    with open(os.path.join(HERE, "benchrs", "Cargo.toml")) as f:
+        m = re.search(r'^pyo3 = \{ version = "=?([^"]+)"', f.read(), re.M)
+    return m.group(1) if m else "?"
+
+
+def rust_rows(results):
+    lines = ["| provider mode | function (CPython-API form) | safe methods ns/call | raw table ns/call | "
+             "C loop ns/call | safe / C | raw / C |", "|---|---|---:|---:|---:|---:|---:|"]
+    for mode, r in results.items():
+        for fn in CAPI_FUNCTIONS:
+            name = "%s `%s`" % (fn, CAPI_FORMS[fn])
+            ns = r.get("ns")
+            if ns is None:
+                lines.append("| %s | %s | not measured (see below) |  |  |  |  |" % (mode, name))
+                continue
+            safe, raw, c = ns["safe/" + fn], ns["raw/" + fn], ns["c/" + fn]
+            lines.append("| %s | %s | %s | %s | %s | %.2f | %.2f |" % (mode, name, fmt(safe), fmt(raw), fmt(c),
+                                                                       safe / c, raw / c))
+    return lines
+
+
+RUST_METHOD = """\
+### How the Rust consumer is measured
+
+`benchrs` (`benchmarks/benchrs`, PyO3 %(pyo3)s) is built with maturin for the running interpreter
+(`hpybridge.devel.compile_pyo3_extension`); its build script generates `bench_capi.rs` from
+bench.toml (`python -m hpybridge gen --rust`). Each provider mode runs in a fresh process that loads
+`benchprov` in that mode, `benchcapi` and `benchrs`, both of which import the same table of
+CPython-API stubs. Three loops call `ident`, `inc` and `mix` through it: benchrs's loop through the
+generated safe methods (`&Bound` in, `PyResult<Bound>` out, dropped each call; a scalar result
+followed by the `PyErr_Occurred` check), benchrs's loop through `api.raw`'s function pointers (a
+NULL check and `Py_DECREF`, as C does), and benchcapi's C loop through its `bench_CAPI` table, the
+baseline. In the Rust loops the table is re-read through `black_box` every call, so each call is an
+indirect call through a pointer loaded from memory, as in the C loop. Timed with `Instant` (Rust)
+and `clock_gettime` (C) around the loop; calibrated and interleaved as the call paths are, best of
+%(reps)d (on PyPy %(pypy_reps)d). The provider's own work and the stub are the same in all three
+loops: the ratios are what the Rust side adds.
+"""
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -938,6 +1069,18 @@ def main():
     capi_timing, capi_pypy = {}, {}
     time_capi(python, args.reps, capi_timing, "time")
 
+    def report_rust(results, what):
+        for mode, r in results.items():
+            times = "   ".join("%s %.1f/%.1f ns (C %.1f)" % (fn, r["ns"]["safe/" + fn], r["ns"]["raw/" + fn],
+                                                             r["ns"]["c/" + fn]) for fn in CAPI_FUNCTIONS) \
+                if "ns" in r else r.get("error", "")[:200]
+            print("  %-9s %-32s %s" % (what, "Rust -> %s" % mode, times), flush=True)
+
+    rust_timing, rust_pypy = {}, {}
+    if cpaths:
+        rust_timing = time_rust(python, prov, capi.get(python), args.reps, [p.prov for p in cpaths])
+        report_rust(rust_timing, "time")
+
     pypy = {}
     have_pypy = args.pypy and os.path.exists(PYPY)
     if args.pypy and not have_pypy:
@@ -948,6 +1091,8 @@ def main():
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             capi[PYPY] = e
         time_capi(PYPY, args.pypy_reps, capi_pypy, "pypy")
+        rust_pypy = time_rust(PYPY, prov, capi.get(PYPY), args.pypy_reps, [p.prov for p in cpaths])
+        report_rust(rust_pypy, "pypy")
     if have_pypy:
         for p in paths:
             r = run_child(p, mods, "time", PYPY, reps=args.pypy_reps)
@@ -1107,6 +1252,21 @@ def main():
             md += ["", "Stub table holds (CPython): " + "; ".join(capi_holds) + "."]
         md += ["", CAPI_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps,
                                   "calls": format(CALLGRIND_CALLS, ",")}]
+        md += ["## Rust (PyO3) consumers", "",
+               "`benchrs` calls the same stubs from Rust through the module `gen --rust` writes: its safe methods, "
+               "and its raw table, against benchcapi's C loop in the same process (see below). Times only (there "
+               "are no callgrind client requests in Rust): CPython best of %d." % args.reps, ""]
+        md += rust_rows(rust_timing)
+        if rust_pypy:
+            md += ["", "PyPy (%s), best of %d, benchrs built by maturin for PyPy (cpyext):" % (
+                info.get("pypy", "?"), args.pypy_reps), ""]
+            md += rust_rows(rust_pypy)
+        rust_problems = ["- Rust -> %s (%s): %s" % (m, what, r["error"]) for what, res in (("CPython", rust_timing),
+                                                                                          ("PyPy", rust_pypy))
+                         for m, r in res.items() if "error" in r]
+        if rust_problems:
+            md += ["", "Not measured:", ""] + rust_problems
+        md += ["", RUST_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps, "pyo3": pyo3_version()}]
     md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     if pypy:
         md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]

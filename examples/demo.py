@@ -68,7 +68,7 @@ import hpybridge
 from hpybridge import devel
 hpybridge.load_extension("geometry", %(geometry)r, mode=%(provider)r, register=True)
 square = [(0, 0), (2, 0), (2, 2), (0, 2)]
-for name in ("shapes_capi", "shapes_cy"):
+for name in ("shapes_capi", "shapes_cy", "shapes_rs"):
     m = devel.load_capi_extension(name, %(consumers)r[name])
     print("  %%-11s -> %%-9s  perimeter %%s, centroid %%s" %% (name, %(provider)r, m.perimeter(square),
                                                             m.centroid(square)))
@@ -88,7 +88,7 @@ def geometry():
             subprocess.run([sys.executable, "-c", GEOMETRY % dict(paths, provider=provider, consumer=consumer)],
                            check=True)
     consumers = build.build_capi_consumers()
-    print("C-API consumers (plain C and Cython, built for %s) -> provider 'geometry' through its CPython-API "
+    print("C-API consumers (plain C, Cython, Rust/PyO3; built for %s) -> provider 'geometry' through its CPython-API "
           "stubs, in each of its modes" % platform.python_implementation())
     for provider in hpybridge.MODES:
         code = CAPI % dict(geometry=devel.copy_for_mode(built["geometry"], provider), provider=provider,

@@ -27,7 +27,7 @@ def capi_consumer(text=None, minor_needed=None):
 
 LOAD = """
 from hpybridge import devel
-calccapi = devel.load_capi_extension("calccapi", %r)
+calccapi = cons = devel.load_capi_extension("calccapi", %r)
 """
 
 
@@ -81,41 +81,45 @@ def test_capi_consumer_calls(prov_mode, backend):
     check_calls(run(prov_mode, CALLS, backend), prov_mode)
 
 
-def test_debug_provider_leaks_no_handle():
-    r = run("debug", """
+# Bodies shared with the Rust consumer's tests (test_rust.py): `cons` is the consumer module.
+LEAKS = """
 from hpy.debug import LeakDetector
-calccapi.connect()
+cons.connect()
 with LeakDetector():
     for i in range(3000):
-        assert calccapi.add(i, 1) == i + 1
-        assert calccapi.pick(i, None, None, 0) == i
-        assert outcome(calccapi.fail, "x")[0] == "ValueError"
-        assert calccapi.repeat("ab", 2) == "abab"
+        assert cons.add(i, 1) == i + 1
+        assert cons.pick(i, None, None, 0) == i
+        assert outcome(cons.fail, "x")[0] == "ValueError"
+        assert cons.repeat("ab", 2) == "abab"
 result = "clean"
-""")
-    assert r == "clean"
+"""
 
-
-@pytest.mark.parametrize("prov_mode", MODES)
-def test_threads(prov_mode):
-    r = run(prov_mode, """
+THREADS = """
 import threading
-calccapi.connect()
+cons.connect()
 errors = []
 def work(k):
     try:
         for i in range(3000):
-            assert calccapi.add(i, k) == i + k
-            assert calccapi.pick(k, i, None, i % 2) == (i if i % 2 else k)
-            assert calccapi.hypot(3.0 * k, 4.0 * k) == 5.0 * k
+            assert cons.add(i, k) == i + k
+            assert cons.pick(k, i, None, i % 2) == (i if i % 2 else k)
+            assert cons.hypot(3.0 * k, 4.0 * k) == 5.0 * k
     except Exception as e:
         errors.append(repr(e))
 threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
 for t in threads: t.start()
 for t in threads: t.join()
 result = errors
-""")
-    assert r == []
+"""
+
+
+def test_debug_provider_leaks_no_handle():
+    assert run("debug", LEAKS) == "clean"
+
+
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_threads(prov_mode):
+    assert run(prov_mode, THREADS) == []
 
 
 def test_older_consumer_with_newer_provider():

@@ -42,28 +42,40 @@ def test_pip_install(tmp_path, editable):
 
 
 GEOMETRY = """
-import json, hpybridge, geometry, shapes, shapes_capi, shapes_cy
+import json, hpybridge, geometry, shapes, shapes_capi, shapes_cy, shapes_rs
 square = [(0, 0), (2, 0), (2, 2), (0, 2)]
+capi = (shapes_capi, shapes_cy, shapes_rs)
+perimeters, centroids = [m.perimeter(square) for m in capi], [m.centroid(square) for m in capi]
 api = hpybridge.apis("geometry")[0]
 print(json.dumps([shapes.perimeter(square), shapes.centroid(square), geometry.__file__, api["mode"],
-                  api["consumers"][0]["mode"], [m.perimeter(square) for m in (shapes_capi, shapes_cy)],
-                  [m.centroid(square) for m in (shapes_capi, shapes_cy)],
+                  api["consumers"][0]["mode"], perimeters, centroids,
                   sorted(c["module"] for c in api["capi_consumers"])]))
 """
 
 
 def test_example_installs_by_name(tmp_path):
     """The geometry example, pip-installed with hpybridge.extension: `import geometry, shapes` works
-    in every pairing of modes HPY selects, and the C-API and Cython consumers (`shapes_capi`,
-    `shapes_cy`) with the provider in each mode; `python -m hpybridge inspect` finds them all."""
+    in every pairing of modes HPY selects, and the C-API, Cython and PyO3 consumers (`shapes_capi`,
+    `shapes_cy`, and `shapes_rs`, pip-installed through maturin from examples/geometry/rust) with
+    the provider in each mode; `python -m hpybridge inspect` finds them all."""
     import shutil
 
     py, env = make_venv(tmp_path / "venv")
     source = tmp_path / "geometry-src"  # pip builds in the source folder: not in the repository
-    shutil.copytree(os.path.join(REPO, "examples", "geometry"), source)
-    for packages in (["setuptools>=68", "wheel", "cython==3.3.1"], ["--no-build-isolation", str(source)]):
+    shutil.copytree(os.path.join(REPO, "examples", "geometry"), source, ignore=shutil.ignore_patterns("target"))
+    # maturin as requirements-dev.txt pins it; cargo builds into the build folder, so that PyO3 is
+    # compiled once, not in every run.
+    with open(os.path.join(REPO, "requirements-dev.txt")) as f:
+        maturin = [line.strip() for line in f if line.startswith("maturin==")]
+    # (maturin's build backend runs the `maturin` program: the venv's bin folder goes first on PATH,
+    # as if it were activated.)
+    cargo = dict(env, CARGO_TARGET_DIR=os.path.join(os.environ.get("HPYBRIDGE_BUILD_DIR") or
+                                                    os.path.join(REPO, "build", "hpybridge"), "cargo-pip"),
+                 PATH=os.path.dirname(py) + os.pathsep + env.get("PATH", ""))
+    for packages in (["setuptools>=68", "wheel", "cython==3.3.1", *maturin], ["--no-build-isolation", str(source)],
+                     ["--no-build-isolation", str(source / "rust")]):
         proc = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
-                              capture_output=True, text=True, env=env, cwd=str(tmp_path))
+                              capture_output=True, text=True, env=cargo, cwd=str(tmp_path))
         assert proc.returncode == 0, proc.stdout + proc.stderr
     for prov, cons in [("universal", "universal"), ("debug", "debug"), ("trace", "trace"), ("debug", "universal"),
                        ("universal", "trace")]:
@@ -72,11 +84,12 @@ def test_example_installs_by_name(tmp_path):
         assert out.returncode == 0, out.stderr
         perimeter, centroid, where, prov_mode, cons_mode, perimeters, centroids, capi = json.loads(out.stdout)
         assert (perimeter, centroid) == (8.0, [1.0, 1.0])
-        assert perimeters == [8.0, 8.0] and centroids == [[1.0, 1.0], [1.0, 1.0]]
-        assert capi == ["shapes_capi", "shapes_cy"]
+        assert perimeters == [8.0, 8.0, 8.0] and centroids == [[1.0, 1.0]] * 3
+        assert capi == ["shapes_capi", "shapes_cy", "shapes_rs"]
         assert where.startswith(str(tmp_path / "venv")) and where.endswith("geometry.hpy0.so")
         assert (prov_mode, cons_mode) == (prov, cons)
-    out = subprocess.run([py, "-m", "hpybridge", "inspect", "geometry", "shapes", "shapes_capi", "shapes_cy"],
+    out = subprocess.run([py, "-m", "hpybridge", "inspect", "geometry", "shapes", "shapes_capi", "shapes_cy",
+                          "shapes_rs"],
                          capture_output=True, text=True, cwd=str(tmp_path), env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("geometry 1.1  provided by geometry in universal/CPython")
@@ -84,6 +97,7 @@ def test_example_installs_by_name(tmp_path):
     assert "    6  distance    double (PyObject *, PyObject *)" in out.stdout
     assert "C-API consumer shapes_capi: needs 1.1, uses 7 slots" in out.stdout
     assert "C-API consumer shapes_cy: needs 1.1, uses 7 slots" in out.stdout
+    assert "C-API consumer shapes_rs: needs 1.1, uses 7 slots" not in out.stdout, "imports at its first call"
 
 
 def _floor_python():

@@ -3,8 +3,8 @@
 `build_examples(out_dir=None)` runs the generator on geometry.toml into the build directory (the
 headers are build products: nothing is written into the source tree), compiles both modules with
 `hpybridge.devel.compile_extension` and returns {"geometry": path, "shapes": path} (`.hpy0.so`).
-`build_capi_consumers(out_dir=None)` builds the C-API and Cython consumers (shapes_capi.c,
-shapes_cy.pyx) for the running interpreter and returns {"shapes_capi": path, "shapes_cy": path}.
+`build_capi_consumers(out_dir=None)` builds the C-API, Cython and PyO3 consumers (shapes_capi.c,
+shapes_cy.pyx, rust/) for the running interpreter and returns {"shapes_capi": path, ...}.
 Nothing is regenerated or recompiled when the spec, the sources and the headers are unchanged.
 (`pip install` builds them all through hpybridge.extension instead: see setup.py.)
 
@@ -55,9 +55,11 @@ def build_examples(out_dir=None):
 
 
 def build_capi_consumers(out_dir=None):
-    """Builds shapes_capi (plain C-API) and shapes_cy (Cython) for the running interpreter (on PyPy
-    through cpyext) and returns {"shapes_capi": path, "shapes_cy": path}; load them with
-    `devel.load_capi_extension` once `geometry` is importable (their initialisation imports it)."""
+    """Builds shapes_capi (plain C-API), shapes_cy (Cython) and shapes_rs (PyO3, with maturin: its
+    build.rs runs `hpybridge gen --rust`) for the running interpreter (on PyPy through cpyext) and
+    returns {"shapes_capi": path, "shapes_cy": path, "shapes_rs": path}; load them with
+    `devel.load_capi_extension` once `geometry` is importable (shapes_capi and shapes_cy import it
+    when they initialise, shapes_rs at its first call)."""
     out_dir = os.path.abspath(out_dir or devel.default_build_dir())
     include = generate_headers(out_dir)
     return {
@@ -65,6 +67,8 @@ def build_capi_consumers(out_dir=None):
                                                     include_dirs=[include], build_dir=out_dir),
         "shapes_cy": devel.compile_cython_extension("shapes_cy", os.path.join(HERE, "shapes_cy.pyx"),
                                                     include_dirs=[include], build_dir=out_dir),
+        "shapes_rs": devel.compile_pyo3_extension("shapes_rs", os.path.join(HERE, "rust"), inputs=[SPEC],
+                                                  build_dir=out_dir),
     }
 
 

@@ -1,4 +1,5 @@
-"""Builds HPy universal extensions (`<name>.hpy0.so`) from C sources, without setuptools.
+"""Builds HPy universal extensions (`<name>.hpy0.so`) from C sources, without setuptools, and the
+C-API, Cython and PyO3 consumers of their APIs for the running interpreter.
 
 Used by hpybridge's tests, examples and benchmarks, and usable by extension authors. Builds are
 cached by the content of what goes into them, so the CPython and the PyPy test runs load the very
@@ -155,6 +156,66 @@ def cythonize(pyx: str, c_file: str, include_dirs: Sequence[str] = ()) -> None:
     if result.returncode != 0:
         raise BuildError("cythonizing %s failed:\n$ %s\n%s%s" % (pyx, " ".join(argv), result.stdout, result.stderr))
     os.replace(tmp, c_file)  # atomic: concurrent builders never see half a file
+
+
+def compile_pyo3_extension(name: str, crate: str, env: dict[str, str] | None = None, inputs: Sequence[str] = (),
+                           build_dir: str | None = None) -> str:
+    """Builds the PyO3 extension crate in the folder `crate` with maturin (`maturin build --release
+    --locked`, so the crate's Cargo.lock holds) for the running interpreter (on PyPy through cpyext)
+    and returns the path of `<build_dir>/<name>-rust-<key>/<name><EXT_SUFFIX>`; import it with
+    `load_capi_extension`. `env` goes to the build (a build script reads it), `inputs` are files
+    the build reads besides the crate's own (a spec), and the key covers both, the crate's files,
+    hpybridge's generator and the interpreter, so nothing is rebuilt when they are unchanged. Cargo
+    builds into `<build_dir>/cargo-<interpreter>`: one target folder per interpreter, because
+    PyO3's build configuration differs between them. maturin runs from this interpreter if it has
+    it, else from the Python named by `HPY_PYTHON` (it is a program: it builds for PyPy just as well)."""
+    import sysconfig
+    import zipfile
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = [os.path.join(here, "gen.py"), os.path.join(here, "gen_rust.py"), *inputs]
+    for root, dirs, names in os.walk(crate):
+        dirs[:] = sorted(d for d in dirs if d != "target")
+        files += [os.path.join(root, n) for n in sorted(names)]
+    contents = []
+    for path in files:
+        with open(path, "rb") as f:
+            contents.append(path.encode() + b"\0" + f.read())
+    env = dict(env or {})
+    key = _digest([name, sys.implementation.cache_tag, suffix, *sorted(env.items()), *contents])
+    build_dir = os.path.abspath(build_dir or default_build_dir())
+    out_dir = os.path.join(build_dir, "%s-rust-%s" % (name, key))
+    target = os.path.join(out_dir, name + suffix)
+    if os.path.exists(target):
+        return target
+    try:
+        import maturin  # noqa: F401
+
+        python = sys.executable
+    except ImportError:
+        python = os.environ.get("HPY_PYTHON") or sys.executable
+    os.makedirs(out_dir, exist_ok=True)
+    wheels = tempfile.mkdtemp(dir=out_dir)
+    try:
+        argv = [python, "-m", "maturin", "build", "--release", "--locked", "--quiet",
+                "--manifest-path", os.path.join(crate, "Cargo.toml"), "-i", sys.executable, "--out", wheels]
+        build_env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(build_dir, "cargo-" + sys.implementation.cache_tag),
+                         **env)
+        result = subprocess.run(argv, capture_output=True, text=True, env=build_env)
+        if result.returncode != 0:
+            raise BuildError("building PyO3 extension %r failed:\n$ %s\n%s%s"
+                             % (name, " ".join(argv), result.stdout[-4000:], result.stderr[-8000:]))
+        [wheel] = [os.path.join(wheels, w) for w in os.listdir(wheels) if w.endswith(".whl")]
+        with zipfile.ZipFile(wheel) as z:
+            [member] = [m for m in z.namelist() if os.path.basename(m) == name + suffix]
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
+            with os.fdopen(fd, "wb") as f:
+                f.write(z.read(member))
+        os.replace(tmp, target)  # atomic: concurrent builders never see half a file
+    finally:
+        shutil.rmtree(wheels, ignore_errors=True)
+    return target
 
 
 def load_capi_extension(name: str, path: str) -> Any:

@@ -9,6 +9,9 @@ its functions (slots), in slot order. From it this writes:
   their CPython-API form (docs/fallback-stubs.md) and `import_<api>_capi()`;
 - `<api>_capi.pxd` for Cython consumers: the same, to `cimport`.
 
+With `--rust` it writes `<api>_capi.rs` instead, the same table for Rust (PyO3) consumers
+(`hpybridge.gen_rust`, docs/rust-consumers.md).
+
 Signatures are canonicalised by the runtime's parser (`hpybridge.parse_signature`), the one the
 runtime checks imports with: the tables in the headers carry canonical signatures, exactly what
 import compares. C declarations (struct members, prototypes) keep the spec's own spelling, so that
@@ -33,7 +36,7 @@ try:
 except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, from PyPI (a dependency there)
     import tomli as tomllib
 
-__all__ = ["Function", "Spec", "SpecError", "generate", "load_spec", "main", "render"]
+__all__ = ["Function", "Spec", "SpecError", "generate", "generate_rust", "load_spec", "main", "render"]
 
 MAX_SLOTS = 4096  # the runtime refuses larger tables (capsules/src/wire.rs)
 _UINT32_MAX = 2**32 - 1
@@ -724,21 +727,67 @@ def generate(spec: Spec, out_dir: str | None = None) -> list[str]:
     return [path for path, _ in _generate(spec, out_dir)]
 
 
+def generate_rust(spec: Spec, out_dir: str | None = None, minor: int | None = None) -> str:
+    """Writes `<api>_capi.rs` for Rust (PyO3) consumers of `spec` that need `<major>.<minor>`
+    (default: the spec's version) into `out_dir` (default: the spec's directory), only if its
+    content changed, and returns its path (hpybridge.gen_rust)."""
+    return _generate_rust(spec, out_dir, minor)[0]
+
+
+def _generate_rust(spec, out_dir, minor):
+    from .gen_rust import render_rust
+
+    out_dir = out_dir if out_dir is not None else (os.path.dirname(os.path.abspath(spec.path)))
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "%s_capi.rs" % spec.name)
+    return path, _write_if_changed(path, render_rust(spec, minor))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """python -m hpybridge gen SPEC [-o OUTDIR]: returns 0, 2 for a bad spec or usage, 1 otherwise."""
+    """python -m hpybridge gen SPEC [-o OUTDIR] [--rust [--minor M.N]]: returns 0, 2 for a bad spec or
+    usage, 1 otherwise."""
     parser = argparse.ArgumentParser(
         prog="python -m hpybridge gen",
-        description="Write <api>_api.h (consumers) and <api>_export.h (provider) from an API spec "
-                    "(see docs/api-spec.md).")
+        description="Write <api>_api.h (consumers), <api>_export.h (provider), <api>_capi.h and "
+                    "<api>_capi.pxd (C-API and Cython consumers) from an API spec (see docs/api-spec.md); "
+                    "with --rust, <api>_capi.rs for Rust (PyO3) consumers instead "
+                    "(docs/rust-consumers.md).")
     parser.add_argument("spec", help="the API spec, a TOML file")
     parser.add_argument("-o", "--output-dir", metavar="OUTDIR",
-                        help="where to write the headers (default: the spec's directory)")
+                        help="where to write the files (default: the spec's directory)")
+    parser.add_argument("--rust", action="store_true", help="write the Rust module <api>_capi.rs")
+    parser.add_argument("--cargo", action="store_true",
+                        help="with --rust, for a build script: print cargo directives instead of what was written "
+                             "(rerun-if-changed for the spec and the generator, and a cfg <api>_api_<major>_<minor> "
+                             "for each version whose slots the module has)")
+    parser.add_argument("--minor", metavar="M.N",
+                        help="with --rust: the version the consumer needs (default: the spec's); the module "
+                             "then holds that version's slots and accepts older providers down to it")
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.minor is not None and not args.rust:
+            parser.error("--minor goes with --rust (C consumers define <API>_API_MINOR_NEEDED instead)")
+        if args.cargo and not args.rust:
+            parser.error("--cargo goes with --rust")
     except SystemExit as e:  # argparse has printed the usage
         return e.code if isinstance(e.code, int) else 2
     try:
-        results = _generate(load_spec(args.spec), args.output_dir)
+        spec = load_spec(args.spec)
+        if args.rust:
+            minor = None
+            if args.minor is not None:
+                major, minor = _version("--minor", "version", args.minor, "%d.0" % spec.major)
+                if major != spec.major or minor > spec.minor:
+                    raise SpecError("--minor: expected a version %d.0 to %s (the spec's), found %r"
+                                    % (spec.major, spec.version, args.minor))
+            results = [_generate_rust(spec, args.output_dir, minor)]
+            if args.cargo:
+                from . import gen_rust
+
+                print("\n".join(gen_rust.cargo_directives(spec, minor, [args.spec, __file__, gen_rust.__file__])))
+                return 0
+        else:
+            results = _generate(spec, args.output_dir)
     except SpecError as e:
         print("hpybridge gen: error: %s" % e, file=sys.stderr)
         return 2
@@ -748,7 +797,6 @@ def main(argv: list[str] | None = None) -> int:
     for path, changed in results:
         print("%s %s" % ("wrote" if changed else "unchanged", path))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ use crate::hpy;
 use hpy_sys::{_HPyFunc_args_NOARGS, HPy, HPyContext, HPyFunc_Signature, HPy_NULL};
 use std::any::Any;
 use std::cell::Cell;
-use std::ffi::{c_long, c_void};
+use std::ffi::c_void;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// What entering CPython's debug mode keeps per thread, in one thread-local so that a call pays one
@@ -92,19 +92,6 @@ unsafe fn enter_home<F: FnOnce(*mut HPyContext)>(entry: Entry, home: *mut HPyCon
     f(home)
 }
 
-/// The start of what HPy 0.9's debug mode keeps behind a debug context's `_private`
-/// (`HPyDebugCtxInfo` in hpy/debug/src/debug_internal.h; PyPy 7.3.19 builds the same sources): a
-/// magic number, then the flag that every function of the context checks first ("Wrong HPy
-/// Context!") and clears while it calls into the universal context, which may run Python code.
-#[repr(C)]
-struct DebugCtxInfoHead {
-    magic_number: c_long,
-    /// A C `bool`.
-    is_valid: u8,
-}
-
-const DEBUG_CTX_INFO_MAGIC: c_long = 0xDDA003F;
-
 /// PyPy's debug context marked valid for the extent of one call, if it was marked invalid: the
 /// flag is cleared again when this is dropped (also when a panic unwinds: callers catch it).
 struct Revalidated(Option<*mut u8>);
@@ -118,11 +105,11 @@ impl Revalidated {
     /// writes to the flag are no more atomic than these).
     #[inline]
     unsafe fn for_call(ctx: *mut HPyContext) -> Revalidated {
-        // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo, which starts with
-        // these two fields; the magic number is checked before the flag is relied on.
+        // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo (hpy::private), whose
+        // magic number debug_ctx_info checks before the flag is relied on.
         unsafe {
-            let info = (*ctx)._private.cast::<DebugCtxInfoHead>();
-            if info.is_null() || (*info).magic_number != DEBUG_CTX_INFO_MAGIC || (*info).is_valid != 0 {
+            let info = hpy::private::debug_ctx_info(ctx);
+            if info.is_null() || (*info).is_valid != 0 {
                 return Revalidated(None);
             }
             let flag = std::ptr::addr_of_mut!((*info).is_valid);
@@ -159,11 +146,11 @@ impl ValidAfterCall {
     /// `ctx` must be a live debug context valid now, its caller hold the GIL, and the guard be
     /// dropped before `ctx`'s own call returns.
     pub unsafe fn new(ctx: *mut HPyContext) -> ValidAfterCall {
-        // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo, which starts with these
-        // two fields; the magic number is checked before the flag is relied on.
+        // SAFETY: a debug context's `_private` points to its HPyDebugCtxInfo (hpy::private), whose
+        // magic number debug_ctx_info checks before the flag is relied on.
         unsafe {
-            let info = (*ctx)._private.cast::<DebugCtxInfoHead>();
-            if info.is_null() || (*info).magic_number != DEBUG_CTX_INFO_MAGIC {
+            let info = hpy::private::debug_ctx_info(ctx);
+            if info.is_null() {
                 return ValidAfterCall(None);
             }
             ValidAfterCall(Some(std::ptr::addr_of_mut!((*info).is_valid)))

@@ -4,6 +4,8 @@
 //! names HPy 0.9 gives its contexts (see docs/ and `../shared/notes`). A name not in the table is an
 //! unknown family of its own: callers must treat it with the fully general path, never a guess.
 
+use crate::hpy::context::context_name;
+use crate::hpy::private;
 use hpy_sys::HPyContext;
 use std::fmt;
 
@@ -32,6 +34,7 @@ pub enum Family {
 }
 
 /// The context names of HPy 0.9, CPython's `hpy.universal` and PyPy 7.3.19's `_hpy_universal`.
+/// (The first is the universal context that CPython's debug and trace contexts wrap: `of` checks it.)
 const KNOWN_NAMES: [(&str, Mode, Interpreter); 6] = [
     ("HPy Universal ABI (CPython backend)", Mode::Universal, Interpreter::CPython),
     ("HPy Debug Mode ABI", Mode::Debug, Interpreter::CPython),
@@ -50,11 +53,31 @@ impl Family {
             .unwrap_or_else(|| Family::Unknown(name.to_owned()))
     }
 
+    /// The family of a context: by its name, except that HPy's debug and trace modes give their
+    /// contexts the same names on CPython and on GraalPy (docs/graalpy.md), where entering debug
+    /// mode CPython's way would abort: there the universal context they wrap says which
+    /// interpreter it is, and one that is not CPython's makes the family unknown
+    /// (`"HPy Debug Mode ABI over <its name>"`), as does private data without HPy 0.9's magic numbers.
+    ///
     /// # Safety
     /// `ctx` must point to a live HPy context.
     pub unsafe fn of(ctx: *const HPyContext) -> Family {
         // SAFETY: `ctx` points to a live context (the caller's contract).
-        Family::from_name(&unsafe { crate::hpy::context::context_name(ctx) }.to_string_lossy())
+        let name = unsafe { context_name(ctx) }.to_string_lossy();
+        let family = Family::from_name(&name);
+        let Family::Known { mode: mode @ (Mode::Debug | Mode::Trace), interpreter: Interpreter::CPython } = family
+        else {
+            return family;
+        };
+        // SAFETY: the context calls itself HPy's debug or trace context, whose `_private` points to
+        // the structures `wrapped_universal` reads (checking their magic numbers first); the
+        // universal context it wraps lives as long as the wrapper.
+        let wrapped = unsafe { private::wrapped_universal(ctx, mode == Mode::Debug).map(|u| context_name(u)) };
+        match wrapped {
+            Some(universal) if universal.to_bytes() == KNOWN_NAMES[0].0.as_bytes() => family,
+            Some(universal) => Family::Unknown(format!("{name} over {}", universal.to_string_lossy())),
+            None => Family::Unknown(name.into_owned()),
+        }
     }
 
     pub fn mode(&self) -> Option<Mode> {
@@ -183,5 +206,51 @@ mod tests {
         assert_ne!(f, Family::from_name("HPy Debug Mode ABI (GraalPy backend)"));
         // A near-miss is not a guess at the closest known name.
         assert!(matches!(Family::from_name("HPy Debug Mode ABI "), Family::Unknown(_)));
+    }
+
+    /// A context of `name` whose `_private` is `private`, as HPy lays one out.
+    fn context(name: &'static std::ffi::CStr, private: *mut std::ffi::c_void) -> HPyContext {
+        // SAFETY: HPyContext is a C struct of integers and pointers, for which all-zero is valid;
+        // `of` reads only its name and `_private`.
+        let mut ctx: HPyContext = unsafe { std::mem::zeroed() };
+        ctx.name = name.as_ptr();
+        ctx._private = private;
+        ctx
+    }
+
+    #[test]
+    fn debug_and_trace_contexts_are_cpythons_only_over_cpythons_universal_context() {
+        use crate::hpy::private::*;
+        // Each kind of context over a universal context of `universal`, with HPy 0.9's magic
+        // numbers (`magic`) or without.
+        let classify = |universal: &'static std::ffi::CStr, magic: bool| {
+            let uctx = context(universal, std::ptr::null_mut());
+            let spoil = |m: std::ffi::c_long| if magic { m } else { 0 };
+            let info = DebugInfoHead { magic_number: spoil(DEBUG_INFO_MAGIC), uctx: &uctx };
+            let mut ctx_info = DebugCtxInfoHead { magic_number: DEBUG_CTX_INFO_MAGIC, is_valid: 1, info: &info };
+            let mut trace = TraceInfoHead { magic_number: spoil(TRACE_MAGIC), uctx: &uctx };
+            let dctx = context(c"HPy Debug Mode ABI", (&raw mut ctx_info).cast());
+            let tctx = context(c"HPy Trace Mode ABI", (&raw mut trace).cast());
+            // SAFETY: live contexts whose private data is laid out as HPy 0.9's.
+            unsafe { (Family::of(&dctx), Family::of(&tctx)) }
+        };
+        let (cpython, unchecked) = (
+            classify(c"HPy Universal ABI (CPython backend)", true),
+            classify(c"HPy Universal ABI (CPython backend)", false),
+        );
+        assert_eq!(cpython.0, Family::Known { mode: Mode::Debug, interpreter: Interpreter::CPython });
+        assert_eq!(cpython.1, Family::Known { mode: Mode::Trace, interpreter: Interpreter::CPython });
+        assert_eq!(unchecked.0, Family::Unknown("HPy Debug Mode ABI".into()));
+        assert_eq!(unchecked.1, Family::Unknown("HPy Trace Mode ABI".into()));
+        let graalpy = classify(c"HPy Universal ABI (GraalVM backend, JNI)", true);
+        assert_eq!(
+            graalpy.0,
+            Family::Unknown("HPy Debug Mode ABI over HPy Universal ABI (GraalVM backend, JNI)".into())
+        );
+        assert_eq!(graalpy.0.entry(), Entry::Home, "never CPython's trampoline call, which aborts there");
+        assert_eq!(
+            graalpy.1,
+            Family::Unknown("HPy Trace Mode ABI over HPy Universal ABI (GraalVM backend, JNI)".into())
+        );
     }
 }
