@@ -41,6 +41,16 @@ static HPy fallback_signature_impl(HPyContext *ctx, HPy self, HPy text)
     return hpybridge_fallback_signature(ctx, text);
 }
 
+HPyDef_METH(foreign_signature, "foreign_signature", HPyFunc_O,
+            .doc = "foreign_signature(text) -> str: the HPy form of a foreign C-API signature, e.g. "
+                   "'HPy (HPyContext *, HPy, double)' for 'PyObject * (PyObject *, double)'. Raises "
+                   "ValueError if it has none.")
+static HPy foreign_signature_impl(HPyContext *ctx, HPy self, HPy text)
+{
+    (void)self;
+    return hpybridge_foreign_signature(ctx, text);
+}
+
 HPyDef_METH(import_capi, "import_capi", HPyFunc_VARARGS,
             .doc = "import_capi(module, api, major, minor, slots, at) -> int: the address of the table of "
                    "CPython-API stubs of `module`'s API `api`, checked against the consumer's declaration "
@@ -93,7 +103,7 @@ static int exec_impl(HPyContext *ctx, HPy module)
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &parse_signature, &fallback_signature, &import_capi, &apis, &count_calls, &call_counts,
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &fallback_signature, &foreign_signature, &import_capi, &apis, &count_calls, &call_counts,
                                      &trampoline_info, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
