@@ -11,7 +11,7 @@ import os
 import pytest
 
 import hpybridge
-from conftest import CONTEXT_NAMES, EXT, INTERPRETER, build_with_headers, run_modules
+from conftest import CONTEXT_NAMES, EXT, INTERPRETER, IS_PYPY, build_with_headers, run_modules
 from hpybridge import devel, gen
 
 MODES = hpybridge.MODES
@@ -282,3 +282,73 @@ def test_spec_errors(tmp_path):
     assert spec_error(tmp_path, TABLE % ("t", "m", "TABLE") + one("f", "int (PyObject **)", "index = 1")) == \
         "bad.toml: [[functions]] #1 'f': signature: \"int (PyObject **)\" has no HPy form: parameter 0 is " \
         "PyObject **, and a stub cannot know how many objects it points to, nor who owns them"
+
+
+# NumPy publishes no wheels for PyPy 3.11 in the registry (checked with `pip download --implementation pp
+# --abi pypy311_pp73 numpy`: none for any version), and building it from source for PyPy is not part of
+# provisioning. The Cython tests above exercise the same stubs on PyPy.
+needs_numpy = pytest.mark.skipif(IS_PYPY, reason="NumPy has no PyPy 3.11 wheels in the registry")
+
+
+@pytest.fixture(scope="module")
+def npshapes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("numpy_shapes_build",
+                                                  os.path.join(ROOT, "examples", "numpy_shapes", "build.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_example()
+
+
+NUMPY = """
+import array, sys
+import numpy
+from hpy.debug import LeakDetector
+buf = array.array("d", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+with LeakDetector():
+    a = npshapes.from_buffer(buf)
+    before = [sys.getrefcount(x) for x in (a, buf)]
+    for i in range(3000):
+        assert npshapes.shape(a)[1] == [6]
+        assert npshapes.total(a) == 21.0
+    after = [sys.getrefcount(x) for x in (a, buf)]
+    raw = npshapes.from_buffer(memoryview(bytearray(b"ab")))
+    result = {
+        "context": npshapes.context_name(),
+        "versions": list(npshapes.versions()),
+        "from_buffer": [type(a).__name__, str(a.dtype), a.tolist()],
+        "shape": npshapes.shape(a),
+        "reshape": npshapes.reshape(a, 2, 3).tolist(),
+        "reshape_fails": outcome(npshapes.reshape, a, 4, 4),
+        "shape_2d": npshapes.shape(numpy.zeros((3, 4, 5))),
+        "arange": npshapes.arange(4).tolist(),
+        "total": [type(npshapes.total(a)).__name__, float(npshapes.total(a))],
+        "from_bytearray": [str(raw.dtype), raw.tolist()],
+        "refcounts_unchanged": before == after,
+    }
+"""
+
+
+@needs_numpy
+@pytest.mark.parametrize("mode", MODES)
+def test_numpy_through_its_capsule(npshapes, mode):
+    """examples/numpy_shapes: NumPy's own C API from an HPy universal binary, in each mode."""
+    import numpy
+
+    r = run_modules([("npshapes", npshapes, mode)], NUMPY)
+    assert r == {
+        "context": CONTEXT_NAMES[INTERPRETER][mode],
+        "versions": [0x02000000, r["versions"][1]],
+        "from_buffer": ["ndarray", "float64", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]],
+        "shape": [1, [6], 6],
+        "reshape": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+        "reshape_fails": ["ValueError", "cannot reshape array of size 6 into shape (4,4)"],
+        "shape_2d": [3, [3, 4, 5], 60],
+        "arange": [0.0, 1.0, 2.0, 3.0],
+        "total": ["float64", 21.0],
+        "from_bytearray": ["uint8", [97, 98]],
+        "refcounts_unchanged": True,
+    }
+    assert r["versions"][1] >= 0x12
+    assert numpy.__version__.startswith("2.")
