@@ -2,17 +2,20 @@
 //! `__pyx_capi__` function) made callable by an HPy consumer in its HPy form, with its own context
 //! and handles (docs/foreign-capsules.md). The reverse of `fallback`.
 //!
-//! A stub is an intercepting trampoline of the HPy form whose handler calls the foreign function
-//! through a prepared call of its C-API signature (`trampolines::Caller`), in one of two flavors,
-//! picked per consumer family:
+//! Two flavors, picked per consumer family:
 //! - `Addresses`: CPython's universal and trace contexts, whose handles are the objects' addresses
-//!   plus one (checked at run time, `transfer::plain_handles_are_objects`). Arguments are borrowed
-//!   as they are, minus one; a new-reference result becomes the consumer's handle, plus one. No
-//!   context call, no reference count touched.
+//!   plus one (checked at run time, `transfer::plain_handles_are_objects`). The stub drops the
+//!   context and takes 1 from each handle (HPy_NULL stays NULL), and adds 1 to an object result,
+//!   whose new reference the consumer's handle then owns: no context call, no reference count
+//!   touched (`Trampolines::drop_first`: with dynasm a few instructions).
 //! - `Converted`: everywhere else (CPython's debug mode, PyPy through cpyext, unknown families).
-//!   Each handle argument becomes an object through the consumer's own `ctx_AsPyObject`, whose
-//!   reference is released after the call; a result object becomes a handle of the consumer's
-//!   context (`ctx_FromPyObject`) and its reference is released.
+//!   The stub is an intercepting trampoline whose handler turns each handle argument into an
+//!   object with the consumer's own `ctx_AsPyObject`, calls the foreign function through a
+//!   prepared call of its C-API signature (`trampolines::Caller`), releases those references, and
+//!   turns a result object into a handle of the consumer's context (`ctx_FromPyObject`), releasing
+//!   the function's reference.
+//!
+//! A signature without objects needs neither: in every flavor the stub only drops the context.
 //!
 //! The consumer's context is valid for the call (the consumer calls with it), so no family is
 //! entered. `HPy_NULL` becomes NULL and back; the foreign function's exception, which belongs to
@@ -31,7 +34,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
-use trampolines::{Call, Caller, MAX_ARGS};
+use trampolines::{Adjust, Call, Caller, MAX_ARGS};
 
 /// How a consumer family's handles become objects and back (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,7 +66,7 @@ impl Flavor {
     }
 }
 
-/// What a stub needs on every call.
+/// What a `Converted` stub needs on every call.
 struct ForeignPlan {
     target: *const c_void,
     /// Calls the foreign function with its C-API signature.
@@ -71,9 +74,8 @@ struct ForeignPlan {
     /// Per C-API parameter: whether it is an object (a handle in the HPy form).
     objects: Box<[bool]>,
     returns_object: bool,
-    flavor: Flavor,
-    /// `Py_DecRef` of this process's C API (`Converted` only).
-    decref: Option<DecRef>,
+    /// `Py_DecRef` of this process's C API.
+    decref: DecRef,
 }
 
 // SAFETY: the target is process-lifetime code, the plan immutable once made.
@@ -86,7 +88,7 @@ type DecRef = unsafe extern "C" fn(*mut cpy_PyObject);
 /// Stubs made so far, by (foreign function, C-API signature, flavor): a function imported by many
 /// consumers, or many times, gets one stub per flavor. Stubs and plans live as long as the process.
 #[allow(clippy::type_complexity)]
-static STUBS: Mutex<Option<HashMap<(usize, Signature, Flavor), (usize, Box<ForeignPlan>)>>> = Mutex::new(None);
+static STUBS: Mutex<Option<HashMap<(usize, Signature, Flavor), (usize, Option<Box<ForeignPlan>>)>>> = Mutex::new(None);
 
 /// The stub of `function` (whose C-API signature is `sig`, HPy form `form`) for consumers of `flavor`.
 ///
@@ -109,21 +111,25 @@ pub unsafe fn foreign_stub(
     let cannot = |e: trampolines::Error| {
         Error::new(Exception::RuntimeError, format!("cannot make a stub for the foreign function \"{sig}\": {e}"))
     };
-    let decref = match flavor {
-        Flavor::Addresses => None,
-        Flavor::Converted => Some(py_decref(interpreter)?),
-    };
     let object = |t: &CType| matches!(t, CType::Pointer { target: Pointee::PyObject, .. });
+    let objects: Box<[bool]> = sig.args.iter().map(object).collect();
+    let returns_object = object(&sig.ret);
+    if flavor == Flavor::Addresses || !(returns_object || objects.contains(&true)) {
+        let adjust = |o: bool, delta| if o { Adjust::AddUnlessZero(delta) } else { Adjust::Keep };
+        let args: Vec<Adjust> = objects.iter().map(|&o| adjust(o, -1)).collect();
+        let code = t.drop_first(form, function, &args, adjust(returns_object, 1)).map_err(cannot)?;
+        stubs.insert(key, (code as usize, None));
+        return Ok(code);
+    }
     let plan = Box::new(ForeignPlan {
         target: function,
         caller: t.caller(sig).map_err(cannot)?,
-        objects: sig.args.iter().map(object).collect(),
-        returns_object: object(&sig.ret),
-        flavor,
-        decref,
+        objects,
+        returns_object,
+        decref: py_decref(interpreter)?,
     });
     let code = t.intercept(form, on_foreign_call, (&*plan as *const ForeignPlan).cast()).map_err(cannot)?;
-    stubs.insert(key, (code as usize, plan));
+    stubs.insert(key, (code as usize, Some(plan)));
     Ok(code)
 }
 
@@ -155,7 +161,7 @@ fn py_decref(interpreter: Option<Interpreter>) -> Result<DecRef> {
     Ok(unsafe { std::mem::transmute::<usize, DecRef>(address) })
 }
 
-/// The handler of every foreign stub; `data` is its `ForeignPlan`. A panic is raised in the
+/// The handler of every `Converted` stub; `data` is its `ForeignPlan`. A panic is raised in the
 /// consumer's context (argument 0) and the call returns 0.
 ///
 /// # Safety
@@ -171,7 +177,7 @@ unsafe fn on_foreign_call(call: &mut dyn Call, data: *const c_void) {
     }
 }
 
-/// The call proper (see the module docs for the two flavors).
+/// The call proper (see the module docs).
 ///
 /// # Safety
 /// As `on_foreign_call`.
@@ -181,19 +187,8 @@ unsafe fn foreign_call(call: &mut dyn Call, plan: &ForeignPlan) {
     for (i, word) in words[..n].iter_mut().enumerate() {
         *word = call.arg(i + 1);
     }
-    if plan.flavor == Flavor::Addresses {
-        for (word, _) in words[..n].iter_mut().zip(plan.objects.iter()).filter(|(_, &o)| o) {
-            *word = word.saturating_sub(1); // HPy_NULL stays NULL
-        }
-        // SAFETY: `target` has the caller's signature; the objects are the consumer's, borrowed
-        // for the call (a handle keeps its object alive).
-        let result = unsafe { plan.caller.call(plan.target, &words[..n]) };
-        let ret = if plan.returns_object && result != 0 { result + 1 } else { result };
-        call.set_ret(ret);
-        return;
-    }
     let ctx = call.arg(0) as *mut HPyContext;
-    let decref = plan.decref.expect("converted stubs have Py_DecRef");
+    let decref = plan.decref;
     // The references `ctx_AsPyObject` gave, released after the call.
     let mut owned = [std::ptr::null_mut::<cpy_PyObject>(); MAX_ARGS];
     for (i, _) in plan.objects.iter().enumerate().filter(|(_, &o)| o) {
