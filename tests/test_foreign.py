@@ -61,6 +61,11 @@ index = 5
 name = "mix"
 signature = "PyObject *(PyObject *, double, int, PyObject *, Py_ssize_t, double, long, PyObject *)"
 index = 6
+
+[[functions]]
+name = "inc"
+signature = "double (double)"
+index = 7
 """
 PAIR = """
 [[functions]]
@@ -145,6 +150,7 @@ for which in (0, 1):
         "ident_is_same": foreigncons.ident(which, marker) is marker,
         "fail": outcome(foreigncons.fail, which, "raised by Cython"),
         "mix": foreigncons.mix(which, "a", 2.5, 3, None, 5, 6.5, 7, [8]),
+        "inc": foreigncons.inc_many(which, 1.5, 4),
     }
 result["pair"] = foreigncons.pair("x", 1)
 result["same_table"] = [foreigncons.try_import(n) == foreigncons.try_import(n) for n in ("fcy", "ftab")]
@@ -166,6 +172,7 @@ def test_calls_in_every_mode(consumer, provider, mode, backend):
             "ident_is_same": True,
             "fail": ["ValueError", "raised by Cython"],
             "mix": ["a", 2.5, 3, None, 5, 6.5, 7, [8]],
+            "inc": 10.0,
         }, which
     assert r["pair"] == ["x", 1]
     assert r["same_table"] == [True, True]
@@ -199,7 +206,7 @@ def test_import_errors(consumer, provider):
                        "'TABLE', which is NULL"],
         "no_key": ["APISlotError",
                    "no_key foreign table: expected module 'foreigncy' attribute '__pyx_capi__' to have function "
-                   "'nope', found none (it has: count, fail, ident, mix, pair, scale, total)"],
+                   "'nope', found none (it has: count, fail, ident, inc, mix, pair, scale, total)"],
         "wrong_sig": ["APISlotError",
                       "wrong_sig foreign table: function 'total' (module 'foreigncy' __pyx_capi__['total']): consumer "
                       "expects \"double (PyObject *, double)\", the module has \"double (PyObject *)\""],

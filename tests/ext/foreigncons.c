@@ -167,6 +167,21 @@ static HPy ident_many_meth_impl(HPyContext *ctx, HPy self, const HPy *args, size
     return HPy_Dup(ctx, ctx->h_None);
 }
 
+/* `inc` n times, summed: the benchmark's loop for a function without handles. */
+HPyDef_METH(inc_many_meth, "inc_many", HPyFunc_VARARGS)
+static HPy inc_many_meth_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    int which;
+    double x, s = 0;
+    long count;
+    NEED_TABLES
+    if (!HPyArg_Parse(ctx, NULL, args, n, "idl", &which, &x, &count))
+        return HPy_NULL;
+    for (long i = 0; i < count; i++)
+        s += which ? ftab->inc(ctx, x) : fcy->inc(ctx, x);
+    return HPyFloat_FromDouble(ctx, s);
+}
+
 HPyDef_METH(context_name_meth, "context_name", HPyFunc_NOARGS)
 static HPy context_name_meth_impl(HPyContext *ctx, HPy self)
 {
@@ -175,6 +190,7 @@ static HPy context_name_meth_impl(HPyContext *ctx, HPy self)
 
 /* Method symbols end in _meth: HPyDef symbols are global, and `connect` is libc's (docs/hpy-contexts.md). */
 static HPyDef *defines[] = {&connect_meth, &try_import_meth, &scale_meth, &total_meth, &count_meth, &ident_meth,
-                            &fail_meth, &pair_meth, &mix_meth, &ident_many_meth, &context_name_meth, NULL};
+                            &fail_meth, &pair_meth, &mix_meth, &ident_many_meth, &inc_many_meth,
+                            &context_name_meth, NULL};
 static HPyModuleDef def = {.doc = "HPy consumer of foreigncy's C-API functions", .defines = defines};
 HPy_MODINIT(foreigncons, def)
