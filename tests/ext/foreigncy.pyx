@@ -2,8 +2,7 @@
 # for HPy consumers to import as a foreign table (tests/test_foreign.py): `cdef api` functions in
 # `__pyx_capi__` (one capsule per function, named by its C signature), and the same functions in a
 # `void *` table held by a capsule without a name, NumPy's `_ARRAY_API` style (entry 2 is NULL, as
-# removed entries of NumPy's table are). `ident_loop` and `inc_loop` are the benchmark's baseline
-# (benchmarks/run.py, foreign section).
+# removed entries of NumPy's table are).
 from cpython.pycapsule cimport PyCapsule_New
 
 
@@ -60,29 +59,6 @@ table[4] = <void *>ident
 table[5] = <void *>fail
 table[6] = <void *>mix
 table[7] = <void *>inc
-
-
-ctypedef object (*ident_t)(object)
-ctypedef double (*inc_t)(double) noexcept
-
-
-def ident_loop(o, long n):
-    """The baseline of the foreign-call benchmark: `n` calls of entry 4 (ident) through its
-    function pointer, as a C-API caller makes them (each result released)."""
-    cdef ident_t f = <ident_t>table[4]
-    cdef long i
-    for i in range(n):
-        f(o)
-
-
-def inc_loop(double x, long n):
-    """As ident_loop, for entry 7 (inc)."""
-    cdef inc_t f = <inc_t>table[7]
-    cdef long i
-    cdef double s = 0
-    for i in range(n):
-        s += f(x)
-    return s
 
 
 TABLE = PyCapsule_New(<void *>table, NULL, NULL)
