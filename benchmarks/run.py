@@ -30,6 +30,10 @@ baseline of the same process.
   benchcapi.c (the baseline). Times and instructions as above; "stub" Ir/call leaves out the
   provider's HPy function's own excess over the C-API function (CAPI_METHOD). With --pypy also
   timed on PyPy, benchcapi built by PyPy (cpyext).
+- Foreign C-API tables ("foreign <mode> <backend>"): `benchfcons` (an HPy consumer, each mode and
+  backend) calls a plain Cython module's C-API functions through the table hpybridge gives it
+  (benchforeign.toml, docs/foreign-capsules.md), against that module's own C loop calling them
+  directly, in the same process (FOREIGN_METHOD). Times only; with --pypy also on PyPy.
 - PyPy (`--pypy`, which `make bench` passes): the same binaries on PyPy (.cache/pypy, as `make
   test-pypy` provisions it), timed the same way (best of 5), and counted by callgrind for the
   paths with debug mode on one side (dynasm), with 2,000 calls per loop: PyPy takes ~20 s to start
@@ -614,6 +618,124 @@ loop counter.
 
 
 # ---------------------------------------------------------------------------------------------
+# Foreign C-API tables
+
+# benchfcons (an HPy consumer, every mode) calls benchforeign's ident and inc (a plain Cython
+# module) through the table import_bf(ctx) gives it ("hpy"); benchforeign's own C loop calls them
+# through their table capsule directly ("c"), in the same process: the baseline.
+FOREIGN_FUNCTIONS = ("ident", "inc")
+FOREIGN_FORMS = {"ident": "PyObject *(PyObject *)", "inc": "double (double)"}
+
+_BUILD_FOREIGN = r"""
+import json, sys
+from hpybridge import devel
+print("RESULT " + json.dumps(devel.compile_cython_extension("benchforeign", sys.argv[1])))
+"""
+
+
+def build_foreign(python):
+    """(benchfcons, benchforeign built for `python`); raises RuntimeError or BuildError."""
+    include = os.path.join(devel.default_build_dir(), "bench", "foreign-include")
+    gen.generate(gen.load_spec(os.path.join(HERE, "benchforeign.toml")), include)
+    cons = devel.compile_extension("benchfcons", [os.path.join(HERE, "benchfcons.c")],
+                                   include_dirs=[include, hpybridge.get_include()])
+    pyx = os.path.join(HERE, "benchforeign.pyx")
+    if python == sys.executable:
+        return cons, devel.compile_cython_extension("benchforeign", pyx)
+    proc = subprocess.run([python, "-c", _BUILD_FOREIGN, pyx], capture_output=True, text=True,
+                          env=child_env(None, python == PYPY), timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError("building benchforeign failed: %s" % " | ".join(proc.stderr.strip().splitlines()[-6:]))
+    return cons, json.loads(lines[-1][len("RESULT "):])
+
+
+_FOREIGN_CHILD = _CHILD_COMMON + r"""
+try:
+    import hpybridge
+    from hpybridge import devel
+    sys.modules["benchforeign"] = foreign = devel.load_capi_extension("benchforeign", cfg["foreign"])
+    cons = hpybridge.load_extension("benchfcons", cfg["cons"], mode=cfg["mode"])
+    out["context"] = cons.context_name()
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+    result()
+    sys.exit(0)
+
+OBJ = "an argument"
+def timed(key, n):
+    side, fn = key
+    return (cons if side == "hpy" else foreign).time(fn, OBJ, n)
+
+keys = [(side, fn) for fn in cfg["functions"] for side in ("c", "hpy")]
+try:
+    for key in keys:
+        timed(key, cfg["warm"])
+    measure(keys, timed)
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+result()
+"""
+
+
+def time_foreign(python, reps, only=None):
+    """{(mode, backend): result} of the foreign section on `python` ("error" in a result on failure)."""
+    runs = [(m, b) for m in MODES for b in BACKENDS if not only or only in "foreign %s %s" % (m, b)]
+    if not runs:
+        return {}
+    try:
+        cons, foreign = build_foreign(python)
+    except (RuntimeError, devel.BuildError, subprocess.TimeoutExpired) as e:
+        return {r: {"error": str(e)} for r in runs}
+    results = {}
+    for mode, backend in runs:
+        cfg = {"cons": devel.copy_for_mode(cons, mode), "mode": mode, "foreign": foreign,
+               "functions": FOREIGN_FUNCTIONS, "warm": WARM_CALLS, "target_ns": TARGET_NS, "reps": reps}
+        try:
+            proc = subprocess.run([python, "-c", _FOREIGN_CHILD, json.dumps(cfg)], capture_output=True, text=True,
+                                  env=child_env(backend, python == PYPY), timeout=600)
+            lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+            r = json.loads(lines[-1][len("RESULT "):]) if lines else {
+                "error": "exit status %d: %s" % (proc.returncode, " | ".join(proc.stderr.strip().splitlines()[-12:]))}
+        except subprocess.TimeoutExpired:
+            r = {"error": "timed out after 600 s"}
+        results[(mode, backend)] = r
+        times = "   ".join("%s %.1f ns (C %.1f)" % (fn, r["ns"]["hpy/" + fn], r["ns"]["c/" + fn])
+                           for fn in FOREIGN_FUNCTIONS) if "ns" in r else r.get("error", "")[:200]
+        print("  %-9s %-32s %s" % ("pypy" if python == PYPY else "time", "foreign %s %s" % (mode, backend), times),
+              flush=True)
+    return results
+
+
+def foreign_rows(results):
+    lines = ["| consumer mode | backend | function (C-API form) | through the table ns/call | direct C ns/call | "
+             "ratio |", "|---|---|---|---:|---:|---:|"]
+    for (mode, backend), r in results.items():
+        for fn in FOREIGN_FUNCTIONS:
+            name = "%s `%s`" % (fn, FOREIGN_FORMS[fn])
+            ns = r.get("ns")
+            if ns is None:
+                lines.append("| %s | %s | %s | not measured: %s |  |  |" % (mode, backend, name, r["error"][:200]))
+                continue
+            hpy, c = ns["hpy/" + fn], ns["c/" + fn]
+            lines.append("| %s | %s | %s | %.1f | %.1f | %.2f |" % (mode, backend, name, hpy, c, hpy / c))
+    return lines
+
+
+FOREIGN_METHOD = """\
+Method: `benchfcons` (benchmarks/benchfcons.c), an HPy universal extension loaded in the consumer
+mode, calls `ident` (its result closed) and `inc` of `benchforeign` (benchmarks/benchforeign.pyx, a
+plain Cython module) in a C loop through the table `import_bf(ctx)` gives it (benchforeign.toml:
+the module's `_TABLE` capsule), against benchforeign's own C loop calling the same functions through
+the same capsule's table directly (releasing ident's result), in the same process. Each loop is timed
+in C (clock_gettime), calls calibrated to >= 25 ms per repetition, best of %(reps)d (PyPy: %(pypy_reps)d).
+In trace mode the consumer's `HPy_Close` of ident's result is trace mode's own (it reads the clock);
+in debug mode the stub converts through debug mode's `ctx_AsPyObject`/`ctx_FromPyObject`
+(docs/foreign-capsules.md).
+"""
+
+
+# ---------------------------------------------------------------------------------------------
 # Rust (PyO3) consumers
 
 # benchrs (benchmarks/benchrs, PyO3) calls ident, inc and mix through the generated Rust module's
@@ -1081,6 +1203,9 @@ def main():
         rust_timing = time_rust(python, prov, capi.get(python), args.reps, [p.prov for p in cpaths])
         report_rust(rust_timing, "time")
 
+    foreign_pypy = {}
+    foreign_timing = time_foreign(python, args.reps, args.only)
+
     pypy = {}
     have_pypy = args.pypy and os.path.exists(PYPY)
     if args.pypy and not have_pypy:
@@ -1093,6 +1218,8 @@ def main():
         time_capi(PYPY, args.pypy_reps, capi_pypy, "pypy")
         rust_pypy = time_rust(PYPY, prov, capi.get(PYPY), args.pypy_reps, [p.prov for p in cpaths])
         report_rust(rust_pypy, "pypy")
+    if have_pypy and foreign_timing:
+        foreign_pypy = time_foreign(PYPY, args.pypy_reps, args.only)
     if have_pypy:
         for p in paths:
             r = run_child(p, mods, "time", PYPY, reps=args.pypy_reps)
@@ -1267,6 +1394,17 @@ def main():
         if rust_problems:
             md += ["", "Not measured:", ""] + rust_problems
         md += ["", RUST_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps, "pyo3": pyo3_version()}]
+    if foreign_timing:
+        md += ["", "## Foreign C-API tables", "",
+               "An HPy consumer calls a foreign module's C-API functions (a plain Cython module's table capsule) "
+               "through the table hpybridge gives it, against a C-API loop calling them directly in the same "
+               "process. CPython, best of %d:" % args.reps, ""]
+        md += foreign_rows(foreign_timing)
+        if foreign_pypy:
+            md += ["", "PyPy (%s), best of %d, benchforeign built by PyPy (cpyext):" % (
+                info.get("pypy", "?"), args.pypy_reps), ""]
+            md += foreign_rows(foreign_pypy)
+        md += ["", FOREIGN_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps}]
     md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     if pypy:
         md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]

@@ -1,6 +1,7 @@
 """`make demo`: builds the examples and shows what loads where, then the geometry API at work: its
 HPy consumer in every pairing of modes, and its C-API and Cython consumers with the provider in
-each mode (through the CPython-API stubs).
+each mode (through the CPython-API stubs); last, an HPy extension calling NumPy's C API through its
+capsule in each mode (CPython).
 
 Run by the Makefile on CPython and then on PyPy: both load the very same `.hpy0.so` files (compare
 the sha256 columns). The runtime loads once per process, and an API is registered once per
@@ -96,6 +97,24 @@ def geometry():
         subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def numpy_shapes():
+    """NumPy's C API from an HPy universal extension, through its _ARRAY_API capsule (CPython only:
+    NumPy has no PyPy 3.11 wheels here)."""
+    if platform.python_implementation() != "CPython":
+        print("numpy_shapes (examples/numpy_shapes): skipped, NumPy is not installed for %s"
+              % platform.python_implementation())
+        return
+    spec = importlib.util.spec_from_file_location("numpy_shapes_build", os.path.join(HERE, "numpy_shapes", "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    print("numpy_shapes (examples/numpy_shapes): HPy extension 'npshapes' -> NumPy's C API through _ARRAY_API")
+    built = build.build_example()
+    for mode in hpybridge.MODES:
+        subprocess.run([sys.executable, "-c", build.RUN % (devel.copy_for_mode(built, mode), mode, "  %-9s" % mode)],
+                       check=True)
+
+
 if __name__ == "__main__":
     main()
     geometry()
+    numpy_shapes()

@@ -8,11 +8,13 @@
 //! - `cdict/`: the `__cdict__` protocol: marshalling Python values to C and back, the
 //!   implementations of every exported function, calling them from Python, box and unbox.
 //! - `registry/`: who exports what. `mod.rs` (the process-wide registry of APIs and their
-//!   consumers), `export` and `import` (the calls providers and consumers make), `own_api` (the
+//!   consumers), `export` and `import` (the calls providers and consumers make), `import_foreign`
+//!   (HPy consumers of another module's C-API capsule), `own_api` (the
 //!   runtime's own API table, through which C extensions reach `export_api` and `import_api`).
 //! - `crossing/`: calls between context families. `family` (which HPy mode and interpreter a
 //!   context belongs to), `plan` (what a slot holds for a consumer family), `translate` (the
-//!   translating call), `transfer` (moving a handle between contexts), `table` (consumer tables).
+//!   translating call), `transfer` (moving a handle between contexts), `table` (consumer tables),
+//!   `fallback` and `foreign` (stubs between the CPython API and HPy, each way).
 //! - `hpy/`: HPy from Rust. `context` (calling a context's members), `values` (Python values),
 //!   `error` (the runtime's `Error` and the Python exception it raises), `boundary` (the one FFI
 //!   boundary: every `extern "C"` entry runs its body through `boundary::boundary`, which raises

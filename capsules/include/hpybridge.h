@@ -5,7 +5,8 @@
  * an API spec, which build on the three functions below:
  *   HPyBridge_Runtime(ctx)                 the runtime's own API table (bootstrap);
  *   HPyBridge_Export(ctx, module, table)   a provider registers and publishes its API;
- *   HPyBridge_Import(ctx, module, wanted)  a consumer gets function pointers fit for its context.
+ *   HPyBridge_Import(ctx, module, wanted)  a consumer gets function pointers fit for its context;
+ *   HPyBridge_ImportForeign(ctx, decl)     a consumer gets a foreign module's C-API functions in HPy form.
  * Each returns an error value with a Python exception set on failure. */
 #ifndef HPYBRIDGE_H
 #define HPYBRIDGE_H
@@ -26,10 +27,11 @@
 #define HPYBRIDGE_RUNTIME_API_MAJOR 1u
 
 /* The runtime API's slots this header uses, by index, with their signatures. */
-enum { HPYBRIDGE_SLOT_EXPORT_API, HPYBRIDGE_SLOT_IMPORT_API, HPYBRIDGE_RUNTIME_SLOTS };
+enum { HPYBRIDGE_SLOT_EXPORT_API, HPYBRIDGE_SLOT_IMPORT_API, HPYBRIDGE_SLOT_IMPORT_FOREIGN, HPYBRIDGE_RUNTIME_SLOTS };
 static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
     {"export_api", "int (HPyContext *, HPy, void *, HPyContext *)", NULL},
     {"import_api", "void ** (HPyContext *, char *, void *)", NULL},
+    {"import_foreign", "void ** (HPyContext *, void *)", NULL},
 };
 /* PyPy 7.3.19's HPy (0.9.1.dev) inserts the member h_DictType just before ctx_Capsule_New, so from
    there on every context member sits one HPy later than in HPy 0.9.0's universal ABI, although both
@@ -62,6 +64,7 @@ static inline void *HPyBridge_Capsule_GetPointer(HPyContext *ctx, HPy capsule, c
 
 typedef int (*HPyBridge_ExportFunc)(HPyContext *, HPy, const HPyBridge_APITable *, HPyContext *);
 typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const HPyBridge_APITable *);
+typedef void *const *(*HPyBridge_ImportForeignFunc)(HPyContext *, const HPyBridge_ForeignDecl *);
 
 static inline void *_HPyBridge_Fail(HPyContext *ctx, const char *msg)
 {
@@ -126,6 +129,18 @@ static inline void *const *HPyBridge_Import(HPyContext *ctx, const char *module,
     if (rt == NULL)
         return NULL;
     return ((HPyBridge_ImportFunc)rt->slots[HPYBRIDGE_SLOT_IMPORT_API].function)(ctx, module, wanted);
+}
+
+/* For a consumer of a foreign C-API table (docs/foreign-capsules.md): imports decl->module, finds
+   each function decl declares where it says, checks it (capsule, name, entry, signature), and returns
+   decl->slot_count function pointers in their HPy form, valid to call with `ctx`'s family of contexts.
+   NULL with an exception if not. */
+static inline void *const *HPyBridge_ImportForeign(HPyContext *ctx, const HPyBridge_ForeignDecl *decl)
+{
+    const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+    if (rt == NULL)
+        return NULL;
+    return ((HPyBridge_ImportForeignFunc)rt->slots[HPYBRIDGE_SLOT_IMPORT_FOREIGN].function)(ctx, decl);
 }
 
 #endif /* HPYBRIDGE_H */

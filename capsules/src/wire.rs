@@ -122,7 +122,7 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
@@ -132,7 +132,7 @@ fn is_identifier(s: &str) -> bool {
 ///
 /// # Safety
 /// `ptr` must be null or point to a NUL-terminated string.
-unsafe fn read_str(ptr: *const c_char, field: impl Fn() -> String) -> Result<String, WireError> {
+pub(crate) unsafe fn read_str(ptr: *const c_char, field: impl Fn() -> String) -> Result<String, WireError> {
     if ptr.is_null() {
         return Err(WireError::String { field: field(), problem: "expected a string, found NULL" });
     }

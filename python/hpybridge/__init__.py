@@ -14,8 +14,8 @@ from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
 __all__ = ["MODES", "CFunction", "LoadError", "abi_info", "apis", "box", "call_counts", "count_calls", "errors",
-           "fallback_signature", "get_include", "import_capi", "load_extension", "mode_from_env", "parse_signature",
-           "trampoline_info", "unbox"]
+           "fallback_signature", "foreign_signature", "get_include", "import_capi", "load_extension", "mode_from_env",
+           "parse_signature", "trampoline_info", "unbox"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -58,6 +58,13 @@ def fallback_signature(text: str) -> str:
     'PyObject * (PyObject *)' for 'HPy (HPyContext *, HPy)'; `hpybridge.errors.NoFallbackError`
     saying why if it has none, `SignatureSyntaxError` if it is malformed."""
     return _runtime.fallback_signature(text)
+
+
+def foreign_signature(text: str) -> str:
+    """The HPy form of a foreign C-API signature (docs/foreign-capsules.md), e.g.
+    'HPy (HPyContext *, HPy, double)' for 'PyObject * (PyObject *, double)'; ValueError saying why
+    if it has none, `SignatureSyntaxError` if it is malformed."""
+    return _runtime.foreign_signature(text)
 
 
 def import_capi(module: str, api: str, major: int, minor: int, slots: Any, at: int) -> int:

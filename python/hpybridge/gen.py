@@ -9,6 +9,11 @@ its functions (slots), in slot order. From it this writes:
   their CPython-API form (docs/fallback-stubs.md) and `import_<api>_capi()`;
 - `<api>_capi.pxd` for Cython consumers: the same, to `cimport`.
 
+A spec with a `[foreign]` table instead of `[api]` declares C-API functions that a foreign module
+publishes without hpybridge (NumPy's `_ARRAY_API`, a Cython module's `__pyx_capi__`); from it this
+writes `<name>_foreign.h`: the `<name>_Foreign` struct of the functions in their HPy form and
+`import_<name>(ctx)` (docs/foreign-capsules.md).
+
 With `--rust` it writes `<api>_capi.rs` instead, the same table for Rust (PyO3) consumers
 (`hpybridge.gen_rust`, docs/rust-consumers.md).
 
@@ -36,7 +41,8 @@ try:
 except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, from PyPI (a dependency there)
     import tomli as tomllib
 
-__all__ = ["Function", "Spec", "SpecError", "generate", "generate_rust", "load_spec", "main", "render"]
+__all__ = ["ForeignFunction", "ForeignSpec", "Function", "Spec", "SpecError", "generate", "generate_rust", "load_spec",
+           "main", "render"]
 
 MAX_SLOTS = 4096  # the runtime refuses larger tables (capsules/src/wire.rs)
 _UINT32_MAX = 2**32 - 1
@@ -55,6 +61,8 @@ _C_KEYWORDS = frozenset("""
 
 _API_KEYS = {"name", "module", "version", "doc"}
 _FUNCTION_KEYS = {"name", "signature", "since", "doc"}
+_FOREIGN_KEYS = {"name", "module", "capsule", "capsule_name", "size", "pyx_capi", "doc"}
+_FOREIGN_FUNCTION_KEYS = {"name", "signature", "index", "key", "doc"}
 
 
 class SpecError(ValueError):
@@ -96,6 +104,31 @@ class Spec:
     def slot_count(self, minor):
         """How many slots a consumer of `<major>.<minor>` uses: those with since <= minor."""
         return sum(1 for f in self.functions if f.since[1] <= minor)
+
+
+@dataclass(frozen=True)
+class ForeignFunction:
+    name: str
+    signature: str  # the C-API signature as written in the spec
+    canonical: str  # as the runtime's parser spells it: what import compares
+    hpy_form: str  # what the consumer calls (the runtime derives it)
+    index: int | None = None  # where a table capsule holds it
+    key: str | None = None  # its key in __pyx_capi__
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ForeignSpec:
+    """A `[foreign]` spec: C-API functions of a module that publishes them without hpybridge."""
+    path: str
+    name: str
+    module: str
+    attribute: str
+    pyx_capi: bool  # a dict of capsules named by signature (Cython), else one capsule of a table
+    capsule_name: str | None = None
+    size: int = 0
+    doc: str = ""
+    functions: tuple = field(default_factory=tuple)
 
 
 def _split(canonical):
@@ -231,6 +264,8 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     except UnicodeDecodeError as e:
         raise SpecError("%s: expected UTF-8 text: %s" % (label, e)) from None
 
+    if "foreign" in data:
+        return _load_foreign(label, data)
     unknown = sorted(set(data) - {"api", "functions"})
     if unknown:
         raise SpecError("%s: unknown top-level key%s %s; expected an [api] table and [[functions]] entries"
@@ -304,6 +339,101 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         functions.append(Function(fname, signature, canonical, since, _doc(where, entry), ret, args, fallback,
                                   no_fallback))
     return Spec(label, name, module, major, minor, api_doc, tuple(functions))
+
+
+def _module_name(where, module):
+    parts = module.split(".")
+    if not all(_IDENTIFIER.match(p) and not keyword.iskeyword(p) for p in parts):
+        raise SpecError("%s: module: expected an importable module name (identifiers separated by dots, "
+                        "such as 'numpy' or 'pkg.mod'), found %r" % (where, module))
+    return module
+
+
+def _integer(where, table, key, low, high):
+    value = table[key]
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise SpecError("%s: %s: expected an integer from %d to %d, found %s" % (where, key, low, high, _found(value)))
+    return value
+
+
+def _load_foreign(label, data):
+    unknown = sorted(set(data) - {"foreign", "functions"})
+    if unknown:
+        raise SpecError("%s: unknown top-level key%s %s; expected a [foreign] table and [[functions]] entries"
+                        % (label, "s" if len(unknown) > 1 else "", ", ".join(repr(k) for k in unknown)))
+    foreign = data["foreign"]
+    if not isinstance(foreign, dict):
+        raise SpecError("%s: foreign: expected a table [foreign], found %s" % (label, _found(foreign)))
+    where = "%s: [foreign]" % label
+    _check_keys(where, foreign, _FOREIGN_KEYS, ("name", "module"))
+    name = _identifier(where, "name", _string(where, foreign, "name"), "the table's name")
+    where = "%s: [foreign] %r" % (label, name)
+    module = _module_name(where, _string(where, foreign, "module"))
+    if ("capsule" in foreign) == ("pyx_capi" in foreign):
+        raise SpecError("%s: expected exactly one of 'capsule' (the attribute holding a capsule of a table of "
+                        "functions) and 'pyx_capi' (the attribute holding Cython's dict of capsules, usually "
+                        "'__pyx_capi__')" % where)
+    pyx_capi = "pyx_capi" in foreign
+    attribute = _string(where, foreign, "pyx_capi" if pyx_capi else "capsule")
+    if not _IDENTIFIER.match(attribute):
+        raise SpecError("%s: expected an attribute name, found %r" % (where, attribute))
+    capsule_name, size = None, 0
+    if pyx_capi:
+        for key in ("capsule_name", "size"):
+            if key in foreign:
+                raise SpecError("%s: %s: goes with 'capsule'; a __pyx_capi__ capsule is named by its signature"
+                                % (where, key))
+    else:
+        capsule_name = _string(where, foreign, "capsule_name")
+        if "size" not in foreign:
+            raise SpecError("%s: missing key 'size' (how many entries the table has at least: the last index the "
+                            "library documents for the version you target, plus one)" % where)
+        size = _integer(where, foreign, "size", 1, _UINT32_MAX)
+    doc = _doc(where, foreign)
+
+    entries = data.get("functions")
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise SpecError("%s: expected at least one [[functions]] entry" % label)
+    if len(entries) > MAX_SLOTS:
+        raise SpecError("%s: expected at most %d functions, found %d" % (label, MAX_SLOTS, len(entries)))
+    import hpybridge
+
+    parse, SignatureSyntaxError = _parse_signature()
+    functions, seen = [], {}
+    for i, entry in enumerate(entries):
+        where = "%s: [[functions]] #%d" % (label, i + 1)
+        if isinstance(entry.get("name"), str):
+            where += " %r" % entry["name"]
+        _check_keys(where, entry, _FOREIGN_FUNCTION_KEYS, ("name", "signature"))
+        fname = _identifier(where, "name", _string(where, entry, "name"), "the function's name")
+        if fname in seen:
+            raise SpecError("%s: name: expected a name unique in the table, found %r again (it is function #%d)"
+                            % (where, fname, seen[fname] + 1))
+        seen[fname] = i
+        signature = _string(where, entry, "signature")
+        try:
+            canonical = parse(signature)
+        except SignatureSyntaxError as e:
+            raise SpecError("%s: signature: %s" % (where, e)) from None
+        try:
+            form = hpybridge.foreign_signature(canonical)
+        except ValueError as e:
+            raise SpecError("%s: signature: %s" % (where, e)) from None
+        index = key = None
+        if pyx_capi:
+            if "index" in entry:
+                raise SpecError("%s: index: goes with 'capsule'; a __pyx_capi__ function is found by its 'key'" % where)
+            key = _string(where, entry, "key", fname)
+        else:
+            if "key" in entry:
+                raise SpecError("%s: key: goes with 'pyx_capi'; a table's function is found by its 'index'" % where)
+            if "index" not in entry:
+                raise SpecError("%s: missing key 'index' (the function's entry in the table)" % where)
+            index = _integer(where, entry, "index", 0, _UINT32_MAX)
+            if index >= size:
+                raise SpecError("%s: index: %d is out of range: [foreign] size is %d" % (where, index, size))
+        functions.append(ForeignFunction(fname, signature, canonical, form, index, key, _doc(where, entry)))
+    return ForeignSpec(label, name, module, attribute, pyx_capi, capsule_name, size, doc, tuple(functions))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -677,9 +807,92 @@ def render_pxd(spec):
     return "\n".join(out)
 
 
-def render(spec: Spec) -> dict[str, str]:
+def _c_string(text):
+    return "NULL" if text is None else '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def render_foreign_header(spec):
+    name, up = spec.name, spec.name.upper()
+    guard = "%s_FOREIGN_H" % up
+    filename = "%s_foreign.h" % name
+    where = ("module '%s' attribute '%s', a dict of capsules named by the functions' C signatures (Cython)"
+             % (spec.module, spec.attribute) if spec.pyx_capi else
+             "module '%s' attribute '%s', a capsule %s holding a table of at least %d functions"
+             % (spec.module, spec.attribute,
+                "named '%s'" % spec.capsule_name if spec.capsule_name is not None else "without a name", spec.size))
+    out = ["/* %s: foreign C-API functions for HPy consumers (docs/foreign-capsules.md)." % filename,
+           " *",
+           " * Generated by `python -m hpybridge gen %s`: do not edit." % os.path.basename(spec.path),
+           " * From %s." % _one_line(where)]
+    if spec.doc:
+        out += [" *"] + _doc_block(spec.doc)
+    out += [
+        " *",
+        " * Each function in its HPy form: call it with the calling function's own ctx and handles;",
+        " * handles passed in are borrowed, a handle result is new (close it). Errors as the foreign",
+        " * function reports them (HPy_NULL for a handle result), with the exception set.",
+        " * In the consumer's HPy_mod_exec slot, NumPy's import_array() style:",
+        " *     static const %s_Foreign *%s;" % (name, name),
+        " *     ...",
+        " *     %s = import_%s(ctx);" % (name, name),
+        " *     if (%s == NULL)" % name,
+        " *         return -1; */",
+        "#ifndef %s" % guard,
+        "#define %s" % guard,
+        "",
+        "#include <hpybridge.h>",
+        "",
+        _UNUSED,
+        "",
+        "/* One member per function, in spec order (the layout of the table import_%s returns). */" % name,
+        "typedef struct {",
+    ]
+    for f in spec.functions:
+        comment = ("%s['%s']" % (spec.attribute, f.key)) if spec.pyx_capi else ("entry %d" % f.index)
+        comment += ": %s" % f.canonical
+        if f.doc:
+            comment += "; " + _one_line(f.doc)
+        ret, args = _split(f.hpy_form)
+        out.append("    /* %s */" % comment)
+        out.append("    %s;" % _declarator(ret, "(*%s)" % f.name, args))
+    n = len(spec.functions)
+    out += [
+        "} %s_Foreign;" % name,
+        "",
+        "/* What this consumer expects: per function its name, C-API signature and where it is. */",
+        "static const HPyBridge_ForeignSlot _%s_foreign_slots[%d] HPYBRIDGE_GEN_UNUSED = {" % (name, n),
+    ]
+    out += ['    {"%s", "%s", %s, %d},' % (f.name, f.canonical, _c_string(f.key), f.index or 0)
+            for f in spec.functions]
+    out += [
+        "};",
+        "",
+        "/* Imports module '%s' (if needed), finds and checks each function and returns the table, or NULL"
+        % spec.module,
+        "   with an exception set (hpybridge.errors.APIImportError or a subclass naming what was expected",
+        "   and what was found, or the error importing the module raised). Keep the table in a static. */",
+        "static inline const %s_Foreign *import_%s(HPyContext *ctx)" % (name, name),
+        "{",
+        "    static const HPyBridge_ForeignDecl wanted = {",
+        "        HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, \"%s\", \"%s\", \"%s\", %s," % (
+            name, spec.module, spec.attribute, _c_string(spec.capsule_name)),
+        "        %s, %d, %d, _%s_foreign_slots," % (
+            "HPYBRIDGE_FOREIGN_PYX_CAPI" if spec.pyx_capi else "HPYBRIDGE_FOREIGN_TABLE", spec.size, n, name),
+        "    };",
+        "    return (const %s_Foreign *)HPyBridge_ImportForeign(ctx, &wanted);" % name,
+        "}",
+        "",
+        "#endif /* %s */" % guard,
+        "",
+    ]
+    return "\n".join(out)
+
+
+def render(spec: Spec | ForeignSpec) -> dict[str, str]:
     """The generated files' names and contents: `<api>_api.h`, `<api>_export.h`, `<api>_capi.h` and
-    `<api>_capi.pxd`."""
+    `<api>_capi.pxd`; for a `[foreign]` spec, `<name>_foreign.h`."""
+    if isinstance(spec, ForeignSpec):
+        return {"%s_foreign.h" % spec.name: render_foreign_header(spec)}
     return {"%s_api.h" % spec.name: render_api_header(spec),
             "%s_export.h" % spec.name: render_export_header(spec),
             "%s_capi.h" % spec.name: render_capi_header(spec),
@@ -773,6 +986,9 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     try:
         spec = load_spec(args.spec)
+        if args.rust and isinstance(spec, ForeignSpec):
+            raise SpecError("%s: --rust: a [foreign] spec is for HPy consumers (PyO3 code calls the C API itself)"
+                            % args.spec)
         if args.rust:
             minor = None
             if args.minor is not None:

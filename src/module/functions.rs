@@ -12,6 +12,7 @@ use crate::hpy::values::{close, int_arg, items, str_arg, Builder};
 use crate::registry::import_capi::{import_capi, CapiRequest};
 use crate::registry::{module_of_file, REGISTRY};
 use capsules::fallback::fallback;
+use capsules::foreign::hpy_form;
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext, HPY_ABI, HPY_ABI_VERSION, HPY_ABI_VERSION_MINOR, HPY_VERSION};
 use std::ffi::{c_int, CStr};
@@ -99,6 +100,25 @@ pub unsafe extern "C" fn hpybridge_fallback_signature(ctx: *mut HPyContext, text
             let sig = Signature::parse(&text)
                 .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
             let form = fallback(&sig).map_err(|e| Error::new(PyError::NoFallbackError, e.to_string()))?;
+            Builder(ctx).str(&form.to_canonical())
+        })
+    }
+}
+
+/// `foreign_signature(text)`: the canonical HPy form of a foreign C-API signature
+/// (`capsules::foreign`); `ValueError` saying why if it has none.
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_foreign_signature(ctx: *mut HPyContext, text: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `text` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            let text = str_arg(ctx, text, "foreign_signature()")?;
+            let sig = Signature::parse(&text)
+                .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
+            let form = hpy_form(&sig).map_err(|e| Error::new(Exception::ValueError, e.to_string()))?;
             Builder(ctx).str(&form.to_canonical())
         })
     }

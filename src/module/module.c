@@ -50,6 +50,16 @@ static HPy fallback_signature_impl(HPyContext *ctx, HPy self, HPy text)
     return hpybridge_fallback_signature(ctx, text);
 }
 
+HPyDef_METH(foreign_signature, "foreign_signature", HPyFunc_O,
+            .doc = "foreign_signature(text) -> str: the HPy form of a foreign C-API signature, e.g. "
+                   "'HPy (HPyContext *, HPy, double)' for 'PyObject * (PyObject *, double)'. Raises "
+                   "ValueError if it has none.")
+static HPy foreign_signature_impl(HPyContext *ctx, HPy self, HPy text)
+{
+    (void)self;
+    return hpybridge_foreign_signature(ctx, text);
+}
+
 HPyDef_METH(import_capi, "import_capi", HPyFunc_VARARGS,
             .doc = "import_capi(module, api, major, minor, slots, at) -> int: the address of the table of "
                    "CPython-API stubs of `module`'s API `api`, checked against the consumer's declaration "
@@ -136,8 +146,9 @@ static int exec_impl(HPyContext *ctx, HPy module)
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &import_capi, &apis, &count_calls, &call_counts,
-                                     &trampoline_info, &cdict_entries, &cdict_call, &box, &unbox, &exec, NULL};
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &foreign_signature,
+                                     &import_capi, &apis, &count_calls, &call_counts, &trampoline_info, &cdict_entries,
+                                     &cdict_call, &box, &unbox, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
     .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",

@@ -7,6 +7,7 @@ HPy hpybridge_abi_info(HPyContext *ctx);
 HPy hpybridge_parse_signature(HPyContext *ctx, HPy text);
 HPy hpybridge_qualified_signature(HPyContext *ctx, HPy text);
 HPy hpybridge_fallback_signature(HPyContext *ctx, HPy text);
+HPy hpybridge_foreign_signature(HPyContext *ctx, HPy text);
 HPy hpybridge_import_capi(HPyContext *ctx, const HPy *args, size_t n);
 HPy hpybridge_apis(HPyContext *ctx);
 HPy hpybridge_count_calls(HPyContext *ctx, HPy on);

@@ -189,7 +189,7 @@ pub unsafe fn provider_table(
 ///
 /// # Safety
 /// `ctx` must be valid for the current call; `obj` a live handle in it.
-unsafe fn describe_non_capsule(ctx: *mut HPyContext, obj: HPy) -> String {
+pub(crate) unsafe fn describe_non_capsule(ctx: *mut HPyContext, obj: HPy) -> String {
     // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
     let ty = unsafe { type_name(ctx, obj) };
     if ty != "PyCapsule" {

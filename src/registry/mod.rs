@@ -18,6 +18,7 @@ use hpy_sys::HPyContext;
 pub mod export;
 pub mod import;
 pub mod import_capi;
+pub mod import_foreign;
 pub mod own_api;
 use parking_lot::Mutex;
 use std::ffi::{c_void, CStr, CString};

@@ -1,10 +1,11 @@
-//! The runtime's own C API, "hpybridge" 1.0, exported like any provider's: registered in the
+//! The runtime's own C API, "hpybridge" 1.1, exported like any provider's: registered in the
 //! registry and published as the capsule `hpybridge._runtime._hpybridge_API`, which `hpybridge.h`
 //! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
 
 use crate::hpy::error::Result;
 use crate::registry::export::{export, export_api};
 use crate::registry::import::import_api;
+use crate::registry::import_foreign::import_foreign;
 use capsules::wire::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
 use hpy_sys::{HPy, HPyContext};
 
@@ -12,7 +13,7 @@ struct Static<T>(T);
 // SAFETY: immutable data pointing only to other statics (strings and functions).
 unsafe impl<T> Sync for Static<T> {}
 
-static SLOTS: Static<[HPyBridge_Slot; 2]> = Static([
+static SLOTS: Static<[HPyBridge_Slot; 3]> = Static([
     HPyBridge_Slot {
         name: c"export_api".as_ptr(),
         signature: c"int (HPyContext *, HPy, void *, HPyContext *)".as_ptr(),
@@ -23,6 +24,12 @@ static SLOTS: Static<[HPyBridge_Slot; 2]> = Static([
         signature: c"void ** (HPyContext *, char *, void *)".as_ptr(),
         function: import_api as *mut _,
     },
+    // Since 1.1.
+    HPyBridge_Slot {
+        name: c"import_foreign".as_ptr(),
+        signature: c"void ** (HPyContext *, void *)".as_ptr(),
+        function: import_foreign as *mut _,
+    },
 ]);
 
 static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
@@ -30,8 +37,8 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
     layout_version: HPYBRIDGE_LAYOUT_VERSION,
     api_name: c"hpybridge".as_ptr(),
     major: 1,
-    minor: 0,
-    slot_count: 2,
+    minor: 1,
+    slot_count: 3,
     flags: 0,
     provider_ctx: std::ptr::null_mut(),
     slots: SLOTS.0.as_ptr(),

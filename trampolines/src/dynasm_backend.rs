@@ -18,6 +18,7 @@
 use crate::abi::sysv::{self, Loc, GPRS, XMMS};
 use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
+use crate::drop_first::DropFirst;
 use crate::prepend::Prepend;
 use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
@@ -170,6 +171,22 @@ impl Backend for Dynasm {
         self.code.add(&prepend_stub(&gprs, request)).map(Some)
     }
 
+    fn drop_first_stub(&mut self, shape: &Shape, request: &DropFirst) -> Result<Option<*const c_void>, Error> {
+        if sysv::stack_slots(&sysv::locations(&shape.args)) > 0 {
+            return Ok(None); // an argument on the stack would have to move: the generic stub
+        }
+        // The target's integer-class arguments: each comes in one register up (parameter 0 was one).
+        let gprs: Vec<(usize, Adjust)> = sysv::locations(&request.inner.args)
+            .iter()
+            .zip(request.args.iter())
+            .filter_map(|(loc, &a)| match *loc {
+                Loc::Gpr(k) => Some((k, a)),
+                _ => None,
+            })
+            .collect();
+        self.code.add(&drop_first_stub(&gprs, request)).map(Some)
+    }
+
     fn code_bytes(&self) -> usize {
         self.code.taken()
     }
@@ -272,6 +289,36 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
     dynasm!(ops ; mov rdi, QWORD request.first as i64);
     // The target's address is read from after the code (RIP-relative, so the stub stays position
     // independent): one instruction fewer per call than loading it into a register first.
+    if request.ret == Adjust::Keep {
+        dynasm!(ops ; jmp QWORD [->target]);
+    } else {
+        // Entered with rsp = 8 (mod 16): realign for the call.
+        dynasm!(ops
+            ; sub rsp, 8
+            ; call QWORD [->target]
+        );
+        adjust(&mut ops, Rq::RAX, request.ret);
+        dynasm!(ops
+            ; add rsp, 8
+            ; ret
+        );
+    }
+    dynasm!(ops
+        ; ->target:
+        ; .u64 request.target as u64
+    );
+    ops.finalize().expect("the stub's one label is defined")
+}
+
+/// A dropping stub: `gprs` are the target's integer-class arguments (register number, adjustment),
+/// all in registers, each passed to the stub one register up.
+fn drop_first_stub(gprs: &[(usize, Adjust)], request: &DropFirst) -> Vec<u8> {
+    let mut ops = assembler();
+    // First first: register k is free once k - 1 took its value (rdi, parameter 0, is dropped).
+    for &(k, a) in gprs {
+        dynasm!(ops ; mov Rq(GPR_REGS[k]), Rq(GPR_REGS[k + 1]));
+        adjust(&mut ops, GPR_REGS[k], a);
+    }
     if request.ret == Adjust::Keep {
         dynasm!(ops ; jmp QWORD [->target]);
     } else {

@@ -10,6 +10,8 @@
 //! - [`Trampolines::count`]: counts calls and jumps to the target.
 //! - [`Trampolines::prepend`]: calls a target that takes one more argument in front, adjusting
 //!   chosen words on the way (see `prepend`).
+//! - [`Trampolines::drop_first`]: the reverse, calls a target that takes parameter 0 away, adjusting
+//!   chosen words on the way (see `drop_first`).
 //!
 //! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
 //! function of a given signature, with the arguments and result as words (what [`Call`] holds).
@@ -20,6 +22,7 @@
 
 mod abi;
 mod code_memory;
+mod drop_first;
 #[cfg(target_arch = "x86_64")]
 mod dynasm_backend;
 mod error;
@@ -27,6 +30,7 @@ mod ffi_backend;
 mod prepend;
 
 use abi::Shape;
+use drop_first::{on_dropped, DropFirst};
 use prepend::{on_prepended, Prepared, Prepend};
 use std::ffi::{c_void, OsStr};
 use std::fmt;
@@ -160,6 +164,9 @@ pub struct Trampolines {
     /// The data of generic prepending stubs (boxed: the stubs hold their addresses).
     #[allow(clippy::vec_box)]
     prepared: Mutex<Vec<Box<Prepared>>>,
+    /// Likewise for generic dropping stubs.
+    #[allow(clippy::vec_box)]
+    dropped: Mutex<Vec<Box<drop_first::Prepared>>>,
 }
 
 impl Trampolines {
@@ -178,7 +185,12 @@ impl Trampolines {
             }
             BackendKind::Libffi => Box::new(ffi_backend::Ffi::new(limit_bytes)),
         };
-        Trampolines { kind, backend: Mutex::new(backend), prepared: Mutex::new(Vec::new()) }
+        Trampolines {
+            kind,
+            backend: Mutex::new(backend),
+            prepared: Mutex::new(Vec::new()),
+            dropped: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -250,6 +262,35 @@ impl Trampolines {
         Ok(code)
     }
 
+    /// A function with `sig`'s C signature that calls `target`, whose signature is `sig` without
+    /// parameter 0 (an integer-class value, which is dropped), passing each argument `i + 1` as the
+    /// target's argument `i` adjusted by `args[i]`, and returns the target's result adjusted by
+    /// `ret`. Only pointers, handles and 64-bit integers may be adjusted. With dynasm, when every
+    /// argument is in a register, it is a stub of a few instructions (one move per integer-class
+    /// argument, 2 per adjusted word, and a tail call when the result is kept: a single jump for
+    /// a target without integer-class arguments); otherwise an intercepting trampoline that calls
+    /// through a prepared call of the target's signature.
+    pub fn drop_first(
+        &self,
+        sig: &Signature,
+        target: *const c_void,
+        args: &[Adjust],
+        ret: Adjust,
+    ) -> Result<*const c_void, Error> {
+        let shape = Shape::of(sig)?;
+        let request = DropFirst::new(sig, &shape, target, args, ret)?;
+        let mut backend = self.backend();
+        if let Some(code) = backend.drop_first_stub(&shape, &request)? {
+            return Ok(code);
+        }
+        let invoke = backend.caller(&request.inner_sig, &request.inner)?;
+        let prepared = Box::new(drop_first::Prepared { request, invoke });
+        let data: *const drop_first::Prepared = &*prepared;
+        let code = backend.intercept(sig, &shape, on_dropped, data.cast())?;
+        self.dropped.lock().unwrap_or_else(PoisonError::into_inner).push(prepared);
+        Ok(code)
+    }
+
     /// Prepared calls of C functions with signature `sig`: what a handler's [`Call::invoke`] does,
     /// for a call that Rust makes itself (say, with one more argument than the call it handles).
     pub fn caller(&self, sig: &Signature) -> Result<Caller<'_>, Error> {
@@ -296,6 +337,10 @@ trait Backend: Send {
     fn caller(&mut self, sig: &Signature, shape: &Shape) -> Result<Box<dyn Invoke>, Error>;
     /// A stub of the backend's own for `request`, or `None` for the generic one.
     fn prepend_stub(&mut self, _shape: &Shape, _request: &Prepend) -> Result<Option<*const c_void>, Error> {
+        Ok(None)
+    }
+    /// Likewise for [`Trampolines::drop_first`].
+    fn drop_first_stub(&mut self, _shape: &Shape, _request: &DropFirst) -> Result<Option<*const c_void>, Error> {
         Ok(None)
     }
     fn code_bytes(&self) -> usize;

@@ -64,4 +64,42 @@ typedef struct {
 #define HPYBRIDGE_CAPI_CAPSULE(api) HPYBRIDGE_CAPI_CAPSULE_PREFIX api
 #define HPYBRIDGE_CAPI_ATTR(api) HPYBRIDGE_ATTR_PREFIX api HPYBRIDGE_CAPI_ATTR_SUFFIX
 
+/* A consumer's declaration of a *foreign* table (docs/foreign-capsules.md): C-API functions that
+   another module publishes without hpybridge, which an HPy consumer calls with its own context and
+   handles. The runtime finds each function and hands the consumer a stub of the function's HPy
+   form (HPyContext * in front, HPy for PyObject *). Two ways a module publishes them:
+    - HPYBRIDGE_FOREIGN_TABLE: module attribute `attribute` holds a capsule named `capsule_name`
+      (NULL: a capsule without a name) whose pointer is a table of functions (`void **`, NumPy's
+      `_ARRAY_API`); a slot names its entry by `index`, below `table_size`;
+    - HPYBRIDGE_FOREIGN_PYX_CAPI: module attribute `attribute` (Cython's `__pyx_capi__`) is a dict
+      of capsules, one per function, each named by the function's C signature; a slot names its
+      entry by `key`.
+   `magic` and `layout_version` are those of HPyBridge_APITable. */
+#define HPYBRIDGE_FOREIGN_TABLE 1u
+#define HPYBRIDGE_FOREIGN_PYX_CAPI 2u
+
+typedef struct {
+    /* The consumer's name for the function: a C identifier. */
+    const char *name;
+    /* Its C-API signature, e.g. "PyObject * (PyObject *, double)": no HPyContext *, no HPy. */
+    const char *signature;
+    /* HPYBRIDGE_FOREIGN_PYX_CAPI: its key in the dict; NULL otherwise. */
+    const char *key;
+    /* HPYBRIDGE_FOREIGN_TABLE: its index in the table; 0 otherwise. */
+    uint32_t index;
+} HPyBridge_ForeignSlot;
+
+typedef struct {
+    uint32_t magic;           /* HPYBRIDGE_MAGIC */
+    uint32_t layout_version;  /* HPYBRIDGE_LAYOUT_VERSION */
+    const char *name;         /* the spec's name, for messages: a C identifier */
+    const char *module;       /* the module to import, e.g. "numpy._core._multiarray_umath" */
+    const char *attribute;    /* e.g. "_ARRAY_API" or "__pyx_capi__" */
+    const char *capsule_name; /* HPYBRIDGE_FOREIGN_TABLE: the capsule's name, NULL for none */
+    uint32_t kind;            /* HPYBRIDGE_FOREIGN_TABLE or HPYBRIDGE_FOREIGN_PYX_CAPI */
+    uint32_t table_size;      /* HPYBRIDGE_FOREIGN_TABLE: entries the table has at least; else 0 */
+    uint32_t slot_count;      /* entries in `slots` */
+    const HPyBridge_ForeignSlot *slots;
+} HPyBridge_ForeignDecl;
+
 #endif /* HPYBRIDGE_ABI_H */
