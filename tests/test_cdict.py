@@ -447,3 +447,36 @@ def test_forged_keys_are_errors():
         with pytest.raises(exc) as e:
             call(*args)
         assert str(e.value) == message, args
+
+
+NUMPY = r"""
+import numpy as np
+cd = cdictprov.__cdict__
+a = np.arange(4, dtype=np.float64)
+ro = np.arange(3, dtype=np.float64)
+ro.flags.writeable = False
+out = np.zeros(3)
+cd["fill"](out, 3, 1.5)
+grid = np.arange(6.0).reshape(2, 3)
+result = [cd["sum"](a, 4), cd["sum"](ro, 3), out.tolist(), cd["sum_long"](np.array([1, 2], dtype=np.int64), 2),
+          cd["sum_long"](np.array([3, 4], dtype=np.longlong), 2), cd["sum_i32"](np.array([5, 6], dtype=np.int32), 2),
+          cd["sum_u8"](np.array([7, 8], dtype=np.uint8), 2), cd["count_true"](np.array([True, False, True]), 3),
+          cd["sum"](grid, 6), cd["address"](a) == a.ctypes.data,
+          outcome(cd["fill"], ro, 3, 0.0), outcome(cd["sum"], a[::2], 2), outcome(cd["sum"], grid.T, 6),
+          outcome(cd["sum"], a.astype(np.float32), 4), outcome(cd["sum_long"], np.array([1], dtype=np.uint64), 1)]
+"""
+
+
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_numpy_buffers(cdictprov, prov_mode):
+    """NumPy arrays as T * arguments: dtype and itemsize matched, read-only and non-contiguous
+    arrays refused (NumPy has no PyPy wheels here: CPython only)."""
+    pytest.importorskip("numpy")
+    r = run_modules([("cdictprov", cdictprov, prov_mode)], NUMPY)
+    assert r[:10] == [6.0, 3.0, [1.5, 1.5, 1.5], 3, 7, 11, 15, 2, 15.0, True]
+    assert r[10] == ["TypeError", what("fill", 1, "double *") + ": expected a writable, C-contiguous buffer of double "
+                     "(format 'd', itemsize 8) or None, got a read-only ndarray (the parameter is not const)"]
+    assert r[11][0] == r[12][0] == "ValueError" and r[11][1].endswith("got a buffer that is not C-contiguous")
+    assert r[13] == ["TypeError", what("sum", 1, "const double *") + ": expected a C-contiguous buffer of double "
+                     "(format 'd', itemsize 8) or None, got a buffer of format 'f' with itemsize 4"]
+    assert r[14][0] == "TypeError" and r[14][1].endswith("got a buffer of format 'L' with itemsize 8")
