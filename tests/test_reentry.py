@@ -141,11 +141,24 @@ else:
 """
 
 
-def callback(prov_mode, cons_mode, backend):
+# Deeper than CPython debug mode's cache of 16 contexts: each level's call of the consumer's method
+# takes the next one, and the 17th reuses (and, returning, invalidates) the first level's, which the
+# first level uses again when the provider returns to it (translate.rs marks it valid again). Both
+# the provider's handle slot (call) and its handle-free one (bump) cross at every level.
+DEEP_BODY = """
+cbcons.connect()
+def f(k):
+    assert cbcons.bump(k) == k + 1
+    return cbcons.call(f, k - 1) if k > 0 else 0
+result = [cbcons.call(f, 40), cbcons.bump(41)]
+"""
+
+
+def callback(prov_mode, cons_mode, backend, body=CALLBACK_BODY):
     prov, cons = callback_modules()
     try:
         return run_modules([("cbprov", prov, prov_mode), ("cbcons", cons, cons_mode)],
-                           CALLBACK_BODY % {"modes": (prov_mode, cons_mode)}, {"HPYBRIDGE_TRAMPOLINES": backend})
+                           body % {"modes": (prov_mode, cons_mode)}, {"HPYBRIDGE_TRAMPOLINES": backend})
     except AssertionError as e:
         # run_python reports a failed child as an AssertionError with its exit status and stderr.
         if "exit %d\n" % -signal.SIGABRT in str(e) and "Wrong HPy Context!" in str(e):
@@ -157,6 +170,13 @@ def callback(prov_mode, cons_mode, backend):
     pytest.param(p, c, marks=xfail_on_pypy_debug(p == c == "debug")) for p in MODES for c in MODES])
 def test_provider_calls_back_into_a_consumer(prov_mode, cons_mode):
     assert callback(prov_mode, cons_mode, "dynasm") == [1, 2, 6, 42]
+
+
+@pytest.mark.parametrize("backend", ["dynasm", "libffi"])
+@pytest.mark.parametrize("prov_mode, cons_mode", [
+    pytest.param(p, c, marks=xfail_on_pypy_debug(p == c == "debug")) for p in MODES for c in MODES])
+def test_callback_chain_deeper_than_debug_modes_context_cache(prov_mode, cons_mode, backend):
+    assert callback(prov_mode, cons_mode, backend, DEEP_BODY) == [41, 42]
 
 
 @pytest.mark.parametrize("cons_mode", ["universal", "trace"])

@@ -7,19 +7,29 @@
 //! - a context-swapping stub, when there is no handle to move (handles are shared, as between
 //!   universal and trace mode, or the signature has none) and the provider's home context is valid
 //!   for any call (any mode but debug mode: CPython's hands out contexts per call, PyPy's one
-//!   context may be marked invalid by a call-out): it replaces the context argument and jumps;
+//!   context may be marked invalid by a call-out): it replaces the context argument and jumps (for
+//!   a consumer in CPython's debug mode it calls, then marks the consumer's context valid again);
 //! - a translating trampoline (`translate::translate`) otherwise.
 
 use crate::crossing::family::{Entry, Family};
 use crate::crossing::transfer::Transfer;
 use crate::crossing::translate::{translate, CrossPlan};
 use crate::hpy::error::{Error, Exception, PyError, Result};
+use crate::hpy::private::DebugCtxInfoHead;
 use capsules::signature::{CType, Signature};
 use hpy_sys::HPyContext;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::OnceLock;
-use trampolines::{BackendKind, SettingError, Trampolines};
+use trampolines::{BackendKind, Mark, SettingError, Trampolines};
+
+/// Sets a CPython debug context's validity flag through its `_private` (hpy::private): what a swap
+/// stub for a debug consumer does after the call.
+const VALID_AGAIN: Mark = Mark {
+    via: std::mem::offset_of!(HPyContext, _private) as i32,
+    at: std::mem::offset_of!(DebugCtxInfoHead, is_valid) as i32,
+    byte: 1,
+};
 
 /// Executable memory all trampolines of the process may take.
 const CODE_LIMIT: usize = 64 << 20;
@@ -95,7 +105,20 @@ impl CallPlans {
         // differs, whatever the families).
         let handle_work = uses_handles && to_provider != Transfer::Shared;
         let t = trampolines()?;
-        let code = if !handle_work && provider.entry() == Entry::Home && *ctx_args == [0] {
+        // A CPython debug consumer's context must be marked valid again when the provider returns
+        // (translate.rs says why): the swap stub then calls instead of jumping, and sets the flag.
+        let consumer_is_cpython_debug = consumer.entry() == Entry::ThroughTrampolineCall;
+        let swap = !handle_work && provider.entry() == Entry::Home && *ctx_args == [0];
+        let marking_swap = if swap && consumer_is_cpython_debug {
+            t.swap_arg0_and_mark(sig, target, home as u64, VALID_AGAIN).map_err(|e| {
+                Error::new(PyError::CrossModeError, format!("cannot make a trampoline for \"{sig}\": {e}"))
+            })?
+        } else {
+            None
+        };
+        let code = if let Some(code) = marking_swap {
+            Ok(code)
+        } else if swap && !consumer_is_cpython_debug {
             t.swap_arg0(sig, target, home as u64)
         } else {
             let plan = Box::new(CrossPlan {
@@ -107,7 +130,7 @@ impl CallPlans {
                 ctx_args,
                 handle_args,
                 returns_handle: sig.returns_handle(),
-                consumer_is_cpython_debug: consumer.entry() == Entry::ThroughTrampolineCall,
+                consumer_is_cpython_debug,
             });
             let code = t.intercept(sig, translate, (&*plan as *const CrossPlan).cast());
             self.translating.push(plan);

@@ -4,7 +4,7 @@
 //! family that is valid for this call, and handles of that context; its handle result must come
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
-use crate::crossing::entry::enter;
+use crate::crossing::entry::{enter, ValidAfterCall};
 use crate::crossing::family::Entry;
 use crate::crossing::transfer::Transfer;
 use crate::hpy::boundary::call_failed;
@@ -98,9 +98,18 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
         moved[k].write(m);
         call.set_arg(i, m._i as u64);
     }
-    // SAFETY: `target` is the provider's function of this call's signature, and its context and
-    // handle arguments are now the provider's.
-    unsafe { call.invoke(plan.target) };
+    {
+        // A CPython debug consumer's context is valid again when the provider returns, as after
+        // any call-out of debug code (debug mode's own wrappers of HPy_Call do the same): a
+        // provider that called back into debug mode more than 16 levels deep (the size of debug
+        // mode's context cache) has marked it invalid on the way back.
+        // SAFETY: the consumer's context is a CPython debug context valid now (the plan says so),
+        // the consumer holds the GIL, and the guard is dropped before this call returns.
+        let _valid = plan.consumer_is_cpython_debug.then(|| unsafe { ValidAfterCall::new(consumer) });
+        // SAFETY: `target` is the provider's function of this call's signature, and its context and
+        // handle arguments are now the provider's.
+        unsafe { call.invoke(plan.target) };
+    }
     // SAFETY: all `n` were written above, and are the provider's to close.
     moved[..n].iter().for_each(|m| unsafe { close(provider, m.assume_init()) });
     if plan.returns_handle && plan.to_consumer != Transfer::Shared {

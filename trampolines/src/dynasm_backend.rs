@@ -20,7 +20,7 @@ use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
 use crate::drop_first::DropFirst;
 use crate::prepend::Prepend;
-use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Signature};
+use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Mark, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 use std::collections::HashMap;
@@ -131,6 +131,33 @@ impl Backend for Dynasm {
             ; jmp r11
         );
         self.code.add(&finish(ops))
+    }
+
+    fn swap_arg0_and_mark_stub(
+        &mut self,
+        shape: &Shape,
+        target: *const c_void,
+        value: u64,
+        mark: Mark,
+    ) -> Result<Option<*const c_void>, Error> {
+        if sysv::stack_slots(&sysv::locations(&shape.args)) > 0 {
+            return Ok(None); // the pushed rbx would move the stack arguments: not this stub
+        }
+        // rbx is callee-saved: it keeps argument 0 across the call, and pushing it aligns the stack
+        // for the call (8 mod 16 at entry). The result (rax or xmm0) is left as the target set it.
+        let mut ops = assembler();
+        dynasm!(ops
+            ; push rbx
+            ; mov rbx, rdi
+            ; mov rdi, QWORD value as i64
+            ; mov r11, QWORD target as i64
+            ; call r11
+            ; mov rcx, [rbx + mark.via]
+            ; mov BYTE [rcx + mark.at], mark.byte as i8
+            ; pop rbx
+            ; ret
+        );
+        self.code.add(&finish(ops)).map(Some)
     }
 
     fn count(

@@ -220,6 +220,31 @@ impl Trampolines {
         self.backend().swap_arg0(sig, &shape, target, value)
     }
 
+    /// Like [`Trampolines::swap_arg0`], but the function calls `target` instead of jumping to it,
+    /// and when it returns stores `mark.byte` at `*(*(arg0 + mark.via) + mark.at)`, where `arg0`
+    /// is the caller's argument 0 (before the swap), then returns the target's result untouched.
+    /// What it is for: a caller whose argument 0 is an object with a flag behind a pointer that the
+    /// target's callees may clear (CPython debug mode's context validity). With dynasm, when every
+    /// argument is in a register: nine instructions. `None` otherwise (the libffi backend, stack
+    /// arguments): the caller then makes an intercepting trampoline of its own. Argument 0 must be
+    /// of integer class and `*(arg0 + via)` a valid pointer on every call.
+    pub fn swap_arg0_and_mark(
+        &self,
+        sig: &Signature,
+        target: *const c_void,
+        value: u64,
+        mark: Mark,
+    ) -> Result<Option<*const c_void>, Error> {
+        let shape = Shape::of(sig)?;
+        if shape.args.first().is_none_or(|v| v.is_float()) {
+            return Err(Error::Unsupported {
+                signature: sig.to_string(),
+                reason: "swap_arg0_and_mark needs an integer-class argument 0 (an integer, a pointer or HPy)".into(),
+            });
+        }
+        self.backend().swap_arg0_and_mark_stub(&shape, target, value, mark)
+    }
+
     /// A function with `sig`'s C signature that atomically adds 1 to `*counter`, then behaves
     /// exactly as `target` (with dynasm: four instructions ending in a jump to it). `counter` must
     /// stay valid as long as the function may be called.
@@ -339,11 +364,30 @@ trait Backend: Send {
     fn prepend_stub(&mut self, _shape: &Shape, _request: &Prepend) -> Result<Option<*const c_void>, Error> {
         Ok(None)
     }
+    /// Likewise for [`Trampolines::swap_arg0_and_mark`] (no generic one: `None` is the answer).
+    fn swap_arg0_and_mark_stub(
+        &mut self,
+        _shape: &Shape,
+        _target: *const c_void,
+        _value: u64,
+        _mark: Mark,
+    ) -> Result<Option<*const c_void>, Error> {
+        Ok(None)
+    }
     /// Likewise for [`Trampolines::drop_first`].
     fn drop_first_stub(&mut self, _shape: &Shape, _request: &DropFirst) -> Result<Option<*const c_void>, Error> {
         Ok(None)
     }
     fn code_bytes(&self) -> usize;
+}
+
+/// Where [`Trampolines::swap_arg0_and_mark`] stores its byte after the call: at offset `at` of
+/// the pointer found at offset `via` of argument 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub via: i32,
+    pub at: i32,
+    pub byte: u8,
 }
 
 /// A backend's prepared call of one shape of signature (see [`Caller`]).

@@ -8,7 +8,7 @@ mod common;
 use common::stub_instructions;
 use common::{addr, as_fn, sig, LIMIT};
 use std::sync::atomic::{AtomicU64, Ordering};
-use trampolines::{BackendKind, Trampolines};
+use trampolines::{BackendKind, Mark, Trampolines};
 
 for_both_backends!(swap_arg0_replaces_only_argument_0, count_is_exact_across_threads, count_in_front_of_swap_arg0);
 
@@ -156,4 +156,81 @@ fn dynasm_count_adds_at_most_8_instructions() {
     println!("count stub: {listing:#?}");
     assert!(listing.len() <= 8, "{listing:?}");
     assert_eq!(listing[1], "lock inc qword ptr [r11]");
+}
+
+/// What `swap_arg0_and_mark` marks: argument 0 points to a struct whose second word points to a
+/// flag byte at offset 8, as a CPython debug context's `_private` points to its validity flag.
+#[repr(C)]
+struct Flagged {
+    id: i64,
+    info: *mut FlagInfo,
+}
+
+#[repr(C)]
+struct FlagInfo {
+    magic: i64,
+    flag: u8,
+}
+
+/// Clears the caller's flag (as a callee deeper than debug mode's context cache does), through
+/// the pointer in its own `ctx` argument: the stub must set it again after the call.
+static mut SEEN: *mut FlagInfo = std::ptr::null_mut();
+
+extern "C" fn clear_then_mul(ctx: *const Ctx, x: i64) -> i64 {
+    // SAFETY: the test sets SEEN to a live FlagInfo before calling; single-threaded test.
+    unsafe { (*SEEN).flag = 0 };
+    // SAFETY: callers pass a static context.
+    unsafe { (*ctx).id * x }
+}
+
+extern "C" fn clear_then_half(ctx: *const Ctx, x: f64) -> f64 {
+    // SAFETY: as above.
+    unsafe { (*SEEN).flag = 0 };
+    // SAFETY: as above.
+    x / 2.0 + unsafe { (*ctx).id } as f64
+}
+
+for_both_backends!(swap_arg0_and_mark_sets_the_flag_after_the_call);
+
+fn swap_arg0_and_mark_sets_the_flag_after_the_call(kind: BackendKind) {
+    let t = Trampolines::new(kind, LIMIT);
+    let home = &HOME as *const Ctx as u64;
+    let mark = Mark { via: 8, at: 8, byte: 1 };
+    let int = t.swap_arg0_and_mark(
+        &sig("int64_t (HPyContext *, int64_t)"),
+        addr(clear_then_mul as extern "C" fn(_, _) -> _),
+        home,
+        mark,
+    );
+    let float = t.swap_arg0_and_mark(
+        &sig("double (HPyContext *, double)"),
+        addr(clear_then_half as extern "C" fn(_, _) -> _),
+        home,
+        mark,
+    );
+    let stacked = t.swap_arg0_and_mark(&sig(MIXED), addr(mixed as Mixed), home, mark).expect("no error");
+    let (int, float) = (int.expect("no error"), float.expect("no error"));
+    if kind == BackendKind::Libffi {
+        assert!(int.is_none() && float.is_none() && stacked.is_none());
+        return;
+    }
+    assert!(stacked.is_none(), "stack arguments: no stub");
+    let mut info = FlagInfo { magic: 0x5eed, flag: 1 };
+    let caller = Flagged { id: -1, info: &mut info };
+    // SAFETY: single-threaded; `info` outlives the calls.
+    unsafe { SEEN = &mut info };
+    // SAFETY: made for these signatures; argument 0 points to a `Flagged` whose `info` is live.
+    let (f, g): (extern "C" fn(*const Flagged, i64) -> i64, extern "C" fn(*const Flagged, f64) -> f64) =
+        unsafe { (as_fn(int.expect("stub")), as_fn(float.expect("stub"))) };
+    assert_eq!(f(&caller, 6), 42, "the target got the swapped context and the argument");
+    assert_eq!(info.flag, 1, "cleared by the target, set again by the stub");
+    assert_eq!(g(&caller, 3.0), 8.5, "a double result passes through");
+    assert_eq!((info.flag, info.magic, caller.id), (1, 0x5eed, -1), "nothing else written");
+    // The first code of this factory (made first above), so at the start of its page.
+    #[cfg(target_arch = "x86_64")]
+    {
+        let listing = stub_instructions(int.unwrap());
+        assert_eq!(listing.len(), 9, "{listing:?}");
+        assert!(listing[4].starts_with("call") && listing[6].starts_with("mov byte ptr"), "{listing:?}");
+    }
 }
