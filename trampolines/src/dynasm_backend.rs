@@ -135,6 +135,7 @@ impl Backend for Dynasm {
 
     fn swap_arg0_and_mark_stub(
         &mut self,
+        _: &Signature,
         shape: &Shape,
         target: *const c_void,
         value: u64,

@@ -18,7 +18,7 @@
 
 use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::code_memory::CodeMemory;
-use crate::{Backend, Call, Error, Handler, Hook, Invoke, Signature};
+use crate::{Backend, Call, Error, Handler, Hook, Invoke, Mark, Signature};
 use libffi_sys::{
     ffi_abi_FFI_DEFAULT_ABI, ffi_arg, ffi_call, ffi_cif, ffi_closure, ffi_prep_cif, ffi_prep_closure_loc, ffi_status,
     ffi_status_FFI_BAD_ABI, ffi_status_FFI_BAD_ARGTYPE, ffi_status_FFI_BAD_TYPEDEF, ffi_status_FFI_OK, ffi_type,
@@ -51,12 +51,13 @@ struct HandleType {
     elements: [*mut ffi_type; 2],
 }
 
-/// What a `swap_arg0` closure needs.
+/// What a `swap_arg0` (or `swap_arg0_and_mark`) closure needs.
 struct Swap {
     cif: *mut ffi_cif,
     target: unsafe extern "C" fn(),
     arg0: Value,
     value: u64,
+    mark: Option<Mark>,
 }
 
 /// What a `count` closure needs.
@@ -183,8 +184,22 @@ impl Backend for Ffi {
     ) -> Result<*const c_void, Error> {
         // SAFETY: cifs live as long as `self`.
         let cif = unsafe { addr_of_mut!((*self.cif(sig, shape)?).cif) };
-        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value };
+        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value, mark: None };
         self.closure(sig, cif, on_swap_arg0, swap)
+    }
+
+    fn swap_arg0_and_mark_stub(
+        &mut self,
+        sig: &Signature,
+        shape: &Shape,
+        target: *const c_void,
+        value: u64,
+        mark: Mark,
+    ) -> Result<Option<*const c_void>, Error> {
+        // SAFETY: cifs live as long as `self`.
+        let cif = unsafe { addr_of_mut!((*self.cif(sig, shape)?).cif) };
+        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value, mark: Some(mark) };
+        self.closure(sig, cif, on_swap_arg0, swap).map(Some)
     }
 
     fn count(
@@ -383,8 +398,15 @@ unsafe extern "C" fn on_swap_arg0(_: *mut ffi_cif, result: *mut c_void, args: *m
     // signature, and `result`/`args` are this call's.
     unsafe {
         let swap = &*swap.cast::<Swap>();
+        let caller = (*args).cast::<u64>().read_unaligned(); // argument 0 as it came (integer class)
         store(swap.arg0, *args, swap.value);
         ffi_call(swap.cif, Some(swap.target), result, args);
+        if let Some(mark) = swap.mark {
+            // SAFETY (Trampolines::swap_arg0_and_mark's contract): `*(caller + via)` is a valid
+            // pointer, with a byte at `at` the caller means to be written.
+            let behind = (caller as *const u8).offset(mark.via as isize).cast::<*mut u8>().read_unaligned();
+            behind.offset(mark.at as isize).write(mark.byte);
+        }
     }
 }
 

@@ -225,9 +225,10 @@ impl Trampolines {
     /// is the caller's argument 0 (before the swap), then returns the target's result untouched.
     /// What it is for: a caller whose argument 0 is an object with a flag behind a pointer that the
     /// target's callees may clear (CPython debug mode's context validity). With dynasm, when every
-    /// argument is in a register: nine instructions. `None` otherwise (the libffi backend, stack
-    /// arguments): the caller then makes an intercepting trampoline of its own. Argument 0 must be
-    /// of integer class and `*(arg0 + via)` a valid pointer on every call.
+    /// argument is in a register: nine instructions (`None` when some is on the stack: the caller
+    /// then makes an intercepting trampoline of its own); with libffi, the `swap_arg0` closure that
+    /// marks after its `ffi_call`. Argument 0 must be of integer class and `*(arg0 + via)` a valid
+    /// pointer on every call.
     pub fn swap_arg0_and_mark(
         &self,
         sig: &Signature,
@@ -242,7 +243,7 @@ impl Trampolines {
                 reason: "swap_arg0_and_mark needs an integer-class argument 0 (an integer, a pointer or HPy)".into(),
             });
         }
-        self.backend().swap_arg0_and_mark_stub(&shape, target, value, mark)
+        self.backend().swap_arg0_and_mark_stub(sig, &shape, target, value, mark)
     }
 
     /// A function with `sig`'s C signature that atomically adds 1 to `*counter`, then behaves
@@ -364,9 +365,11 @@ trait Backend: Send {
     fn prepend_stub(&mut self, _shape: &Shape, _request: &Prepend) -> Result<Option<*const c_void>, Error> {
         Ok(None)
     }
-    /// Likewise for [`Trampolines::swap_arg0_and_mark`] (no generic one: `None` is the answer).
+    /// The backend's function for [`Trampolines::swap_arg0_and_mark`], or `None` if it has none
+    /// for this shape (there is no generic one).
     fn swap_arg0_and_mark_stub(
         &mut self,
+        _sig: &Signature,
         _shape: &Shape,
         _target: *const c_void,
         _value: u64,

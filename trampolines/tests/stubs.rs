@@ -210,25 +210,36 @@ fn swap_arg0_and_mark_sets_the_flag_after_the_call(kind: BackendKind) {
     );
     let stacked = t.swap_arg0_and_mark(&sig(MIXED), addr(mixed as Mixed), home, mark).expect("no error");
     let (int, float) = (int.expect("no error"), float.expect("no error"));
-    if kind == BackendKind::Libffi {
-        assert!(int.is_none() && float.is_none() && stacked.is_none());
-        return;
+    // One pointer to the flag for the caller and for the targets (which clear it through SEEN).
+    let info: *mut FlagInfo = Box::into_raw(Box::new(FlagInfo { magic: 0x5eed, flag: 1 }));
+    let caller = Flagged { id: -1, info };
+    // SAFETY: single-threaded; `info` lives until the end of the test.
+    unsafe { SEEN = info };
+    // SAFETY: `info` is live (the closure copies the pointer, not a borrow of what it points to).
+    let flag = move || unsafe { ((*info).flag, (*info).magic) };
+    if kind == BackendKind::Dynasm {
+        assert!(stacked.is_none(), "stack arguments: no dynasm stub");
+    } else {
+        // SAFETY: made for this signature; argument 0 points to a `Flagged` (`mixed` reads a Ctx
+        // there: the swap gives it HOME instead).
+        let f: Mixed = unsafe { as_fn(stacked.expect("a libffi closure for any shape")) };
+        // SAFETY: `info` is live.
+        unsafe { (*info).flag = 0 };
+        assert_eq!(call_mixed(f, (&caller as *const Flagged).cast()), call_mixed(mixed, &HOME));
+        assert_eq!(flag(), (1, 0x5eed), "set by the closure after the call");
     }
-    assert!(stacked.is_none(), "stack arguments: no stub");
-    let mut info = FlagInfo { magic: 0x5eed, flag: 1 };
-    let caller = Flagged { id: -1, info: &mut info };
-    // SAFETY: single-threaded; `info` outlives the calls.
-    unsafe { SEEN = &mut info };
     // SAFETY: made for these signatures; argument 0 points to a `Flagged` whose `info` is live.
     let (f, g): (extern "C" fn(*const Flagged, i64) -> i64, extern "C" fn(*const Flagged, f64) -> f64) =
         unsafe { (as_fn(int.expect("stub")), as_fn(float.expect("stub"))) };
     assert_eq!(f(&caller, 6), 42, "the target got the swapped context and the argument");
-    assert_eq!(info.flag, 1, "cleared by the target, set again by the stub");
+    assert_eq!(flag(), (1, 0x5eed), "cleared by the target, set again by the stub");
     assert_eq!(g(&caller, 3.0), 8.5, "a double result passes through");
-    assert_eq!((info.flag, info.magic, caller.id), (1, 0x5eed, -1), "nothing else written");
+    assert_eq!((flag(), caller.id), ((1, 0x5eed), -1), "nothing else written");
+    // SAFETY: made by Box::into_raw above; no call uses it any more.
+    drop(unsafe { Box::from_raw(info) });
     // The first code of this factory (made first above), so at the start of its page.
     #[cfg(target_arch = "x86_64")]
-    {
+    if kind == BackendKind::Dynasm {
         let listing = stub_instructions(int.unwrap());
         assert_eq!(listing.len(), 9, "{listing:?}");
         assert!(listing[4].starts_with("call") && listing[6].starts_with("mov byte ptr"), "{listing:?}");
