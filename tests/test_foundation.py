@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -183,3 +184,19 @@ def test_capi_extension_for_this_interpreter():
     module = devel.load_capi_extension("capi_probe", path)
     assert module.twice(21) == 42 and module.twice("ab") == "abab"
     assert module.implementation() == INTERPRETER
+
+
+def test_loader_backend_per_interpreter(monkeypatch):
+    """HPy's loader: `hpy.universal` from the hpy package on CPython; the built-in `_hpy_universal`
+    on any other interpreter that has one (PyPy; GraalPy by its sources, docs/graalpy.md)."""
+    import types
+
+    from hpybridge import loader
+
+    builtin = types.ModuleType("_hpy_universal")
+    monkeypatch.setitem(sys.modules, "_hpy_universal", builtin)
+    monkeypatch.setattr(sys.implementation, "name", "graalpy")
+    assert loader._backend() is builtin
+    if not IS_PYPY:  # (PyPy's own hpy.universal shim re-exports its _hpy_universal: not this fake)
+        monkeypatch.setattr(sys.implementation, "name", "cpython")
+        assert loader._backend() is not builtin

@@ -1,7 +1,7 @@
 """Loads HPy universal extensions (`<name>.hpy0.so`) in a chosen HPy mode, on CPython or PyPy.
 
 A `.hpy0.so` is not importable by itself: something has to hand it to the interpreter's HPy loader
-(`hpy.universal` on CPython, `_hpy_universal` on PyPy) together with a mode. This module is that
+(`hpy.universal` on CPython, `_hpy_universal` on PyPy and GraalPy) together with a mode. This module is that
 something, for hpybridge's own runtime and for any extension (see `write_stub` in `devel`).
 
 Before loading, the file is checked so that a wrong file gives a `LoadError` saying what was
@@ -36,15 +36,21 @@ class LoadError(ImportError):
 
 
 def _backend():
-    if sys.implementation.name == "pypy":
-        import _hpy_universal
+    # PyPy (and, by its sources, GraalPy: docs/graalpy.md) build HPy in, as `_hpy_universal`;
+    # CPython's loader comes from the `hpy` package.
+    if sys.implementation.name != "cpython":
+        try:
+            import _hpy_universal
 
-        return _hpy_universal
+            return _hpy_universal
+        except ImportError:
+            pass
     try:
         import hpy.universal
     except ImportError as e:
         raise LoadError(
-            "hpybridge needs HPy's loader on CPython: the 'hpy' package (pip install hpy==0.9.0); %s" % e
+            "hpybridge needs HPy's loader: built into PyPy and GraalPy as _hpy_universal, on CPython the 'hpy' "
+            "package (pip install hpy==0.9.0); %s" % e
         ) from e
     return hpy.universal
 
