@@ -18,7 +18,7 @@ from hpybridge import devel
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXT = os.path.join(HERE, "ext")
 IS_PYPY = sys.implementation.name == "pypy"
-INTERPRETER = "PyPy" if IS_PYPY else "CPython"
+INTERPRETER = {"pypy": "PyPy", "graalpy": "GraalPy"}.get(sys.implementation.name, "CPython")
 MANIFEST = os.path.join(devel.default_build_dir(), "loaded-on-cpython.json")
 
 # The context names of HPy 0.9 per interpreter and mode (see docs/hpy-contexts.md).
@@ -32,6 +32,12 @@ CONTEXT_NAMES = {
         "universal": "HPy Universal ABI (PyPy backend)",
         "debug": "HPy Debug Mode ABI (PyPy backend)",
         "trace": "HPy Trace Mode ABI (PyPy backend)",
+    },
+    # From GraalPy's sources, never run here (docs/graalpy.md): for a first run on a machine with it.
+    "GraalPy": {
+        "universal": "HPy Universal ABI (GraalVM backend, JNI)",
+        "debug": "HPy Debug Mode ABI",
+        "trace": "HPy Trace Mode ABI",
     },
 }
 
