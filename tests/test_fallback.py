@@ -152,6 +152,31 @@ def test_missing_provider():
                  "calc API: expected provider module 'no_such_provider', found no module of that name"]
 
 
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_call_counts_per_capi_consumer(prov_mode):
+    """`count_calls` counts C-API consumers' calls per edge too: each consumer has a table of its
+    own, counting stubs in front of the stubs while counting is on, the stubs again after."""
+    r = run(prov_mode, """
+calccapi.connect()
+assert hpybridge.count_calls(True) is False
+for i in range(3):
+    calccapi.add(i, 1)
+calccapi.hypot(3.0, 4.0)
+outcome(calccapi.fail, "counted too")
+edges = [e for e in hpybridge.call_counts() if e["consumer_family"] == "C-API"]
+counts = {e["function"]: e["calls"] for e in edges}
+assert hpybridge.count_calls(False) is True
+calccapi.add(1, 2)
+after = {e["function"]: e["calls"] for e in hpybridge.call_counts() if e["consumer_family"] == "C-API"}
+result = [counts, sorted({(e["consumer"], e["provider"], e["api"]) for e in edges}), after == counts]
+""")
+    counts, who, unchanged = r
+    assert counts == {"add": 3, "hypot": 1, "repeat": 0, "mix": 0, "fill": 0, "fail": 1, "pick": 0,
+                      "context_name": 0}
+    assert who == [["calccapi", "calcprov", "calc"]]
+    assert unchanged, "counting off: the table holds the stubs again, and counts stay"
+
+
 def test_fallback_table_published_and_inspected():
     """The provider module carries `_calc_CAPI` beside `_calc_API`; `apis()` and `inspect` show its
     slots and C-API consumers."""

@@ -84,7 +84,8 @@ def count_calls(on: bool = True) -> bool:
 
 def call_counts() -> list[dict[str, Any]]:
     """Calls counted per edge since `count_calls(True)`: dicts with api, provider, provider_family,
-    function, consumer, consumer_file, consumer_family and calls."""
+    function, consumer, consumer_file, consumer_family ("C-API" for consumers of the CPython-API
+    stubs: C, Cython, PyO3) and calls."""
     return _runtime.call_counts()
 
 

@@ -53,6 +53,11 @@ pub struct FallbackStubs {
 unsafe impl Send for FallbackStubs {}
 
 impl FallbackStubs {
+    /// The slots' CPython-API signatures (their HPy ones where they have none), in slot order.
+    pub fn signatures(&self) -> Vec<Signature> {
+        self.decl.slots.iter().map(|s| s.signature.clone()).collect()
+    }
+
     /// Makes the stubs of `decl`'s slots for a provider of `family` whose home context is `home`.
     ///
     /// # Safety

@@ -39,6 +39,9 @@ impl ConsumerTable {
     /// A `RuntimeError` if a counting stub cannot be made.
     pub fn set_counting(&mut self, on: bool, signatures: &[Signature]) -> Result<()> {
         for (i, signature) in signatures.iter().enumerate().take(self.base.len()) {
+            if self.base[i].is_null() {
+                continue; // a slot without a function (no CPython-API form): nothing to count
+            }
             let code = if on {
                 match self.counting_stubs[i] {
                     Some(stub) => stub,

@@ -302,6 +302,13 @@ unsafe fn count_calls(ctx: *mut HPyContext, on: HPy) -> Result<HPy> {
                 }
                 consumer.table.set_counting(on, &signatures)?;
             }
+            let capi_signatures = api.capi.stubs.signatures();
+            for consumer in api.capi.consumers.iter_mut() {
+                if on && !was {
+                    consumer.table.reset_counts();
+                }
+                consumer.table.set_counting(on, &capi_signatures)?;
+            }
         }
         was
     };
@@ -332,6 +339,20 @@ unsafe fn call_counts(ctx: *mut HPyContext) -> Result<HPy> {
                     slot.name.clone(),
                     c.file.clone(),
                     c.family.to_string(),
+                    c.table.calls(i),
+                ));
+            }
+        }
+        // C-API consumers (C, Cython, PyO3) through the CPython-API stubs.
+        for c in api.capi.consumers.iter() {
+            for (i, slot) in api.capi.stubs.decl.slots.iter().take(c.table.slot_count()).enumerate() {
+                edges.push((
+                    api.decl.name.clone(),
+                    api.module.clone(),
+                    api.family.to_string(),
+                    slot.name.clone(),
+                    c.file.clone(),
+                    "C-API".to_owned(),
                     c.table.calls(i),
                 ));
             }

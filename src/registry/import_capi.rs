@@ -2,9 +2,11 @@
 //! CPython-API stubs by provider module and declaration, as the generated `<api>_capi.h` does.
 //!
 //! The same checks and messages as `import_api` (`capsules::wire::check_import`), against the
-//! provider's CPython-API declaration (`crossing::fallback::FallbackStubs::decl`). One table
-//! serves every C-API consumer: stubs do not depend on who calls them.
+//! provider's CPython-API declaration (`crossing::fallback::FallbackStubs::decl`). The stubs do
+//! not depend on who calls them, but each consumer gets a table of its own (`ConsumerTable`, as
+//! HPy consumers do), so that call counting can tell the edges apart.
 
+use crate::crossing::table::{ConsumerTable, COUNTING};
 use crate::hpy::error::{Error, PyError, Result};
 use crate::registry::import::{mismatch_error, provider_table};
 use crate::registry::{file_of, CapiConsumer, REGISTRY};
@@ -12,6 +14,7 @@ use capsules::signature::Signature;
 use capsules::wire::{capi_attribute_name, capi_capsule_name, check_import, ApiDecl, SlotDecl};
 use hpy_sys::HPyContext;
 use std::ffi::{c_void, CString};
+use std::sync::atomic::Ordering;
 
 /// What a C-API consumer declares it uses: the API, the version it needs and the slots it uses
 /// (names and CPython-API signatures, in slot order); `at` is an address inside the consumer's
@@ -25,8 +28,9 @@ pub struct CapiRequest {
     pub at: usize,
 }
 
-/// Imports `request.module`'s API for a C-API consumer: the address of its table of CPython-API
-/// stubs, `request.slots.len()` function pointers in slot order, kept for the life of the process.
+/// Imports `request.module`'s API for a C-API consumer: the address of the consumer's table of
+/// CPython-API stubs, `request.slots.len()` function pointers in slot order, kept for the life of
+/// the process (the same table for every import by the same shared object and version).
 ///
 /// # Safety
 /// `ctx` must be valid for the current call.
@@ -57,13 +61,24 @@ pub unsafe fn import_capi(ctx: *mut HPyContext, request: CapiRequest) -> Result<
             ),
         ));
     };
-    check_import(&registered.capi.stubs.decl, &wanted, &module).map_err(mismatch_error)?;
+    let stubs = &registered.capi.stubs;
+    check_import(&stubs.decl, &wanted, &module).map_err(mismatch_error)?;
     let file = file_of(at as *const c_void);
     let used = wanted.slots.len();
     let consumers = &mut registered.capi.consumers;
-    match consumers.iter_mut().find(|c| c.file == file && c.minor == minor) {
-        Some(c) => c.imports += 1,
-        None => consumers.push(CapiConsumer { file, minor, slots: used, imports: 1 }),
-    }
-    Ok(registered.capi.stubs.functions.as_ptr())
+    let consumer = match consumers.iter().position(|c| c.file == file && c.minor == minor) {
+        Some(i) => {
+            consumers[i].imports += 1;
+            &consumers[i]
+        }
+        None => {
+            let mut table = ConsumerTable::new(stubs.functions[..used].to_vec());
+            if COUNTING.load(Ordering::Acquire) {
+                table.set_counting(true, &stubs.signatures())?;
+            }
+            consumers.push(CapiConsumer { file, minor, slots: used, imports: 1, table });
+            consumers.last().expect("just pushed")
+        }
+    };
+    Ok(consumer.table.as_c_array().cast())
 }

@@ -94,6 +94,9 @@ pub struct CapiConsumer {
     pub minor: u32,
     pub slots: usize,
     pub imports: u64,
+    /// What its import returned: the stubs (`Capi::stubs.functions`), or counting stubs in front
+    /// of them while call counting is on.
+    pub table: ConsumerTable,
 }
 
 /// An API's CPython-API form: its stubs, the table published for them, and who imported them.
