@@ -394,25 +394,32 @@ def include_dir():
     return os.path.join(devel.default_build_dir(), "bench", "include")
 
 
-_BUILD_CAPI = r'''
+_BUILD = r'''
 import json, sys
 from hpybridge import devel
-print("RESULT " + json.dumps(devel.compile_capi_extension("benchcapi", [sys.argv[1]], include_dirs=sys.argv[2:])))
+function, args, kwargs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print("RESULT " + json.dumps(getattr(devel, function)(*args, **kwargs)))
 '''
 
 
-def build_capi(python):
-    """benchcapi.c compiled for `python` (a C-API extension is for one interpreter: on PyPy it is
-    built by PyPy, against its cpyext headers); returns its path, or raises RuntimeError."""
-    source = os.path.join(HERE, "benchcapi.c")
+def build_for(python, function, *args, **kwargs):
+    """`hpybridge.devel.<function>(*args, **kwargs)` run by `python` (a C-API, Cython or PyO3
+    extension is for one interpreter: on PyPy it is built by PyPy, against its cpyext headers):
+    in this process if it is `python`, else in a child; the built file's path, or RuntimeError."""
     if python == sys.executable:
-        return devel.compile_capi_extension("benchcapi", [source], include_dirs=[include_dir(), HERE])
-    proc = subprocess.run([python, "-c", _BUILD_CAPI, source, include_dir(), HERE], capture_output=True, text=True,
-                          env=child_env(None, python == PYPY), timeout=300)
+        return getattr(devel, function)(*args, **kwargs)
+    proc = subprocess.run([python, "-c", _BUILD, function, json.dumps(args), json.dumps(kwargs)],
+                          capture_output=True, text=True, env=child_env(None, python == PYPY), timeout=900)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError("building benchcapi failed: %s" % " | ".join(proc.stderr.strip().splitlines()[-6:]))
+        raise RuntimeError("building %s failed: %s" % (args[0], " | ".join(proc.stderr.strip().splitlines()[-6:])))
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def build_capi(python):
+    """benchcapi.c compiled for `python`; returns its path, or raises RuntimeError."""
+    return build_for(python, "compile_capi_extension", "benchcapi", [os.path.join(HERE, "benchcapi.c")],
+                     include_dirs=[include_dir(), HERE])
 
 
 _CAPI_CHILD = _CHILD_COMMON + r'''
@@ -626,28 +633,13 @@ loop counter.
 FOREIGN_FUNCTIONS = ("ident", "inc")
 FOREIGN_FORMS = {"ident": "PyObject *(PyObject *)", "inc": "double (double)"}
 
-_BUILD_FOREIGN = r"""
-import json, sys
-from hpybridge import devel
-print("RESULT " + json.dumps(devel.compile_cython_extension("benchforeign", sys.argv[1])))
-"""
-
-
 def build_foreign(python):
     """(benchfcons, benchforeign built for `python`); raises RuntimeError or BuildError."""
     include = os.path.join(devel.default_build_dir(), "bench", "foreign-include")
     gen.generate(gen.load_spec(os.path.join(HERE, "benchforeign.toml")), include)
     cons = devel.compile_extension("benchfcons", [os.path.join(HERE, "benchfcons.c")],
                                    include_dirs=[include, hpybridge.get_include()])
-    pyx = os.path.join(HERE, "benchforeign.pyx")
-    if python == sys.executable:
-        return cons, devel.compile_cython_extension("benchforeign", pyx)
-    proc = subprocess.run([python, "-c", _BUILD_FOREIGN, pyx], capture_output=True, text=True,
-                          env=child_env(None, python == PYPY), timeout=600)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError("building benchforeign failed: %s" % " | ".join(proc.stderr.strip().splitlines()[-6:]))
-    return cons, json.loads(lines[-1][len("RESULT "):])
+    return cons, build_for(python, "compile_cython_extension", "benchforeign", os.path.join(HERE, "benchforeign.pyx"))
 
 
 _FOREIGN_CHILD = _CHILD_COMMON + r"""
@@ -743,25 +735,10 @@ in debug mode the stub converts through debug mode's `ctx_AsPyObject`/`ctx_FromP
 # ("c") is the baseline, in the same process.
 RUST_TABLES = ("safe", "raw", "c")
 
-_BUILD_RUST = r'''
-import json, sys
-from hpybridge import devel
-print("RESULT " + json.dumps(devel.compile_pyo3_extension("benchrs", sys.argv[1], inputs=sys.argv[2:])))
-'''
-
-
 def build_rust(python):
-    """benchrs built with maturin for `python` (a PyO3 extension is for one interpreter); its path,
-    or raises RuntimeError."""
-    crate, spec = os.path.join(HERE, "benchrs"), os.path.join(HERE, "bench.toml")
-    if python == sys.executable:
-        return devel.compile_pyo3_extension("benchrs", crate, inputs=[spec])
-    proc = subprocess.run([python, "-c", _BUILD_RUST, crate, spec], capture_output=True, text=True,
-                          env=child_env(None, python == PYPY), timeout=900)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError("building benchrs failed: %s" % " | ".join(proc.stderr.strip().splitlines()[-6:]))
-    return json.loads(lines[-1][len("RESULT "):])
+    """benchrs built with maturin for `python`; its path, or raises RuntimeError."""
+    return build_for(python, "compile_pyo3_extension", "benchrs", os.path.join(HERE, "benchrs"),
+                     inputs=[os.path.join(HERE, "bench.toml")])
 
 
 _RUST_CHILD = _CHILD_COMMON + r'''

@@ -39,26 +39,26 @@ def run(prov_mode, body, backend="dynasm", prov=None, cons=None):
 
 
 CALLS = """
-calccapi.connect()
+cons.connect()
 marker = object()
 result = {
-    "add": calccapi.add(40, 2),
-    "add_str": calccapi.add("ab", "cd"),
-    "hypot": calccapi.hypot(3.0, 4.0),
-    "repeat": calccapi.repeat([1, 2], 3),
-    "mix": calccapi.mix(1, 2.0, 3, 4.0, 5, 6.0, 7, 8.0, 9, 10.0),
-    "fill": calccapi.fill(4, 1.5),
-    "fail": outcome(calccapi.fail, "raised by the provider"),
-    "add_fails": outcome(calccapi.add, 1, "x"),
-    "pick_is_same": [calccapi.pick(marker, None, None, 0) is marker, calccapi.pick(1, "b", 3, 1)],
-    "provider_context": calccapi.provider_context(),
+    "add": cons.add(40, 2),
+    "add_str": cons.add("ab", "cd"),
+    "hypot": cons.hypot(3.0, 4.0),
+    "repeat": cons.repeat([1, 2], 3),
+    "mix": cons.mix(1, 2.0, 3, 4.0, 5, 6.0, 7, 8.0, 9, 10.0),
+    "fill": cons.fill(4, 1.5),
+    "fail": outcome(cons.fail, "raised by the provider"),
+    "add_fails": outcome(cons.add, 1, "x"),
+    "pick_is_same": [cons.pick(marker, None, None, 0) is marker, cons.pick(1, "b", 3, 1)],
+    "provider_context": cons.provider_context(),
 }
-before = [calccapi.refcount(x) for x in (marker, result)]
-calccapi.pick_many(marker, result, marker, 10000)
+before = [cons.refcount(x) for x in (marker, result)]
+cons.pick_many(marker, result, marker, 10000)
 for i in range(2000):
-    assert calccapi.add(i, 1) == i + 1
-    assert outcome(calccapi.fail, "x")[0] == "ValueError"
-result["refcounts_unchanged"] = [calccapi.refcount(x) for x in (marker, result)] == before
+    assert cons.add(i, 1) == i + 1
+    assert outcome(cons.fail, "x")[0] == "ValueError"
+result["refcounts_unchanged"] = [cons.refcount(x) for x in (marker, result)] == before
 """
 
 

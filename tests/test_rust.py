@@ -16,7 +16,7 @@ import hpybridge
 from conftest import EXT, HERE, INTERPRETER, generate_headers, run_modules
 from hpybridge import devel, gen
 from test_api_tables import CALC, provider, spec
-from test_fallback import LEAKS, THREADS, check_calls
+from test_fallback import CALLS, LEAKS, THREADS, check_calls
 
 MODES = hpybridge.MODES
 CRATE = os.path.join(EXT, "calcrs")
@@ -44,31 +44,8 @@ def run(prov_mode, body, backend="dynasm", prov=None, cons=None):
                        env_extra={"HPYBRIDGE_TRAMPOLINES": backend})
 
 
-# The calls of test_fallback.CALLS, through calcrs: the same results, checked by the same function.
-CALLS = """
-calcrs.connect()
-marker = object()
-result = {
-    "add": calcrs.add(40, 2),
-    "add_str": calcrs.add("ab", "cd"),
-    "hypot": calcrs.hypot(3.0, 4.0),
-    "repeat": calcrs.repeat([1, 2], 3),
-    "mix": calcrs.mix(1, 2.0, 3, 4.0, 5, 6.0, 7, 8.0, 9, 10.0),
-    "fill": calcrs.fill(4, 1.5),
-    "fail": outcome(calcrs.fail, "raised by the provider"),
-    "add_fails": outcome(calcrs.add, 1, "x"),
-    "pick_is_same": [calcrs.pick(marker, None, None, 0) is marker, calcrs.pick(1, "b", 3, 1)],
-    "provider_context": calcrs.provider_context(),
-}
-before = [calcrs.refcount(x) for x in (marker, result)]
-calcrs.pick_many(marker, result, marker, 10000)
-for i in range(2000):
-    assert calcrs.add(i, 1) == i + 1
-    assert outcome(calcrs.fail, "x")[0] == "ValueError"
-result["refcounts_unchanged"] = [calcrs.refcount(x) for x in (marker, result)] == before
-"""
-
-
+# The calls of the C-API consumer's tests (test_fallback.CALLS), through calcrs: the same results,
+# checked by the same function.
 @pytest.mark.parametrize("prov_mode", MODES)
 def test_rust_consumer_calls(prov_mode):
     check_calls(run(prov_mode, CALLS), prov_mode)

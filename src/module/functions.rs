@@ -3,7 +3,7 @@
 
 use crate::crossing::family::Family;
 use crate::crossing::plan::trampolines;
-use crate::crossing::table::COUNTING;
+use crate::crossing::table::{ConsumerTable, COUNTING};
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::context::context_name;
@@ -296,18 +296,19 @@ unsafe fn count_calls(ctx: *mut HPyContext, on: HPy) -> Result<HPy> {
         let was = COUNTING.swap(on, Ordering::AcqRel);
         for api in apis.iter_mut() {
             let signatures: Vec<_> = api.decl.slots.iter().map(|s| s.signature.clone()).collect();
-            for consumer in api.consumers.iter_mut() {
+            // Counts start from zero when counting is switched on.
+            let switch = |table: &mut ConsumerTable, signatures: &[Signature]| {
                 if on && !was {
-                    consumer.table.reset_counts();
+                    table.reset_counts();
                 }
-                consumer.table.set_counting(on, &signatures)?;
+                table.set_counting(on, signatures)
+            };
+            for consumer in api.consumers.iter_mut() {
+                switch(&mut consumer.table, &signatures)?;
             }
             let capi_signatures = api.capi.stubs.signatures();
             for consumer in api.capi.consumers.iter_mut() {
-                if on && !was {
-                    consumer.table.reset_counts();
-                }
-                consumer.table.set_counting(on, &capi_signatures)?;
+                switch(&mut consumer.table, &capi_signatures)?;
             }
         }
         was
@@ -330,38 +331,29 @@ pub unsafe extern "C" fn hpybridge_call_counts(ctx: *mut HPyContext) -> HPy {
 unsafe fn call_counts(ctx: *mut HPyContext) -> Result<HPy> {
     let mut edges = Vec::new();
     for api in REGISTRY.lock().iter() {
+        // One edge per slot of a consumer's table: (api, provider, provider family, function,
+        // consumer file, consumer family, calls).
+        let edges_of = |table: &ConsumerTable, file: &Option<String>, family: String| {
+            let slots = api.decl.slots.iter().take(table.slot_count()).enumerate();
+            slots
+                .map(|(i, slot)| {
+                    let provider = (api.decl.name.clone(), api.module.clone(), api.family.to_string());
+                    (provider, slot.name.clone(), file.clone(), family.clone(), table.calls(i))
+                })
+                .collect::<Vec<_>>()
+        };
         for c in api.consumers.iter() {
-            for (i, slot) in api.decl.slots.iter().take(c.table.slot_count()).enumerate() {
-                edges.push((
-                    api.decl.name.clone(),
-                    api.module.clone(),
-                    api.family.to_string(),
-                    slot.name.clone(),
-                    c.file.clone(),
-                    c.family.to_string(),
-                    c.table.calls(i),
-                ));
-            }
+            edges.extend(edges_of(&c.table, &c.file, c.family.to_string()));
         }
-        // C-API consumers (C, Cython, PyO3) through the CPython-API stubs.
+        // C-API consumers (C, Cython, PyO3) through the CPython-API stubs (the same slot names).
         for c in api.capi.consumers.iter() {
-            for (i, slot) in api.capi.stubs.decl.slots.iter().take(c.table.slot_count()).enumerate() {
-                edges.push((
-                    api.decl.name.clone(),
-                    api.module.clone(),
-                    api.family.to_string(),
-                    slot.name.clone(),
-                    c.file.clone(),
-                    "C-API".to_owned(),
-                    c.table.calls(i),
-                ));
-            }
+            edges.extend(edges_of(&c.table, &c.file, "C-API".to_owned()));
         }
     }
     let b = Builder(ctx);
     // SAFETY: `ctx` is valid for the current call.
     unsafe {
-        b.list(edges.into_iter().map(|(api, provider, provider_family, function, file, family, calls)| {
+        b.list(edges.into_iter().map(|((api, provider, provider_family), function, file, family, calls)| {
             b.dict([
                 (c"api", b.str(&api)),
                 (c"provider", b.str(&provider)),

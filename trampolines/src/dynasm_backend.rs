@@ -315,9 +315,15 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
         adjust(&mut ops, GPR_REGS[k + 1], a);
     }
     dynasm!(ops ; mov rdi, QWORD request.first as i64);
-    // The target's address is read from after the code (RIP-relative, so the stub stays position
-    // independent): one instruction fewer per call than loading it into a register first.
-    if request.ret == Adjust::Keep {
+    to_target(ops, request.target, request.ret)
+}
+
+/// How a prepending or dropping stub ends, its arguments in place: a jump to `target` when the
+/// result is kept, else a call and the result's adjustment; then `target`'s address, which the
+/// jump or call reads RIP-relative (the stub stays position independent, and it is one
+/// instruction fewer per call than loading it into a register first).
+fn to_target(mut ops: VecAssembler<X64Relocation>, target: *const c_void, ret: Adjust) -> Vec<u8> {
+    if ret == Adjust::Keep {
         dynasm!(ops ; jmp QWORD [->target]);
     } else {
         // Entered with rsp = 8 (mod 16): realign for the call.
@@ -325,7 +331,7 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
             ; sub rsp, 8
             ; call QWORD [->target]
         );
-        adjust(&mut ops, Rq::RAX, request.ret);
+        adjust(&mut ops, Rq::RAX, ret);
         dynasm!(ops
             ; add rsp, 8
             ; ret
@@ -333,7 +339,7 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
     }
     dynasm!(ops
         ; ->target:
-        ; .u64 request.target as u64
+        ; .u64 target as u64
     );
     ops.finalize().expect("the stub's one label is defined")
 }
@@ -347,25 +353,7 @@ fn drop_first_stub(gprs: &[(usize, Adjust)], request: &DropFirst) -> Vec<u8> {
         dynasm!(ops ; mov Rq(GPR_REGS[k]), Rq(GPR_REGS[k + 1]));
         adjust(&mut ops, GPR_REGS[k], a);
     }
-    if request.ret == Adjust::Keep {
-        dynasm!(ops ; jmp QWORD [->target]);
-    } else {
-        // Entered with rsp = 8 (mod 16): realign for the call.
-        dynasm!(ops
-            ; sub rsp, 8
-            ; call QWORD [->target]
-        );
-        adjust(&mut ops, Rq::RAX, request.ret);
-        dynasm!(ops
-            ; add rsp, 8
-            ; ret
-        );
-    }
-    dynasm!(ops
-        ; ->target:
-        ; .u64 request.target as u64
-    );
-    ops.finalize().expect("the stub's one label is defined")
+    to_target(ops, request.target, request.ret)
 }
 
 /// Applies `a` to `reg` in place (r11 is scratch).
