@@ -163,6 +163,17 @@ def measure(keys, timed):
     out["calls"] = {"/".join(k): v for k, v in calls.items()}
 '''
 
+# How a child that defines `keys` and `timed(key, n)` ends: warm each key up, measure, report.
+_TIMED_KEYS = r'''
+try:
+    for key in keys:
+        timed(key, cfg["warm"])
+    measure(keys, timed)
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+result()
+'''
+
 _CHILD = _CHILD_COMMON + r'''
 try:
     import hpybridge
@@ -226,20 +237,18 @@ def child_env(backend, pypy=False):
     return env
 
 
-def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600, calls=CALLGRIND_CALLS):
-    """Runs the measuring process for `path`; returns its result dict (with "error" on failure)."""
-    prov, cons = mods
-    cfg = {"prov": devel.copy_for_mode(prov, path.prov), "prov_mode": path.prov,
-           "cons": devel.copy_for_mode(cons, path.cons), "cons_mode": path.cons,
-           "kind": kind, "warm": WARM_CALLS, "calls": calls, "target_ns": TARGET_NS, "reps": reps}
-    argv = [python, "-c", _CHILD, json.dumps(cfg)]
-    # Collection off but for the loops: the time_* methods switch it on and off around the loop
-    # and dump after it (client requests, see benchloop.h).
-    if kind == "callgrind":
+def run_measuring(code, cfg, python, backend=None, out_file=None, timeout=600):
+    """Runs a measuring process, `code` given `cfg` (JSON) by `python` with the trampoline
+    `backend`, under callgrind when `out_file` is given; returns its RESULT dict ("error" on
+    failure, with the tail of its stderr)."""
+    argv = [python, "-c", code, json.dumps(cfg)]
+    # Collection off but for the loops: the loops switch it on and off around themselves and dump
+    # after (client requests, see benchloop.h).
+    if out_file:
         argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file, "--dump-instr=no",
                 "--collect-atstart=no", *argv]
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(path.backend, python == PYPY),
+        proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(backend, python == PYPY),
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": "timed out after %d s" % timeout}
@@ -251,6 +260,15 @@ def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600, call
     if proc.returncode != 0 and "error" not in out:
         out["error"] = "exit status %d after the measurements" % proc.returncode
     return out
+
+
+def run_child(path, mods, kind, python, reps=7, out_file=None, timeout=600, calls=CALLGRIND_CALLS):
+    """Runs the measuring process for `path`; returns its result dict (with "error" on failure)."""
+    prov, cons = mods
+    cfg = {"prov": devel.copy_for_mode(prov, path.prov), "prov_mode": path.prov,
+           "cons": devel.copy_for_mode(cons, path.cons), "cons_mode": path.cons,
+           "kind": kind, "warm": WARM_CALLS, "calls": calls, "target_ns": TARGET_NS, "reps": reps}
+    return run_measuring(_CHILD, cfg, python, path.backend, out_file if kind == "callgrind" else None, timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,23 +478,7 @@ def run_capi_child(path, prov, capi, kind, python, reps=7, out_file=None, timeou
     cfg = {"prov": devel.copy_for_mode(prov, path.prov), "prov_mode": path.prov, "capi": capi,
            "functions": CAPI_FUNCTIONS, "kind": kind, "warm": WARM_CALLS, "calls": calls, "target_ns": TARGET_NS,
            "reps": reps}
-    argv = [python, "-c", _CAPI_CHILD, json.dumps(cfg)]
-    if kind == "callgrind":
-        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file, "--dump-instr=no",
-                "--collect-atstart=no", *argv]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(None, python == PYPY),
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out after %d s" % timeout}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if not lines:
-        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-12:]
-        return {"error": "exit status %d: %s" % (proc.returncode, " | ".join(tail))}
-    out = json.loads(lines[-1][len("RESULT "):])
-    if proc.returncode != 0 and "error" not in out:
-        out["error"] = "exit status %d after the measurements" % proc.returncode
-    return out
+    return run_measuring(_CAPI_CHILD, cfg, python, None, out_file if kind == "callgrind" else None, timeout)
 
 
 def capi_instructions(out_file, calls=CALLGRIND_CALLS):
@@ -660,14 +662,7 @@ def timed(key, n):
     return (cons if side == "hpy" else foreign).time(fn, OBJ, n)
 
 keys = [(side, fn) for fn in cfg["functions"] for side in ("c", "hpy")]
-try:
-    for key in keys:
-        timed(key, cfg["warm"])
-    measure(keys, timed)
-except Exception as e:
-    out["error"] = "%s: %s" % (type(e).__name__, e)
-result()
-"""
+""" + _TIMED_KEYS
 
 
 def time_foreign(python, reps, only=None):
@@ -683,14 +678,7 @@ def time_foreign(python, reps, only=None):
     for mode, backend in runs:
         cfg = {"cons": devel.copy_for_mode(cons, mode), "mode": mode, "foreign": foreign,
                "functions": FOREIGN_FUNCTIONS, "warm": WARM_CALLS, "target_ns": TARGET_NS, "reps": reps}
-        try:
-            proc = subprocess.run([python, "-c", _FOREIGN_CHILD, json.dumps(cfg)], capture_output=True, text=True,
-                                  env=child_env(backend, python == PYPY), timeout=600)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-            r = json.loads(lines[-1][len("RESULT "):]) if lines else {
-                "error": "exit status %d: %s" % (proc.returncode, " | ".join(proc.stderr.strip().splitlines()[-12:]))}
-        except subprocess.TimeoutExpired:
-            r = {"error": "timed out after 600 s"}
+        r = run_measuring(_FOREIGN_CHILD, cfg, python, backend)
         results[(mode, backend)] = r
         times = "   ".join("%s %.1f ns (C %.1f)" % (fn, r["ns"]["hpy/" + fn], r["ns"]["c/" + fn])
                            for fn in FOREIGN_FUNCTIONS) if "ns" in r else r.get("error", "")[:200]
@@ -763,14 +751,7 @@ def timed(key, n):
     return capi.time("stub", fn, OBJ, n) if table == "c" else rs.time(table, fn, OBJ, n)
 
 keys = [(table, fn) for fn in cfg["functions"] for table in cfg["tables"]]
-try:
-    for key in keys:
-        timed(key, cfg["warm"])
-    measure(keys, timed)
-except Exception as e:
-    out["error"] = "%s: %s" % (type(e).__name__, e)
-result()
-'''
+''' + _TIMED_KEYS
 
 
 def run_rust_child(prov_mode, prov, capi, rust, python, reps):
@@ -778,16 +759,7 @@ def run_rust_child(prov_mode, prov, capi, rust, python, reps):
     cfg = {"prov": devel.copy_for_mode(prov, prov_mode), "prov_mode": prov_mode, "capi": capi, "rust": rust,
            "functions": CAPI_FUNCTIONS, "tables": RUST_TABLES, "warm": WARM_CALLS, "target_ns": TARGET_NS,
            "reps": reps}
-    try:
-        proc = subprocess.run([python, "-c", _RUST_CHILD, json.dumps(cfg)], capture_output=True, text=True,
-                              env=child_env(None, python == PYPY), timeout=600)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out after 600 s"}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if not lines:
-        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-12:]
-        return {"error": "exit status %d: %s" % (proc.returncode, " | ".join(tail))}
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_measuring(_RUST_CHILD, cfg, python)
 
 
 def time_rust(python, prov, capi, reps, modes=MODES):
