@@ -188,15 +188,7 @@ impl Backend for Dynasm {
         if sysv::stack_slots(&outer) > 0 || sysv::stack_slots(&sysv::locations(&request.inner.args)) > 0 {
             return Ok(None); // the shift would move an argument to the stack: the generic stub
         }
-        let gprs: Vec<(usize, Adjust)> = outer
-            .iter()
-            .zip(request.args.iter())
-            .filter_map(|(loc, &a)| match *loc {
-                Loc::Gpr(k) => Some((k, a)),
-                _ => None,
-            })
-            .collect();
-        self.code.add(&prepend_stub(&gprs, request)).map(Some)
+        self.code.add(&prepend_stub(&gpr_adjustments(&outer, &request.args), request)).map(Some)
     }
 
     fn drop_first_stub(&mut self, shape: &Shape, request: &DropFirst) -> Result<Option<*const c_void>, Error> {
@@ -204,14 +196,7 @@ impl Backend for Dynasm {
             return Ok(None); // an argument on the stack would have to move: the generic stub
         }
         // The target's integer-class arguments: each comes in one register up (parameter 0 was one).
-        let gprs: Vec<(usize, Adjust)> = sysv::locations(&request.inner.args)
-            .iter()
-            .zip(request.args.iter())
-            .filter_map(|(loc, &a)| match *loc {
-                Loc::Gpr(k) => Some((k, a)),
-                _ => None,
-            })
-            .collect();
+        let gprs = gpr_adjustments(&sysv::locations(&request.inner.args), &request.args);
         self.code.add(&drop_first_stub(&gprs, request)).map(Some)
     }
 
@@ -316,6 +301,19 @@ fn prepend_stub(gprs: &[(usize, Adjust)], request: &Prepend) -> Vec<u8> {
     }
     dynasm!(ops ; mov rdi, QWORD request.first as i64);
     to_target(ops, request.target, request.ret)
+}
+
+/// The integer-register arguments among `locations` with their adjustments (register number,
+/// adjustment), in order: what a prepending or dropping stub moves.
+fn gpr_adjustments(locations: &[Loc], adjustments: &[Adjust]) -> Vec<(usize, Adjust)> {
+    locations
+        .iter()
+        .zip(adjustments)
+        .filter_map(|(loc, &a)| match *loc {
+            Loc::Gpr(k) => Some((k, a)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How a prepending or dropping stub ends, its arguments in place: a jump to `target` when the
