@@ -3,11 +3,13 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=src/module/module.c");
+    println!("cargo:rerun-if-changed=src/module/cfunction.c");
     println!("cargo:rerun-if-changed=src/module/runtime.h");
     let include = std::env::var("DEP_HPY_INCLUDE").expect("hpy-sys exports its include directory");
     let include = std::path::Path::new(&include);
     cc::Build::new()
         .file("src/module/module.c")
+        .file("src/module/cfunction.c")
         .define("HPY", None)
         .define("HPY_ABI_UNIVERSAL", None)
         .include(include.join("hpy").join("forbid_python_h"))

@@ -129,6 +129,15 @@ except TypeError:
 r["identity"] = [cd["same"] is cd["same"], cd["same"] == cd["same"], cd["same"] != cd["fail"],
                  cd["same"].select("HPy (HPyContext *, HPy)") == cd["same"], outcome(hpybridge.CFunction),
                  isinstance(cd["same"], hpybridge.CFunction), "same" in cd, len(cd) == len(r["keys"])]
+import pickle
+def set_doc(f):
+    f.doc = "changed"
+def set_other(f):
+    f.other = 1
+r["native"] = [type(cd["same"]) is hpybridge._runtime.CFunction is hpybridge.CFunction,
+               outcome(lambda: cd["cosine"](x=0.0)), outcome(lambda: cd["cosine"](0.0, x=1.0))[0],
+               outcome(set_doc, cd["same"]), outcome(set_other, cd["same"])[0],
+               outcome(pickle.dumps, cd["same"]), cd["same"].name, cd["same"].doc, fn("cosine")(*[0.0])]
 
 def many():
     values = [marker, (1, 2), "s"]
@@ -305,6 +314,16 @@ def test_calls_through_cdict(cdictprov, prov_mode, runtime_mode):
         before, after = r["refcounts"]
         assert before == after, "references leaked (or freed too early) over many calls"
     assert r["threads"] == []
+    # The native type (hpybridge._runtime.CFunction): no keyword arguments, read-only attributes.
+    # On PyPy 7.3.19 an assignment is ignored (doc) or lands in the instance's dict (other): see cfunction.c.
+    refused = [["ok", None], "ok"] if IS_PYPY else [
+        ["AttributeError", "attribute 'doc' of 'hpybridge.CFunction' objects is not writable"], "AttributeError"]
+    assert r["native"] == [True, ["TypeError", "cdictprov.cosine() takes no keyword arguments"], "TypeError",
+                           *refused,
+                           ["TypeError", "CFunction objects cannot be pickled: they hold C function pointers"],
+                           "cdictprov.same",
+                           "cdictprov.same: function 'same' of the cdt API, HPy (HPyContext *, HPy); "
+                           "PyObject * (PyObject *)", 1.0]
 
 
 def test_error_paths_release_what_they_borrowed(cdictprov):

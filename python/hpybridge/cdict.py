@@ -18,12 +18,6 @@ def _runtime() -> Any:
     return sys.modules["hpybridge._runtime"]
 
 
-def _call(key: int | tuple[int, ...], *args: Any) -> Any:
-    global _call
-    _call = _runtime().cdict_call  # from now on, straight to the runtime
-    return _call(key, *args)
-
-
 #: The implementation is a CPython-API stub: `PyObject *` where the HPy one has `HPy`, no context.
 FLAG_CAPI = 1
 #: The implementation may be called without the GIL (reserved: nothing sets it yet).
@@ -42,64 +36,12 @@ class Implementation(NamedTuple):
     refused: str | None
 
 
-class CFunction:
-    """A C entry point: one or more implementations keyed by canonical signature.
-
-    Calling it from Python marshals the arguments by the C types of the implementation it picks:
-    the first, in order, whose parameters all accept the arguments (an entry's HPy implementation
-    comes before its CPython-API one); if none does, the first implementation's error is raised.
-    Equality is identity. Made by the runtime (`__cdict__`), not by hand.
-    """
-
-    __slots__ = ("_name", "_implementations", "_indices", "_key", "doc", "__weakref__")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("CFunction objects come from a __cdict__; they cannot be made by hand")
-
-    @classmethod
-    def _make(cls, name: str, implementations: list[tuple[Implementation, int]], doc: str) -> CFunction:
-        self = object.__new__(cls)
-        self._name = name
-        self._implementations = tuple(i for i, _ in implementations)
-        self._indices = tuple(n for _, n in implementations)
-        # What the runtime's cdict_call takes: the one index, or all of them.
-        self._key = self._indices[0] if len(self._indices) == 1 else self._indices
-        self.doc = doc
-        return self
-
-    @property
-    def name(self) -> str:
-        """`<module>.<entry>`."""
-        return self._name
-
-    @property
-    def signatures(self) -> tuple[str, ...]:
-        """The canonical signatures of the implementations, in the order calls try them."""
-        return tuple(i.signature for i in self._implementations)
-
-    @property
-    def implementations(self) -> tuple[Implementation, ...]:
-        return self._implementations
-
-    def select(self, signature: str) -> CFunction:
-        """A CFunction of this entry's implementation of `signature` alone (any spelling the
-        parser accepts); KeyError if it has none."""
-        canonical = _runtime().parse_signature(signature)
-        for imp, index in zip(self._implementations, self._indices):
-            if imp.signature == canonical:
-                return CFunction._make(self._name, [(imp, index)], self.doc)
-        raise KeyError("%s has no implementation %r (it has %s)" % (self._name, canonical, ", ".join(
-            repr(s) for s in self.signatures)))
-
-    def __call__(self, *args: Any) -> Any:
-        return _call(self._key, *args)
-
-    def __repr__(self) -> str:
-        parts = ["%s [%s]" % (i.signature, i.family or "C-API") for i in self._implementations]
-        return "<hpybridge.CFunction %s: %s>" % (self._name, "; ".join(parts))
-
-    def __reduce__(self) -> Any:
-        raise TypeError("CFunction objects cannot be pickled: they hold C function pointers")
+def __getattr__(name: str) -> Any:
+    # `CFunction` is the runtime's native type (hpybridge._runtime.CFunction, defined in
+    # src/module/cfunction.c): its call slot marshals the arguments with no Python frame.
+    if name == "CFunction":
+        return _runtime().CFunction
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 class ModuleCDict(Mapping):
@@ -111,25 +53,24 @@ class ModuleCDict(Mapping):
 
     def __init__(self) -> None:
         self._apis: list[str] = []
-        self._entries: dict[str, CFunction] | None = None
+        self._entries: dict[str, Any] | None = None
 
-    def _load(self) -> dict[str, CFunction]:
+    def _load(self) -> dict[str, Any]:
         if self._entries is None:
-            entries: dict[str, CFunction] = {}
+            entries: dict[str, Any] = {}
             for api in self._apis:
                 for name, raw in _runtime().cdict_entries(api):
                     if name in entries:
                         continue
-                    implementations = [(Implementation(sig, family, provider, flags, refused), index)
-                                       for sig, index, family, provider, flags, refused in raw]
-                    provider = implementations[0][0].provider
+                    provider = raw[0][3]
                     doc = "%s.%s: function %r of the %s API, %s" % (
-                        provider, name, name, api, "; ".join(i.signature for i, _ in implementations))
-                    entries[name] = CFunction._make("%s.%s" % (provider, name), implementations, doc)
+                        provider, name, name, api, "; ".join(sig for sig, *_ in raw))
+                    entries[name] = _runtime().cdict_function(
+                        "%s.%s" % (provider, name), tuple(index for _, index, *_ in raw), doc)
             self._entries = entries
         return self._entries
 
-    def __getitem__(self, name: str) -> CFunction:
+    def __getitem__(self, name: str) -> Any:
         return self._load()[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -6,19 +6,24 @@
 //! that raised an exception of its own (say, from a `__float__` method) stops the search: that
 //! exception is raised.
 
-use crate::cdict::entries::implementation;
+use crate::cdict::implementation::Implementation;
 use crate::hpy::error::{Error, Result};
 use hpy_sys::{HPy, HPyContext};
+use std::ops::Deref;
 
-/// Calls the `CFunction` whose implementations `indices` yields, in order, with `args`. The indices
-/// are read lazily: a call usually takes the first implementation.
+/// Calls the `CFunction` whose implementations `implementations` yields, in order, with `args`.
+/// They are read lazily: a call usually takes the first implementation.
 ///
 /// # Safety
 /// `ctx` must be the runtime's context of the current call and `args` live handles of it.
-pub unsafe fn call(ctx: *mut HPyContext, indices: impl Iterator<Item = Result<usize>>, args: &[HPy]) -> Result<HPy> {
+pub unsafe fn call<I: Deref<Target = Implementation>>(
+    ctx: *mut HPyContext,
+    implementations: impl Iterator<Item = Result<I>>,
+    args: &[HPy],
+) -> Result<HPy> {
     let mut refused = None;
-    for index in indices {
-        let imp = implementation(index?)?;
+    for imp in implementations {
+        let imp = imp?;
         // SAFETY: the caller's contract.
         match unsafe { imp.marshal(ctx, args) } {
             // SAFETY: as above; the words were made for this implementation.

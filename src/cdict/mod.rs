@@ -1,10 +1,12 @@
 //! The `__cdict__` protocol (docs/cdict.md): C entry points on Python objects, callable from
 //! Python. `marshal` (Python values to C words and back), `implementation` (one C function of an
 //! entry and its prepared call), `entries` (the implementations of every exported API's slots),
-//! `dispatch` (which implementation a call takes), `boxing` (`hpybridge.box` / `unbox`).
+//! `dispatch` (which implementation a call takes), `function`
+//! (a `CFunction`'s data: its implementations, resolved), `boxing` (`hpybridge.box` / `unbox`).
 
 pub mod boxing;
 pub mod dispatch;
 pub mod entries;
+pub mod function;
 pub mod implementation;
 pub mod marshal;

@@ -56,6 +56,15 @@ pub unsafe fn boundary<T: ErrorValue>(ctx: *mut HPyContext, body: impl FnOnce() 
     }
 }
 
+/// Runs `body` for a C caller that gives no context to raise in (a type's destroy slot): a panic,
+/// which nothing could report, aborts the process with `what` rather than unwind into C.
+pub fn boundary_without_context(what: &str, body: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(body)) {
+        eprintln!("hpybridge: {what}: {}; aborting", internal_error(panic.as_ref()));
+        std::process::abort();
+    }
+}
+
 /// After a panic in a call that generated code made into the runtime (a `trampolines::Handler`,
 /// below C frames): raises it as an internal error in the call's context argument `ctx_arg` and
 /// makes the call return 0 (`HPy_NULL` for a handle), as a failed call does.

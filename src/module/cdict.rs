@@ -63,7 +63,7 @@ pub unsafe extern "C" fn hpybridge_cdict_call(ctx: *mut HPyContext, args: *const
             };
             if hpy!(ctx, ctx_TypeCheck, *key, (*ctx).h_LongType) != 0 {
                 let index = index_of(int_arg(ctx, *key, "cdict_call() key")?);
-                return call(ctx, std::iter::once(index), call_args);
+                return call(ctx, std::iter::once(index.and_then(implementation)), call_args);
             }
             if hpy!(ctx, ctx_Tuple_Check, *key) == 0 {
                 return Err(Error::new(Exception::TypeError, "cdict_call() key: expected an int or a tuple of ints"));
@@ -78,13 +78,13 @@ pub unsafe extern "C" fn hpybridge_cdict_call(ctx: *mut HPyContext, args: *const
                 close(ctx, item);
                 index_of(index?)
             };
-            call(ctx, (0..n).map(index), call_args)
+            call(ctx, (0..n).map(|i| index(i).and_then(implementation)), call_args)
         })
     }
 }
 
 /// An implementation index from Python (`entries::implementation` checks its upper bound).
-fn index_of(i: i64) -> Result<usize> {
+pub fn index_of(i: i64) -> Result<usize> {
     usize::try_from(i)
         .map_err(|_| Error::new(Exception::ValueError, format!("no __cdict__ implementation has index {i}")))
 }

@@ -384,7 +384,12 @@ pub unsafe extern "C" fn hpybridge_trampoline_info(ctx: *mut HPyContext) -> HPy 
     }
 }
 
-/// The module's exec slot: checks the trampoline backend choice, publishes the runtime's own API.
+extern "C" {
+    /// Defined in cfunction.c: adds the type `CFunction` to the module.
+    fn hpybridge_cfunction_add_type(ctx: *mut HPyContext, module: HPy) -> c_int;
+}
+
+/// The module's exec slot: checks the trampoline backend choice, adds the `CFunction` type, publishes the runtime's own API.
 ///
 /// # Safety
 /// Called by module.c with the context of the call and the module being executed.
@@ -394,6 +399,9 @@ pub unsafe extern "C" fn hpybridge_exec(ctx: *mut HPyContext, module: HPy) -> c_
     unsafe {
         boundary(ctx, || {
             trampolines()?;
+            if hpybridge_cfunction_add_type(ctx, module) < 0 {
+                return Err(Error::Set);
+            }
             crate::registry::own_api::publish(ctx, module, crate::module::modinit::home_context())?;
             Ok(0)
         })

@@ -124,6 +124,14 @@ static HPy cdict_call_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     return hpybridge_cdict_call(ctx, args, n);
 }
 
+HPyDef_METH(cdict_function, "cdict_function", HPyFunc_VARARGS,
+            .doc = "cdict_function(name, indices, doc) -> CFunction: the __cdict__ entry `name` of the "
+                   "implementations `indices` (a tuple of ints, from cdict_entries), described by `doc`.")
+static HPy cdict_function_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    return hpybridge_cdict_function(ctx, self, args, n);
+}
+
 HPyDef_METH(box, "box", HPyFunc_VARARGS,
             .doc = "box(ctype, value) -> bytes: value as the bytes of a C ctype (docs/cdict.md).")
 static HPy box_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
@@ -148,7 +156,7 @@ static int exec_impl(HPyContext *ctx, HPy module)
 
 static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &foreign_signature,
                                      &import_capi, &apis, &count_calls, &call_counts, &trampoline_info, &cdict_entries,
-                                     &cdict_call, &box, &unbox, &exec, NULL};
+                                     &cdict_call, &cdict_function, &box, &unbox, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
     .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",

@@ -19,4 +19,14 @@ HPy hpybridge_box(HPyContext *ctx, const HPy *args, size_t n);
 HPy hpybridge_unbox(HPyContext *ctx, const HPy *args, size_t n);
 int hpybridge_exec(HPyContext *ctx, HPy module);
 
+/* hpybridge._runtime.CFunction (cfunction.c, src/module/cfunction.rs); `function` is its Rust data. */
+HPy hpybridge_cdict_function(HPyContext *ctx, HPy module, const HPy *args, size_t n);
+HPy hpybridge_cfunction_call(HPyContext *ctx, const void *function, const HPy *args, size_t nargs, HPy kwnames);
+HPy hpybridge_cfunction_repr(HPyContext *ctx, const void *function);
+HPy hpybridge_cfunction_get(HPyContext *ctx, const void *function, int which);
+HPy hpybridge_cfunction_select(HPyContext *ctx, HPy self, const void *function, HPy signature);
+void hpybridge_cfunction_free(const void *function);
+int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module);
+HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function);
+
 #endif
