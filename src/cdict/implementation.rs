@@ -125,12 +125,12 @@ impl Implementation {
             ));
         }
         let offset = usize::from(self.takes_context);
-        let mut m = Marshalled { words: [0; MAX_ARGS], held: Held::default() };
+        let mut m = Marshalled { words: Words::new(self.caller.params()), held: Held::default() };
         for (i, (&h, &kind)) in args.iter().zip(self.params.iter()).enumerate() {
             let what =
                 || format!("{}() argument {} ({})", self.entry, i + 1, self.signature.args[offset + i].qualified());
             // SAFETY: the caller's contract; `m.held` lives until the call returns.
-            m.words[offset + i] = unsafe { to_c(ctx, h, kind, &mut m.held, &what)? };
+            m.words.as_mut_slice()[offset + i] = unsafe { to_c(ctx, h, kind, &mut m.held, &what)? };
         }
         Ok(m)
     }
@@ -141,7 +141,6 @@ impl Implementation {
     /// # Safety
     /// As `marshal`, with `m` what `marshal` made of this call's arguments; the caller holds the GIL.
     pub unsafe fn invoke(&self, ctx: *mut HPyContext, mut m: Marshalled) -> Result<HPy> {
-        let n = self.caller.params();
         let mut failed = false;
         let word = if self.takes_context {
             let mut word = 0;
@@ -163,7 +162,7 @@ impl Implementation {
             let call = |provider: *mut HPyContext| {
                 // SAFETY: `provider` is valid now (`enter` gives it), `ctx` too, and the words hold
                 // this signature's arguments, handles of `ctx` for `HPy` parameters.
-                unsafe { word = self.call_in(ctx, provider, &mut m.words[..n], crossing, &mut failed) }
+                unsafe { word = self.call_in(ctx, provider, m.words.as_mut_slice(), crossing, &mut failed) }
             };
             // SAFETY: `home` is the provider's home context, of the family `entry` is for;
             // `waiting` is null or the runtime's valid debug context; the caller holds the GIL.
@@ -171,7 +170,7 @@ impl Implementation {
             word
         } else {
             // SAFETY: `function` has this signature, and the words its arguments.
-            unsafe { self.caller.call(self.function, &m.words[..n]) }
+            unsafe { self.caller.call(self.function, m.words.as_mut_slice()) }
         };
         // SAFETY: `ctx` is valid for the current call; the word is this signature's result. A
         // `char *` result may point into an argument (a buffer, a copy of a string): converted first.
@@ -281,8 +280,35 @@ struct Crossing {
 
 /// Arguments converted for one call, and what they borrow until it returns.
 pub struct Marshalled {
-    words: [u64; MAX_ARGS],
+    words: Words,
     held: Held,
+}
+
+/// How many words a call keeps on the stack; calls with more parameters allocate theirs.
+const INLINE_WORDS: usize = 8;
+
+/// The words of one call, one per parameter: on the stack for the usual signatures (a call then
+/// allocates nothing and moves few bytes), on the heap beyond `INLINE_WORDS`.
+enum Words {
+    Inline([u64; INLINE_WORDS], usize),
+    Heap(Vec<u64>),
+}
+
+impl Words {
+    fn new(n: usize) -> Words {
+        if n <= INLINE_WORDS {
+            Words::Inline([0; INLINE_WORDS], n)
+        } else {
+            Words::Heap(vec![0; n])
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u64] {
+        match self {
+            Words::Inline(words, n) => &mut words[..*n],
+            Words::Heap(words) => words,
+        }
+    }
 }
 
 /// Why Python cannot call a function of `sig`, if it cannot.

@@ -218,8 +218,16 @@ impl Invoke for PlanCall {
     unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64 {
         // SAFETY: see the Send impl: the plan outlives this call.
         let plan = unsafe { &*self.0 };
-        // The stack arguments, slot 0 first, where the invoker copies them from.
-        let mut stack = [0u64; MAX_ARGS];
+        // The stack arguments, slot 0 first, where the invoker copies them from: on the stack for
+        // the usual signatures (then a call allocates nothing and clears few bytes).
+        let mut small = [0u64; 8];
+        let mut large = Vec::new();
+        let stack: &mut [u64] = if plan.stack_slots <= small.len() {
+            &mut small
+        } else {
+            large.resize(MAX_ARGS, 0);
+            &mut large
+        };
         let mut frame = Frame { gpr: [0; GPRS], xmm: [0; XMMS], stack: stack.as_mut_ptr(), ret: 0 };
         for (&(loc, _), &word) in plan.args.iter().zip(args) {
             match loc {
