@@ -34,6 +34,11 @@ baseline of the same process.
   backend) calls a plain Cython module's C-API functions through the table hpybridge gives it
   (benchforeign.toml, docs/foreign-capsules.md), against that module's own C loop calling them
   directly, in the same process (FOREIGN_METHOD). Times only; with --pypy also on PyPy.
+- `__cdict__` entries (`cdictbench.py`): Python-level calls of a `double (double)`, a `double
+  (HPyContext *, double)` and an `HPy (HPyContext *, HPy)` entry against `math.cos`, a C-API method,
+  ctypes and cffi's ABI mode calling the same C function, in one process; times, and on CPython
+  instructions per call (callgrind, collection toggled around each Python loop by a client request).
+  With --pypy also timed on PyPy (cdictbench.METHOD).
 - PyPy (`--pypy`, which `make bench` passes): the same binaries on PyPy (.cache/pypy, as `make
   test-pypy` provisions it), timed the same way (best of 5), and counted by callgrind for the
   paths with debug mode on one side (dynasm), with 2,000 calls per loop: PyPy takes ~20 s to start
@@ -67,6 +72,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 if os.path.join(REPO, "python") not in sys.path:
     sys.path.insert(0, os.path.join(REPO, "python"))
+
+import cdictbench  # noqa: E402  (benchmarks/, on sys.path as the script's folder)
 
 import hpybridge  # noqa: E402
 from hpybridge import devel, gen  # noqa: E402
@@ -1155,6 +1162,13 @@ def main():
     foreign_pypy = {}
     foreign_timing = time_foreign(python, args.reps, args.only)
 
+    # The __cdict__ section (cdictbench.py): its timings, then its callgrind run, one process each.
+    cdict, cdict_pypy = None, None
+    if not args.only or args.only in "__cdict__":
+        cdict = cdictbench.measure(python, child_env(None), args.reps, not args.no_callgrind
+                                   and shutil.which("valgrind") is not None)
+        print("\n".join(cdictbench.report(cdict, "time")), flush=True)
+
     pypy = {}
     have_pypy = args.pypy and os.path.exists(PYPY)
     if args.pypy and not have_pypy:
@@ -1169,6 +1183,9 @@ def main():
         report_rust(rust_pypy, "pypy")
     if have_pypy and foreign_timing:
         foreign_pypy = time_foreign(PYPY, args.pypy_reps, args.only)
+    if have_pypy and cdict is not None:
+        cdict_pypy = cdictbench.measure(PYPY, child_env(None, True), args.pypy_reps, False)
+        print("\n".join(cdictbench.report(cdict_pypy, "pypy")), flush=True)
     if have_pypy:
         for p in paths:
             r = run_child(p, mods, "time", PYPY, reps=args.pypy_reps)
@@ -1266,6 +1283,14 @@ def main():
         for goal, verdict, detail in goals + pypy_goals + capi_goals:
             print("target: %s: %s" % (goal, verdict.upper()))
             print("".join("    %s\n" % d for d in detail), end="")
+    cdict_goals = cdictbench.targets(cdict) if cdict is not None else []
+    if cdict is not None:
+        print("\n__cdict__ entries, CPython:\n" + "\n".join(cdictbench.rows(cdict)))
+        if cdict_pypy is not None:
+            print("\n__cdict__ entries, PyPy:\n" + "\n".join(cdictbench.rows(cdict_pypy)))
+        for goal, verdict, detail in cdict_goals:
+            print("target: %s: %s" % (goal, verdict.upper()))
+            print("".join("    %s\n" % d for d in detail), end="")
     print("\n%d paths and %d fallback-stub providers in %.0f s" % (len(paths), len(cpaths), elapsed))
 
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -1354,6 +1379,23 @@ def main():
                 info.get("pypy", "?"), args.pypy_reps), ""]
             md += foreign_rows(foreign_pypy)
         md += ["", FOREIGN_METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps}]
+    if cdict is not None:
+        md += ["", "## `__cdict__` entries called from Python", "",
+               "Python-level calls of a provider's `__cdict__` entries (`hpybridge.CFunction`, the runtime's native "
+               "type) against a builtin, a C-API method, ctypes and cffi calling the same C function, in one "
+               "process (see Method below). CPython, ns/call best of %d, Ir/call: callgrind, %s calls per loop, "
+               "loop included:" % (args.reps, format(cdictbench.CALLGRIND_CALLS, ",")), ""]
+        md += cdictbench.rows(cdict)
+        if cdict_pypy is not None:
+            md += ["", "PyPy (%s), times only, best of %d, benchcdcapi built by PyPy (cpyext), cffi built in:" % (
+                info.get("pypy", "?"), args.pypy_reps), ""]
+            md += cdictbench.rows(cdict_pypy)
+        if cdict_goals:
+            md += ["", "Issue 9's targets (CPython):", ""]
+        for g, v, d in cdict_goals:
+            md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
+        md += ["", cdictbench.METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps,
+                                        "calls": format(cdictbench.CALLGRIND_CALLS, ",")}]
     md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     if pypy:
         md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]
