@@ -67,7 +67,13 @@ impl CFunction {
     /// # Safety
     /// `ctx` must be the runtime's context of the current call and `args` live handles of it.
     pub unsafe fn call(&self, ctx: *mut HPyContext, args: &[HPy]) -> Result<HPy> {
-        // SAFETY: the caller's contract.
-        unsafe { dispatch::call(ctx, self.implementations.iter().map(|(_, imp)| Ok(&**imp)), args) }
+        // SAFETY: the caller's contract. The first implementation's fast path takes the call if it
+        // applies: then the general path would have picked that implementation too.
+        unsafe {
+            if let Some(result) = self.implementations[0].1.call_scalar(ctx, args) {
+                return result;
+            }
+            dispatch::call(ctx, self.implementations.iter().map(|(_, imp)| Ok(&**imp)), args)
+        }
     }
 }

@@ -47,6 +47,8 @@ pub struct Implementation {
     params: Box<[Kind]>,
     ret: Kind,
     takes_context: bool,
+    /// Every parameter and the result are scalars passed in registers: calls may take `call_scalar`.
+    scalar: bool,
     /// Why Python cannot call it, if it cannot.
     pub refused: Option<String>,
     caller: Caller<'static>,
@@ -79,6 +81,7 @@ impl Implementation {
         let visible = &signature.args[usize::from(takes_context)..];
         let params: Box<[Kind]> = visible.iter().map(Kind::of).collect();
         let refused = refusal(signature, takes_context, &params, family.is_some());
+        let scalar = refused.is_none() && scalar_signature(&params, Kind::of(&signature.ret));
         let caller = trampolines()?.caller(signature).map_err(|e| {
             Error::new(Exception::RuntimeError, format!("cannot prepare calls of {entry} \"{signature}\": {e}"))
         })?;
@@ -93,9 +96,52 @@ impl Implementation {
             params,
             ret: Kind::of(&signature.ret),
             takes_context,
+            scalar,
             refused,
             caller,
             crossing: OnceLock::new(),
+        })
+    }
+
+    /// The fast path of an all-scalar signature: when every argument is exactly what its
+    /// parameter takes without running Python code (a `float` for `double` and `float`, an `int`
+    /// in range for an integer, `True` or `False` for `bool`) and the function needs no crossing
+    /// (no context, or a provider entered at its home context from a runtime not in debug mode,
+    /// once the first call has found the crossing): converts them straight into registers' words,
+    /// calls, and converts the result. `None` if it does not apply: then nothing was called and no
+    /// Python code ran, and the general path (`marshal`, `invoke`) takes the call, and its errors.
+    ///
+    /// # Safety
+    /// As `marshal`; the caller holds the GIL.
+    #[inline]
+    pub unsafe fn call_scalar(&self, ctx: *mut HPyContext, args: &[HPy]) -> Option<Result<HPy>> {
+        if !self.scalar || args.len() != self.params.len() {
+            return None;
+        }
+        let mut words = [0u64; SCALAR_WORDS];
+        let offset = usize::from(self.takes_context);
+        if self.takes_context {
+            let crossing = self.crossing.get()?;
+            let entry = self.family.as_ref().map_or(Entry::Home, Family::entry);
+            if crossing.runtime_debug || entry != Entry::Home || RUNTIME_FAMILY.get()?.entry() != Entry::Home {
+                return None;
+            }
+            words[0] = self.home as u64;
+        }
+        for (i, (&h, &kind)) in args.iter().zip(self.params.iter()).enumerate() {
+            // SAFETY: the caller's contract; none of these runs Python code for the values accepted.
+            words[offset + i] = unsafe { scalar_word(ctx, h, kind)? };
+        }
+        // SAFETY: `function` has this signature and the words its arguments; a context argument is
+        // the provider's home context, valid whenever it is called (`Entry::Home`).
+        let word = unsafe { self.caller.call(self.function, &words[..offset + args.len()]) };
+        // SAFETY: `ctx` is valid for the current call; the word is this signature's scalar result.
+        Some(unsafe {
+            if hpy!(ctx, ctx_Err_Occurred) != 0 {
+                Err(Error::Set)
+            } else {
+                from_c(ctx, self.ret, word)
+            }
         })
     }
 
@@ -307,6 +353,76 @@ impl Words {
         match self {
             Words::Inline(words, n) => &mut words[..*n],
             Words::Heap(words) => words,
+        }
+    }
+}
+
+/// At most this many words (six integer and eight floating-point registers would do; the context
+/// is one of them) for `call_scalar`.
+const SCALAR_WORDS: usize = 8;
+
+/// Whether a signature of these Python-visible parameters and this result takes the fast path:
+/// scalars only, all of them in registers (System V: six integer registers, the context counted,
+/// eight floating-point ones).
+fn scalar_signature(params: &[Kind], ret: Kind) -> bool {
+    let scalar = |k: &Kind| matches!(k, Kind::Int { .. } | Kind::Bool | Kind::Float | Kind::Double);
+    let floats = params.iter().filter(|k| matches!(k, Kind::Float | Kind::Double)).count();
+    params.iter().all(scalar)
+        && (scalar(&ret) || ret == Kind::Void)
+        && params.len() - floats < 6
+        && floats <= 8
+        && params.len() < SCALAR_WORDS
+}
+
+/// The word of `h` for a scalar parameter of `kind`, if `h` is exactly what it takes without
+/// running Python code and in range; `None` otherwise (no exception left set).
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `h` a live handle of it.
+#[inline]
+unsafe fn scalar_word(ctx: *mut HPyContext, h: HPy, kind: Kind) -> Option<u64> {
+    // SAFETY: the caller's contract; the type handles are borrowed handles of `ctx`. A `float`'s
+    // value and an `int`'s are read without calling `__float__` or `__index__`.
+    unsafe {
+        match kind {
+            Kind::Double | Kind::Float => {
+                if hpy!(ctx, ctx_TypeCheck, h, (*ctx).h_FloatType) == 0 {
+                    return None;
+                }
+                let d = hpy!(ctx, ctx_Float_AsDouble, h);
+                if kind == Kind::Double {
+                    return Some(d.to_bits());
+                }
+                let f = d as f32;
+                (!f.is_infinite() || d.is_infinite()).then(|| u64::from(f.to_bits()))
+            }
+            Kind::Bool => {
+                if hpy!(ctx, ctx_Is, h, (*ctx).h_True) != 0 {
+                    Some(1)
+                } else if hpy!(ctx, ctx_Is, h, (*ctx).h_False) != 0 {
+                    Some(0)
+                } else {
+                    None
+                }
+            }
+            Kind::Int { bytes, signed, .. } => {
+                if hpy!(ctx, ctx_TypeCheck, h, (*ctx).h_LongType) == 0 {
+                    return None;
+                }
+                let v = hpy!(ctx, ctx_Long_AsInt64_t, h);
+                if v == -1 && hpy!(ctx, ctx_Err_Occurred) != 0 {
+                    hpy!(ctx, ctx_Err_Clear); // beyond 64 bits: the general path says so
+                    return None;
+                }
+                let fits = match (bytes, signed) {
+                    (8, true) => true,
+                    (8, false) => v >= 0,
+                    (_, true) => (-(1i64 << (8 * bytes - 1))..(1i64 << (8 * bytes - 1))).contains(&v),
+                    (_, false) => (0..(1i64 << (8 * bytes))).contains(&v),
+                };
+                fits.then_some(v as u64)
+            }
+            _ => None,
         }
     }
 }
