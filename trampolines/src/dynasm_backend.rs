@@ -57,6 +57,11 @@ const XMM_REGS: [Rx; XMMS] = [Rx::XMM0, Rx::XMM1, Rx::XMM2, Rx::XMM3, Rx::XMM4, 
 /// An invoker stub: calls `target` with the arguments in `frame`, stores its result there.
 type Invoker = unsafe extern "C" fn(frame: *mut Frame, target: *const c_void);
 
+/// A register invoker stub: calls `target` with the words at `words` (one per parameter, in
+/// order) loaded straight into their registers, and returns its result's bits (`xmm0`'s for a
+/// floating-point result). Only for shapes without stack arguments.
+type RegisterInvoker = unsafe extern "C" fn(words: *const u64, target: *const c_void) -> u64;
+
 /// What every trampoline of one shape of signature shares.
 struct Plan {
     /// Each parameter's location and representation.
@@ -64,6 +69,8 @@ struct Plan {
     stack_slots: usize,
     ret: Option<Value>,
     invoker: Invoker,
+    /// For shapes whose arguments all go in registers: what `Caller::call` uses (no frame to fill).
+    register_invoker: Option<RegisterInvoker>,
 }
 
 pub struct Dynasm {
@@ -95,7 +102,14 @@ impl Dynasm {
         let code = self.code.add(&invoker_stub(&args, stack_slots, shape.ret))?;
         // SAFETY: the invoker stub follows the C calling convention with the `Invoker` signature.
         let invoker = unsafe { std::mem::transmute::<*const c_void, Invoker>(code) };
-        let plan = Box::new(Plan { args, stack_slots, ret: shape.ret, invoker });
+        let register_invoker = if stack_slots == 0 {
+            let code = self.code.add(&register_invoker_stub(&args, shape.ret))?;
+            // SAFETY: the stub follows the C calling convention with the `RegisterInvoker` signature.
+            Some(unsafe { std::mem::transmute::<*const c_void, RegisterInvoker>(code) })
+        } else {
+            None
+        };
+        let plan = Box::new(Plan { args, stack_slots, ret: shape.ret, invoker, register_invoker });
         Ok(&**self.plans.entry(shape.clone()).or_insert(plan))
     }
 }
@@ -218,34 +232,51 @@ impl Invoke for PlanCall {
     unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64 {
         // SAFETY: see the Send impl: the plan outlives this call.
         let plan = unsafe { &*self.0 };
-        // The stack arguments, slot 0 first, where the invoker copies them from: on the stack for
-        // the usual signatures (then a call allocates nothing and clears few bytes).
-        let mut small = [0u64; 8];
-        let mut large = Vec::new();
-        let stack: &mut [u64] = if plan.stack_slots <= small.len() {
-            &mut small
+        let raw = if let Some(register_invoker) = plan.register_invoker {
+            // SAFETY: the stub loads one word per parameter from `args` (as long as the plan's
+            // parameters, `Caller::call` checked) into its register; `target` has the plan's
+            // signature, as the caller promised.
+            unsafe { register_invoker(args.as_ptr(), target) }
         } else {
-            large.resize(MAX_ARGS, 0);
-            &mut large
+            // SAFETY: as for this function.
+            unsafe { call_through_frame(plan, target, args) }
         };
-        let mut frame = Frame { gpr: [0; GPRS], xmm: [0; XMMS], stack: stack.as_mut_ptr(), ret: 0 };
-        for (&(loc, _), &word) in plan.args.iter().zip(args) {
-            match loc {
-                Loc::Gpr(k) => frame.gpr[k] = word,
-                Loc::Xmm(k) => frame.xmm[k] = word,
-                Loc::Stack(s) => stack[s] = word,
-            }
-        }
-        // SAFETY: the invoker loads exactly the locations filled above (and `stack_slots` words
-        // of `stack`); `target` has the plan's signature, as the caller promised.
-        unsafe { (plan.invoker)(&mut frame, target) };
         match plan.ret {
             // The callee leaves the upper bits of a narrow integer undefined: define them.
-            Some(Value::Int { bytes, signed }) => widen(frame.ret, bytes, signed),
-            Some(v) => value_bits(v, frame.ret),
+            Some(Value::Int { bytes, signed }) => widen(raw, bytes, signed),
+            Some(v) => value_bits(v, raw),
             None => 0,
         }
     }
+}
+
+/// Calls `target` through the plan's frame invoker (shapes with stack arguments); its raw result.
+///
+/// # Safety
+/// As `Invoke::call`, with `plan` the caller's plan.
+unsafe fn call_through_frame(plan: &Plan, target: *const c_void, args: &[u64]) -> u64 {
+    // The stack arguments, slot 0 first, where the invoker copies them from: on the stack for
+    // the usual signatures (then a call allocates nothing and clears few bytes).
+    let mut small = [0u64; 8];
+    let mut large = Vec::new();
+    let stack: &mut [u64] = if plan.stack_slots <= small.len() {
+        &mut small
+    } else {
+        large.resize(MAX_ARGS, 0);
+        &mut large
+    };
+    let mut frame = Frame { gpr: [0; GPRS], xmm: [0; XMMS], stack: stack.as_mut_ptr(), ret: 0 };
+    for (&(loc, _), &word) in plan.args.iter().zip(args) {
+        match loc {
+            Loc::Gpr(k) => frame.gpr[k] = word,
+            Loc::Xmm(k) => frame.xmm[k] = word,
+            Loc::Stack(s) => stack[s] = word,
+        }
+    }
+    // SAFETY: the invoker loads exactly the locations filled above (and `stack_slots` words
+    // of `stack`); `target` has the plan's signature, as the caller promised.
+    unsafe { (plan.invoker)(&mut frame, target) };
+    frame.ret
 }
 
 fn assembler() -> VecAssembler<X64Relocation> {
@@ -417,6 +448,34 @@ fn invoker_stub(args: &[(Loc, Value)], stack_slots: usize, ret: Option<Value>) -
     dynasm!(ops
         ; mov rbx, [rbp - 8]
         ; leave
+        ; ret
+    );
+    finish(ops)
+}
+
+/// The register invoker stub of a signature whose arguments are all in registers, at `args`.
+fn register_invoker_stub(args: &[(Loc, Value)], ret: Option<Value>) -> Vec<u8> {
+    let mut ops = assembler();
+    // Entered with rsp = 8 (mod 16); after the push, 0 for the call. r10 and r11 carry no argument.
+    dynasm!(ops
+        ; push rbp
+        ; mov rbp, rsp
+        ; mov r10, rdi
+        ; mov r11, rsi
+    );
+    for (i, &(loc, _)) in args.iter().enumerate() {
+        match loc {
+            Loc::Gpr(k) => dynasm!(ops ; mov Rq(GPR_REGS[k]), QWORD [r10 + 8 * i as i32]),
+            Loc::Xmm(k) => dynasm!(ops ; movq Rx(XMM_REGS[k]), QWORD [r10 + 8 * i as i32]),
+            Loc::Stack(_) => unreachable!("register invokers are made for shapes without stack arguments"),
+        }
+    }
+    dynasm!(ops ; call r11);
+    if matches!(ret, Some(v) if v.is_float()) {
+        dynasm!(ops ; movq rax, xmm0);
+    }
+    dynasm!(ops
+        ; pop rbp
         ; ret
     );
     finish(ops)
