@@ -6,8 +6,11 @@
  *   HPyBridge_Runtime(ctx)                 the runtime's own API table (bootstrap);
  *   HPyBridge_Export(ctx, module, table)   a provider registers and publishes its API;
  *   HPyBridge_Import(ctx, module, wanted)  a consumer gets function pointers fit for its context;
- *   HPyBridge_ImportForeign(ctx, decl)     a consumer gets a foreign module's C-API functions in HPy form.
- * Each returns an error value with a Python exception set on failure. */
+ *   HPyBridge_ImportForeign(ctx, decl)     a consumer gets a foreign module's C-API functions in HPy form;
+ *   HPyBridge_CDictSet(ctx, obj, name, signature, function)   adds an entry to obj's own __cdict__;
+ *   HPyBridge_CDictLookup(ctx, obj, name, signature)          an object's entry, fit for ctx's family.
+ * Each returns an error value with a Python exception set on failure (a lookup that finds nothing
+ * returns NULL without one). */
 #ifndef HPYBRIDGE_H
 #define HPYBRIDGE_H
 
@@ -27,11 +30,20 @@
 #define HPYBRIDGE_RUNTIME_API_MAJOR 1u
 
 /* The runtime API's slots this header uses, by index, with their signatures. */
-enum { HPYBRIDGE_SLOT_EXPORT_API, HPYBRIDGE_SLOT_IMPORT_API, HPYBRIDGE_SLOT_IMPORT_FOREIGN, HPYBRIDGE_RUNTIME_SLOTS };
+enum {
+    HPYBRIDGE_SLOT_EXPORT_API,
+    HPYBRIDGE_SLOT_IMPORT_API,
+    HPYBRIDGE_SLOT_IMPORT_FOREIGN, /* since 1.1 */
+    HPYBRIDGE_SLOT_CDICT_SET,      /* since 1.2 */
+    HPYBRIDGE_SLOT_CDICT_LOOKUP,   /* since 1.2 */
+    HPYBRIDGE_RUNTIME_SLOTS
+};
 static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
     {"export_api", "int (HPyContext *, HPy, void *, HPyContext *)", NULL},
     {"import_api", "void ** (HPyContext *, char *, void *)", NULL},
     {"import_foreign", "void ** (HPyContext *, void *)", NULL},
+    {"cdict_set", "int (HPyContext *, HPy, char *, char *, void *, HPyContext *)", NULL},
+    {"cdict_lookup", "void * (HPyContext *, HPy, char *, char *)", NULL},
 };
 /* PyPy 7.3.19's HPy (0.9.1.dev) inserts the member h_DictType just before ctx_Capsule_New, so from
    there on every context member sits one HPy later than in HPy 0.9.0's universal ABI, although both
@@ -65,6 +77,8 @@ static inline void *HPyBridge_Capsule_GetPointer(HPyContext *ctx, HPy capsule, c
 typedef int (*HPyBridge_ExportFunc)(HPyContext *, HPy, const HPyBridge_APITable *, HPyContext *);
 typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const HPyBridge_APITable *);
 typedef void *const *(*HPyBridge_ImportForeignFunc)(HPyContext *, const HPyBridge_ForeignDecl *);
+typedef int (*HPyBridge_CDictSetFunc)(HPyContext *, HPy, const char *, const char *, void *, HPyContext *);
+typedef void *(*HPyBridge_CDictLookupFunc)(HPyContext *, HPy, const char *, const char *);
 
 static inline void *_HPyBridge_Fail(HPyContext *ctx, const char *msg)
 {
@@ -141,6 +155,40 @@ static inline void *const *HPyBridge_ImportForeign(HPyContext *ctx, const HPyBri
     if (rt == NULL)
         return NULL;
     return ((HPyBridge_ImportForeignFunc)rt->slots[HPYBRIDGE_SLOT_IMPORT_FOREIGN].function)(ctx, decl);
+}
+
+/* The `__cdict__` protocol's C half (docs/cdict.md). Adds `function`, of C signature `signature`
+   (any spelling the signature parser accepts), as entry `name` of `obj`'s own `__cdict__`, made if
+   missing; an entry of that name and canonical signature is replaced. On a type, every instance
+   answers for it. `function` runs in the caller's context family (its `_ctx_for_trampolines`).
+   Returns 0, or -1 with an exception (a bad name or signature, an object whose `__cdict__` cannot
+   be set). */
+static inline int HPyBridge_CDictSet(HPyContext *ctx, HPy obj, const char *name, const char *signature,
+                                     void *function)
+{
+    const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+    if (rt == NULL)
+        return -1;
+    return ((HPyBridge_CDictSetFunc)rt->slots[HPYBRIDGE_SLOT_CDICT_SET].function)(ctx, obj, name, signature, function,
+                                                                                 _ctx_for_trampolines);
+}
+
+/* The function pointer of `obj`'s `__cdict__` entry `name` with signature `signature` (compared
+   canonically; `obj`'s own `__cdict__` first, then its type's, by the MRO), valid to call with
+   `ctx`'s family of contexts: the provider's own function in the same family, else a trampoline.
+   NULL *without* an exception if `obj` has no such entry; NULL with an exception for a malformed
+   signature, or an entry that cannot be called from `ctx`'s family. Cast it to the signature's
+   function type. The runtime's table is looked up once per translation unit. */
+static inline void *HPyBridge_CDictLookup(HPyContext *ctx, HPy obj, const char *name, const char *signature)
+{
+    static HPyBridge_CDictLookupFunc lookup;
+    if (lookup == NULL) {
+        const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+        if (rt == NULL)
+            return NULL;
+        lookup = (HPyBridge_CDictLookupFunc)rt->slots[HPYBRIDGE_SLOT_CDICT_LOOKUP].function;
+    }
+    return lookup(ctx, obj, name, signature);
 }
 
 #endif /* HPYBRIDGE_H */

@@ -97,6 +97,75 @@ def _exported(module: Any, api: str) -> None:
         cdict._entries = None
 
 
+class ObjectCDict(Mapping):
+    """A type's or a single object's `__cdict__` (entries set by `HPyBridge_CDictSet` or a
+    generated `register_<type>_cdict`): read-only, entry name -> CFunction. Never changed once
+    made: adding an entry makes a new mapping, with a new lookup table in the runtime (`_table`,
+    what `HPyBridge_CDictLookup` reads)."""
+
+    __slots__ = ("_table", "_owner", "_raw", "_entries")
+
+    def __init__(self, owner: str, table: int, raw: dict[str, list[tuple[Implementation, int]]]) -> None:
+        self._owner = owner
+        self._table = table
+        self._raw = raw
+        self._entries: dict[str, CFunction] = {}
+
+    def __getitem__(self, name: str) -> CFunction:
+        entry = self._entries.get(name)
+        if entry is None:
+            implementations = self._raw[name]
+            doc = "%s.%s: %s" % (self._owner, name, "; ".join(i.signature for i, _ in implementations))
+            entry = self._entries[name] = CFunction._make("%s.%s" % (self._owner, name), implementations, doc)
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return "<hpybridge __cdict__ of %s: %s>" % (self._owner, ", ".join(self._raw))
+
+
+def _own_cdict(obj: Any) -> Any:
+    namespace = getattr(obj, "__dict__", None)
+    if namespace is None or not hasattr(namespace, "get"):
+        return None
+    return namespace.get("__cdict__")
+
+
+def _own_table(obj: Any) -> int | None:
+    """The runtime's lookup table of `obj`'s own `__cdict__` (not inherited), if it has one."""
+    cdict = _own_cdict(obj)
+    return cdict._table if isinstance(cdict, ObjectCDict) else None
+
+
+def _set_entry(obj: Any, table: int, name: str, signature: str, index: int, family: str, provider: str,
+               flags: int, refused: str | None) -> None:
+    """Called by the runtime (`HPyBridge_CDictSet`): `obj.__cdict__` becomes a new mapping, its own
+    entries and this one (replacing an implementation of the same signature), over lookup table
+    `table`. Pure Python on purpose, like `_exported`."""
+    old = _own_cdict(obj)
+    if old is not None and not isinstance(old, ObjectCDict):
+        raise TypeError("HPyBridge_CDictSet(): %r already has a __cdict__ of another kind (%s)" % (
+            obj, type(old).__name__))
+    raw = {k: list(v) for k, v in old._raw.items()} if old is not None else {}
+    implementations = [(i, n) for i, n in raw.get(name, []) if i.signature != signature]
+    implementations.append((Implementation(signature, family, provider, flags, refused), index))
+    raw[name] = implementations
+    owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+    try:
+        if isinstance(obj, type):
+            type.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw))
+        else:
+            object.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw))
+    except (AttributeError, TypeError) as e:
+        raise TypeError("HPyBridge_CDictSet(): cannot set the __cdict__ of %s: %s" % (
+            "type %r" % owner if isinstance(obj, type) else "an object of type %r" % owner, e)) from None
+
+
 def _foreign_address(obj: Any) -> int | None:
     """The address a ctypes or cffi pointer holds (0 for NULL), or None if `obj` is neither.
     Looks only at modules already imported: an object of theirs cannot exist otherwise."""

@@ -80,3 +80,11 @@ pub fn implementation(index: usize) -> Result<Arc<Implementation>> {
         .cloned()
         .ok_or_else(|| Error::new(Exception::ValueError, format!("no __cdict__ implementation has index {index}")))
 }
+
+/// Adds an implementation made elsewhere (a type's or an object's entry, `registry::object_cdict`)
+/// and returns the index Python calls it by.
+pub fn add_implementation(imp: Implementation) -> usize {
+    let mut table = IMPLEMENTATIONS.write();
+    table.push(Arc::new(imp));
+    table.len() - 1
+}

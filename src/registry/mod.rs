@@ -15,10 +15,12 @@ use capsules::wire::{
 };
 use hpy_sys::HPyContext;
 
+pub mod cdict_lookup;
 pub mod export;
 pub mod import;
 pub mod import_capi;
 pub mod import_foreign;
+pub mod object_cdict;
 pub mod own_api;
 use parking_lot::Mutex;
 use std::ffi::{c_void, CStr, CString};

@@ -1,11 +1,13 @@
-//! The runtime's own C API, "hpybridge" 1.1, exported like any provider's: registered in the
+//! The runtime's own C API, "hpybridge" 1.2, exported like any provider's: registered in the
 //! registry and published as the capsule `hpybridge._runtime._hpybridge_API`, which `hpybridge.h`
 //! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
 
 use crate::hpy::error::Result;
 use crate::registry::export::{export, export_api};
 use crate::registry::import::import_api;
+use crate::registry::cdict_lookup::cdict_lookup;
 use crate::registry::import_foreign::import_foreign;
+use crate::registry::object_cdict::cdict_set;
 use capsules::wire::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
 use hpy_sys::{HPy, HPyContext};
 
@@ -13,7 +15,7 @@ struct Static<T>(T);
 // SAFETY: immutable data pointing only to other statics (strings and functions).
 unsafe impl<T> Sync for Static<T> {}
 
-static SLOTS: Static<[HPyBridge_Slot; 3]> = Static([
+static SLOTS: Static<[HPyBridge_Slot; 5]> = Static([
     HPyBridge_Slot {
         name: c"export_api".as_ptr(),
         signature: c"int (HPyContext *, HPy, void *, HPyContext *)".as_ptr(),
@@ -30,6 +32,17 @@ static SLOTS: Static<[HPyBridge_Slot; 3]> = Static([
         signature: c"void ** (HPyContext *, void *)".as_ptr(),
         function: import_foreign as *mut _,
     },
+    // Since 1.2.
+    HPyBridge_Slot {
+        name: c"cdict_set".as_ptr(),
+        signature: c"int (HPyContext *, HPy, char *, char *, void *, HPyContext *)".as_ptr(),
+        function: cdict_set as *mut _,
+    },
+    HPyBridge_Slot {
+        name: c"cdict_lookup".as_ptr(),
+        signature: c"void * (HPyContext *, HPy, char *, char *)".as_ptr(),
+        function: cdict_lookup as *mut _,
+    },
 ]);
 
 static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
@@ -37,8 +50,8 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
     layout_version: HPYBRIDGE_LAYOUT_VERSION,
     api_name: c"hpybridge".as_ptr(),
     major: 1,
-    minor: 1,
-    slot_count: 3,
+    minor: 2,
+    slot_count: 5,
     flags: 0,
     provider_ctx: std::ptr::null_mut(),
     slots: SLOTS.0.as_ptr(),

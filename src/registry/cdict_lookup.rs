@@ -1,0 +1,128 @@
+//! `cdict_lookup`: a C consumer asks an object for a `__cdict__` entry by name and signature and
+//! gets a function pointer valid for its own context family (docs/cdict.md §7): the provider's own
+//! function in the same family, else what an API table slot would hold for that consumer family
+//! (`crossing::plan`: a context swap or a translating trampoline), made once per entry and family.
+//! NULL without an exception if the object has no such entry.
+
+use crate::crossing::family::Family;
+use crate::crossing::plan::CallPlans;
+use crate::hpy;
+use crate::hpy::boundary::boundary;
+use crate::hpy::error::{Error, PyError, Result};
+use crate::hpy::values::close;
+use crate::registry::object_cdict::{table, text_arg, ENTRIES, PLANS};
+use capsules::signature::Signature;
+use hpy_sys::{HPy, HPyContext};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void};
+
+/// Canonical spellings of the signatures consumers asked for, by their own spelling.
+static CANONICAL: RwLock<Option<HashMap<String, String>>> = RwLock::new(None);
+
+/// `obj`'s entry `name` of `signature` for `ctx`'s family, or NULL (without an exception) if it
+/// has none; NULL with an exception for a malformed name or signature, or an entry that cannot be
+/// called from `ctx`'s family (`CrossModeError`).
+///
+/// # Safety
+/// `ctx` must be valid for the current call, `obj` a live handle in it, `name` and `signature`
+/// null or NUL-terminated strings.
+pub unsafe extern "C" fn cdict_lookup(
+    ctx: *mut HPyContext,
+    obj: HPy,
+    name: *const c_char,
+    signature: *const c_char,
+) -> *const c_void {
+    // SAFETY: the caller's contract is `lookup`'s.
+    unsafe { boundary(ctx, || lookup(ctx, obj, name, signature)) }
+}
+
+/// The canonical spelling of `text`, parsed once per spelling.
+fn canonical(text: &str) -> Result<String> {
+    if let Some(c) = CANONICAL.read().as_ref().and_then(|m| m.get(text)) {
+        return Ok(c.clone());
+    }
+    let c = Signature::parse(text)
+        .map_err(|e| {
+            Error::new(PyError::SignatureSyntaxError, format!("HPyBridge_CDictLookup(): signature \"{text}\": {e}"))
+        })?
+        .to_canonical();
+    CANONICAL.write().get_or_insert_with(HashMap::new).insert(text.to_owned(), c.clone());
+    Ok(c)
+}
+
+/// `cdict_lookup` below the boundary.
+///
+/// # Safety
+/// As `cdict_lookup`.
+unsafe fn lookup(
+    ctx: *mut HPyContext,
+    obj: HPy,
+    name: *const c_char,
+    signature: *const c_char,
+) -> Result<*const c_void> {
+    const CALL: &str = "HPyBridge_CDictLookup()";
+    // SAFETY: the caller's contract.
+    let (name, text) = unsafe { (text_arg(name, CALL, "the name")?, text_arg(signature, CALL, "the signature")?) };
+    let canonical = canonical(&text)?;
+    // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
+    let Some(number) = (unsafe { table_of(ctx, obj) }) else { return Ok(std::ptr::null()) };
+    let Some(&index) = table(number)?.get(&(name.clone(), canonical)) else { return Ok(std::ptr::null()) };
+    let entry = ENTRIES.read()[index].clone();
+    // SAFETY: `ctx` is valid for the current call.
+    let consumer = unsafe { Family::of(ctx) };
+    if consumer == entry.family {
+        return Ok(entry.function);
+    }
+    let mut plans = PLANS.lock();
+    // SAFETY: `entry.home` is the provider's home context and `ctx` is valid now.
+    let code = unsafe {
+        plans.get_or_insert_with(CallPlans::default).slot_code(
+            index,
+            &entry.signature,
+            entry.function,
+            &entry.family,
+            entry.home,
+            &consumer,
+            ctx,
+        )
+    };
+    code.map_err(|e| {
+        e.wrapped(PyError::CrossModeError, |why| {
+            format!("{CALL}: entry '{name}' cannot be called from {consumer} into {}: {why}", entry.family)
+        })
+    })
+}
+
+/// The lookup table number of `obj.__cdict__` (its own, else its type's, by the MRO), if it is a
+/// mapping made by `cdict_set`; any error on the way is cleared (the object has no entries).
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `obj` a live handle in it.
+unsafe fn table_of(ctx: *mut HPyContext, obj: HPy) -> Option<usize> {
+    // SAFETY: the caller's contract; every handle made here is closed once.
+    unsafe {
+        let cdict = hpy!(ctx, ctx_GetAttr_s, obj, c"__cdict__".as_ptr());
+        if cdict.is_null() {
+            hpy!(ctx, ctx_Err_Clear);
+            return None;
+        }
+        let number = hpy!(ctx, ctx_GetAttr_s, cdict, c"_table".as_ptr());
+        close(ctx, cdict);
+        if number.is_null() {
+            hpy!(ctx, ctx_Err_Clear);
+            return None;
+        }
+        let n = if hpy!(ctx, ctx_TypeCheck, number, (*ctx).h_LongType) != 0 {
+            hpy!(ctx, ctx_Long_AsSsize_t, number)
+        } else {
+            -1
+        };
+        close(ctx, number);
+        if n < 0 {
+            hpy!(ctx, ctx_Err_Clear);
+            return None;
+        }
+        Some(n as usize)
+    }
+}

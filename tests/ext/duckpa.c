@@ -1,0 +1,82 @@
+/* duckpa: one of two independent providers of the "duck" __cdict__ entries (tests/test_cdict_lookup.py):
+   its type Point (cartesian x, y) answers for norm, scaled and tag through its type's __cdict__. */
+#include <math.h>
+#include <hpy.h>
+#include "hpybridge.h"
+
+typedef struct {
+    double x, y;
+} PointObject;
+HPyType_HELPERS(PointObject)
+
+static HPyGlobal point_type;
+
+static HPy new_point(HPyContext *ctx, double x, double y)
+{
+    HPy type = HPyGlobal_Load(ctx, point_type);
+    PointObject *p;
+    HPy h = HPy_New(ctx, type, &p);
+    HPy_Close(ctx, type);
+    if (!HPy_IsNull(h)) {
+        p->x = x;
+        p->y = y;
+    }
+    return h;
+}
+
+static double point_norm(HPyContext *ctx, HPy self)
+{
+    PointObject *p = PointObject_AsStruct(ctx, self);
+    return hypot(p->x, p->y);
+}
+
+static HPy point_scaled(HPyContext *ctx, HPy self, double k)
+{
+    PointObject *p = PointObject_AsStruct(ctx, self);
+    return new_point(ctx, p->x * k, p->y * k);
+}
+
+static long point_tag(long v) { return v + 1000; }
+
+static HPyDef *point_defines[] = {NULL};
+static HPyType_Spec point_spec = {
+    .name = "duckpa.Point",
+    .basicsize = sizeof(PointObject),
+    .builtin_shape = PointObject_SHAPE,
+    .flags = HPy_TPFLAGS_DEFAULT | HPy_TPFLAGS_BASETYPE,
+    .defines = point_defines,
+};
+
+HPyDef_METH(make, "make", HPyFunc_VARARGS)
+static HPy make_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    double x, y;
+    if (!HPyArg_Parse(ctx, NULL, args, n, "dd", &x, &y))
+        return HPy_NULL;
+    return new_point(ctx, x, y);
+}
+
+HPyDef_SLOT(exec, HPy_mod_exec)
+static int exec_impl(HPyContext *ctx, HPy module)
+{
+    HPy type = HPyType_FromSpec(ctx, &point_spec, NULL);
+    if (HPy_IsNull(type))
+        return -1;
+    HPyGlobal_Store(ctx, &point_type, type);
+    int rc = HPy_SetAttr_s(ctx, module, "Point", type);
+    if (rc == 0)
+        rc = HPyBridge_CDictSet(ctx, type, "norm", "double (HPyContext *ctx, HPy self)", (void *)point_norm);
+    if (rc == 0)
+        rc = HPyBridge_CDictSet(ctx, type, "scaled", "HPy (HPyContext *, HPy, double)", (void *)point_scaled);
+    if (rc == 0)
+        rc = HPyBridge_CDictSet(ctx, type, "tag", "long (long)", (void *)point_tag);
+    HPy_Close(ctx, type);
+    return rc;
+}
+
+static HPyDef *module_defines[] = {&make, &exec, NULL};
+static HPyGlobal *module_globals[] = {&point_type, NULL};
+static HPyModuleDef moduledef = {.doc = "a provider of the duck entries", .defines = module_defines,
+                                 .globals = module_globals};
+HPy_MODINIT(duckpa, moduledef)
