@@ -1,0 +1,165 @@
+"""The `__cdict__` protocol's C half (issue 9, the CEP 1001 half; docs/cdict.md §3, §7): entries on
+types and single objects (`HPyBridge_CDictSet`), and C consumers looking them up by name and
+signature (`HPyBridge_CDictLookup`), with a function pointer valid for their own context family.
+
+The point of the protocol: two independent providers, tests/ext/duckpa.c (type Point) and
+tests/ext/duckpb.c (type Polar, another layout), implement the same entries on their own types; one
+consumer, tests/ext/duckcons.c, knowing neither, works with instances of both, in every pairing of
+HPy modes, on CPython and PyPy."""
+
+import itertools
+
+import pytest
+
+import hpybridge
+from conftest import IS_PYPY, build, run_modules
+
+MODES = hpybridge.MODES
+NORM = "double (HPyContext *, HPy)"
+
+
+@pytest.fixture(scope="module")
+def ducks():
+    return (build("duckpa", "duckpa.c", libraries=["m"]), build("duckpb", "duckpb.c"), build("duckcons", "duckcons.c"))
+
+
+def load_ducks(ducks, a, b, c):
+    pa, pb, dc = ducks
+    return [("duckpa", pa, a), ("duckpb", pb, b), ("duckcons", dc, c)]
+
+
+DUCKS = r"""
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+r = {}
+r["norm"] = [duckcons.norm(P), duckcons.norm(Q), duckcons.total([P, Q, P, Q])]
+s, t = duckcons.scaled(P, 2.0), duckcons.scaled(Q, 3.0)
+r["scaled"] = [type(s).__name__, duckcons.norm(s), type(t).__name__, duckcons.norm(t)]
+r["tag"] = [duckcons.tag(P, 1), duckcons.tag(Q, 1)]
+r["calls"] = duckpb.calls(Q)
+r["python"] = [type(P).__cdict__["norm"](P), type(Q).__cdict__["norm"](Q), sorted(type(P).__cdict__),
+               sorted(type(Q).__cdict__)]
+r["family"] = [type(P).__cdict__["norm"].implementations[0].family, type(Q).__cdict__["norm"].implementations[0].family]
+result = r
+"""
+
+
+@pytest.mark.parametrize("a,b,c", list(itertools.product(MODES, MODES, MODES)))
+def test_one_consumer_two_independent_providers(ducks, a, b, c):
+    """The consumer calls each object's own provider's entries, in every pairing of the three modes."""
+    r = run_modules(load_ducks(ducks, a, b, c), DUCKS)
+    assert r["norm"] == [5.0, 2.0, 14.0]
+    # The handles each provider returns come back as the consumer's.
+    assert r["scaled"] == ["Point", 10.0, "Polar", 6.0]
+    # Polar has no tag entry: NULL without an exception.
+    assert r["tag"] == [1001, None]
+    # Polar's norm ran in its own provider, on the object the consumer passed: 1 + 2 (total) + 0.
+    assert r["calls"] == 3
+    assert r["python"] == [5.0, 2.0, ["norm", "scaled", "tag"], ["norm", "scaled"]]
+    interp = "PyPy" if IS_PYPY else "CPython"
+    assert r["family"] == ["%s/%s" % (a, interp), "%s/%s" % (b, interp)]
+
+
+LOOKUPS = r"""
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+r = {}
+addr = lambda o, n=NORM: duckcons.lookup(o, "norm", n)
+r["misses"] = [duckcons.lookup(P, "norm", "double (HPyContext *, HPy, double)"), duckcons.lookup(P, "nope", NORM),
+               duckcons.lookup(1, "norm", NORM), duckcons.lookup(None, "norm", NORM), duckcons.norm(object()),
+               duckcons.lookup(duckpa, "norm", NORM), duckcons.lookup(P, "tag", "int (int)")]
+r["spellings"] = [addr(P) == addr(P, "double(HPyContext *ctx, HPy self)"), addr(P) == addr(P), addr(P) != addr(Q)]
+r["errors"] = [outcome(duckcons.lookup, P, "norm", "double ("), outcome(duckcons.lookup, P, "norm", "double (...)")]
+class D:
+    pass
+d, e = D(), D()
+duckcons.set_norm(d, "double (HPyContext *c, HPy o)")
+r["object"] = [duckcons.norm(d), duckcons.norm(e), sorted(d.__cdict__), d.__cdict__["norm"](d)]
+duckcons.set_norm(D, NORM)
+r["type"] = [duckcons.norm(e), duckcons.norm(D()), duckcons.norm(d)]
+class E(D):
+    pass
+r["subclass"] = duckcons.norm(E())
+before = type(Q).__cdict__
+r["before"] = [duckcons.norm(Q), duckcons.norm(Q)]
+duckcons.set_norm(type(Q), NORM)
+r["after"] = [duckcons.norm(Q), duckcons.norm(P), sorted(type(Q).__cdict__), sorted(before), before["norm"](Q),
+              type(Q).__cdict__ is not before, len(type(Q).__cdict__["norm"].signatures)]
+r["set_errors"] = [outcome(duckcons.set_norm, 1, NORM), outcome(duckcons.set_norm, int, NORM),
+                   outcome(duckcons.set_raw, d, "1x", "void (void)", 0),
+                   outcome(duckcons.set_raw, d, "x", "void (", 0), outcome(duckcons.set_raw, d, "x", "void (void)", 1),
+                   outcome(duckcons.set_norm, duckpa, NORM), duckcons.norm(duckpa)]
+cd = type(P).__cdict__
+def store():
+    cd["x"] = 1
+r["readonly"] = [outcome(store)[0], "norm" in cd, len(cd), repr(cd)]
+result = r
+""".replace("NORM", repr(NORM))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_misses_dynamic_entries_and_invalidation(ducks, mode):
+    r = run_modules(load_ducks(ducks, mode, mode, mode), LOOKUPS)
+    # A miss is NULL without an exception: wrong signature, unknown name, objects without entries,
+    # a module's __cdict__ (its API's entries, not looked up from C yet), another signature's entry.
+    assert r["misses"] == [None] * 7
+    # Signatures compare canonically; one object's pointer is the same every time.
+    assert r["spellings"] == [True, True, True]
+    assert r["errors"][0][0] == "SignatureSyntaxError"
+    assert r["errors"][0][1].startswith('HPyBridge_CDictLookup(): signature "double (": ')
+    assert r["errors"][1][0] == "SignatureSyntaxError"
+    # A single object's own entry; its type has none yet.
+    assert r["object"] == [42.0, None, ["norm"], 42.0]
+    # The type's entry: every instance answers, and an object's own entry wins (the same here).
+    assert r["type"] == [42.0, 42.0, 42.0]
+    assert r["subclass"] == 42.0
+    # Replacing an entry of a type makes a new __cdict__; lookups see it at once.
+    assert r["before"] == [2.0, 2.0]
+    assert r["after"] == [42.0, 5.0, ["norm", "scaled"], ["norm", "scaled"], 2.0, True, 1]
+    se = r["set_errors"]
+    assert se[0] == ["TypeError", "HPyBridge_CDictSet(): cannot set the __cdict__ of an object of type 'int': "
+                     + se[0][1].split(": ", 2)[2]]
+    assert se[1][0] == "TypeError" and se[1][1].startswith("HPyBridge_CDictSet(): cannot set the __cdict__ of type 'int'")
+    assert se[2] == ["ValueError", 'HPyBridge_CDictSet(): entry name "1x" is not a C identifier']
+    assert se[3][0] == "SignatureSyntaxError" and se[3][1].startswith("HPyBridge_CDictSet(): entry 'x' signature")
+    assert se[4] == ["ValueError", "HPyBridge_CDictSet(): entry 'x' \"void (void)\": the function is NULL"]
+    # A module is a single object too (one that exports no API, whose __cdict__ is the API's).
+    assert se[5:] == [["ok", None], 42.0]
+    assert r["readonly"][:3] == ["TypeError", True, 3]
+    assert r["readonly"][3] == "<hpybridge __cdict__ of Point: norm, scaled, tag>"
+
+
+def test_runtime_in_debug_mode(ducks):
+    """The runtime's own mode changes nothing for C consumers (it only sets and looks up)."""
+    r = run_modules(load_ducks(ducks, "universal", "trace", "debug"), DUCKS, {"HPY": "hpybridge:debug"})
+    assert r["norm"] == [5.0, 2.0, 14.0] and r["scaled"] == ["Point", 10.0, "Polar", 6.0]
+
+
+LEAKS_AND_THREADS = r"""
+import threading
+from hpy.debug import LeakDetector
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+with LeakDetector():
+    for _ in range(50):
+        duckcons.norm(P); duckcons.norm(Q); duckcons.scaled(P, 2.0); duckcons.scaled(Q, 2.0); duckcons.tag(P, 1)
+        duckcons.lookup(P, "nope", "void (void)")
+errors = []
+def worker(k):
+    try:
+        for i in range(300):
+            o = P if (i + k) % 2 else Q
+            want = 5.0 if o is P else 2.0
+            got = duckcons.norm(o)
+            if got != want or duckcons.norm(duckcons.scaled(o, k)) != want * k:
+                errors.append((k, i, got))
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(1, 7)]
+for t in threads: t.start()
+for t in threads: t.join()
+result = errors
+"""
+
+
+@pytest.mark.parametrize("a,b,c", [("debug", "debug", "debug"), ("universal", "trace", "debug"),
+                                   ("debug", "universal", "trace"), ("universal", "universal", "universal")])
+def test_leak_detector_and_threads(ducks, a, b, c):
+    assert run_modules(load_ducks(ducks, a, b, c), LEAKS_AND_THREADS) == []
