@@ -8,11 +8,12 @@ consumer, tests/ext/duckcons.c, knowing neither, works with instances of both, i
 HPy modes, on CPython and PyPy."""
 
 import itertools
+import os
 
 import pytest
 
 import hpybridge
-from conftest import IS_PYPY, build, run_modules
+from conftest import EXT, IS_PYPY, build, build_with_headers, generate_headers, read_text, run_modules
 
 MODES = hpybridge.MODES
 NORM = "double (HPyContext *, HPy)"
@@ -20,7 +21,9 @@ NORM = "double (HPyContext *, HPy)"
 
 @pytest.fixture(scope="module")
 def ducks():
-    return (build("duckpa", "duckpa.c", libraries=["m"]), build("duckpb", "duckpb.c"), build("duckcons", "duckcons.c"))
+    headers = generate_headers(read_text(os.path.join(EXT, "duckpa.toml")), "duckpa")
+    return (build_with_headers("duckpa", "duckpa.c", headers, libraries=["m"]), build("duckpb", "duckpb.c"),
+            build("duckcons", "duckcons.c"))
 
 
 def load_ducks(ducks, a, b, c):
@@ -37,7 +40,8 @@ r["scaled"] = [type(s).__name__, duckcons.norm(s), type(t).__name__, duckcons.no
 r["tag"] = [duckcons.tag(P, 1), duckcons.tag(Q, 1)]
 r["calls"] = duckpb.calls(Q)
 r["python"] = [type(P).__cdict__["norm"](P), type(Q).__cdict__["norm"](Q), sorted(type(P).__cdict__),
-               sorted(type(Q).__cdict__)]
+               sorted(type(Q).__cdict__), duckpa.__cdict__["point"](1.0, 0.0).__class__.__name__,
+               type(P).__cdict__["scaled"].signatures]
 r["family"] = [type(P).__cdict__["norm"].implementations[0].family, type(Q).__cdict__["norm"].implementations[0].family]
 result = r
 """
@@ -54,7 +58,8 @@ def test_one_consumer_two_independent_providers(ducks, a, b, c):
     assert r["tag"] == [1001, None]
     # Polar's norm ran in its own provider, on the object the consumer passed: 1 + 2 (total) + 0.
     assert r["calls"] == 3
-    assert r["python"] == [5.0, 2.0, ["norm", "scaled", "tag"], ["norm", "scaled"]]
+    assert r["python"] == [5.0, 2.0, ["norm", "scaled", "tag"], ["norm", "scaled"], "Point",
+                           ["HPy (HPyContext *, HPy, double)"]]
     interp = "PyPy" if IS_PYPY else "CPython"
     assert r["family"] == ["%s/%s" % (a, interp), "%s/%s" % (b, interp)]
 
@@ -117,12 +122,15 @@ def test_misses_dynamic_entries_and_invalidation(ducks, mode):
     se = r["set_errors"]
     assert se[0] == ["TypeError", "HPyBridge_CDictSet(): cannot set the __cdict__ of an object of type 'int': "
                      + se[0][1].split(": ", 2)[2]]
-    assert se[1][0] == "TypeError" and se[1][1].startswith("HPyBridge_CDictSet(): cannot set the __cdict__ of type 'int'")
+    assert se[1][0] == "TypeError"
+    assert se[1][1].startswith("HPyBridge_CDictSet(): cannot set the __cdict__ of type 'int'")
     assert se[2] == ["ValueError", 'HPyBridge_CDictSet(): entry name "1x" is not a C identifier']
     assert se[3][0] == "SignatureSyntaxError" and se[3][1].startswith("HPyBridge_CDictSet(): entry 'x' signature")
     assert se[4] == ["ValueError", "HPyBridge_CDictSet(): entry 'x' \"void (void)\": the function is NULL"]
-    # A module is a single object too (one that exports no API, whose __cdict__ is the API's).
-    assert se[5:] == [["ok", None], 42.0]
+    # duckpa exports an API: its module __cdict__ is the API's, not for CDictSet.
+    assert se[5] == ["TypeError", "HPyBridge_CDictSet(): module 'duckpa' already has a __cdict__ of another kind "
+                     "(ModuleCDict)"]
+    assert se[6] is None
     assert r["readonly"][:3] == ["TypeError", True, 3]
     assert r["readonly"][3] == "<hpybridge __cdict__ of Point: norm, scaled, tag>"
 
@@ -163,3 +171,52 @@ result = errors
                                    ("debug", "universal", "trace"), ("universal", "universal", "universal")])
 def test_leak_detector_and_threads(ducks, a, b, c):
     assert run_modules(load_ducks(ducks, a, b, c), LEAKS_AND_THREADS) == []
+
+
+SPEC = """
+[api]
+name = "t"
+module = "m"
+version = "1.0"
+
+[[functions]]
+name = "f"
+signature = "int (void)"
+"""
+
+
+def spec_error(tmp_path, text):
+    from hpybridge import gen
+
+    path = tmp_path / "bad.toml"
+    path.write_text(SPEC + text)
+    with pytest.raises(gen.SpecError) as e:
+        gen.load_spec(str(path))
+    return str(e.value).replace(str(path), "bad.toml")
+
+
+def test_types_in_specs(tmp_path):
+    from hpybridge import gen
+
+    text = read_text(os.path.join(EXT, "duckpa.toml"))
+    header = gen.render(gen.load_spec(os.path.join(EXT, "duckpa.toml")))["duckpa_export.h"]
+    assert "double duckpa_Point_norm(HPyContext *ctx, HPy self);" in header
+    assert '    {"scaled", "HPy (HPyContext *, HPy, double)", (void *)duckpa_Point_scaled},' in header
+    assert "static inline int register_Point_cdict(HPyContext *ctx, HPy type)" in header
+    # Consumers need nothing from [[types]]: they look entries up by name and signature.
+    assert "register_Point" not in gen.render(gen.load_spec(os.path.join(EXT, "duckpa.toml")))["duckpa_api.h"]
+    assert "[[types]]" in text
+    entry = '[[types]]\nname = "P"\n[[types.entries]]\nname = "%s"\nsignature = "%s"\n'
+    assert spec_error(tmp_path, entry % ("n", "double (")).startswith(
+        "bad.toml: [[types]] #1 'P' entry #1 'n': signature: ")
+    assert spec_error(tmp_path, entry % ("n", "int (void)") + 'oops = 1\n') == (
+        "bad.toml: [[types]] #1 'P' entry #1 'n': unknown key 'oops'; expected keys: doc, name, signature")
+    assert spec_error(tmp_path, entry % ("n", "int (void)") + entry.split("\n", 2)[2] % ("n", "int (void)")) == (
+        "bad.toml: [[types]] #1 'P' entry #2 'n': name: expected a name unique in the type, found 'n' again (it "
+        "is entry #1)")
+    assert spec_error(tmp_path, entry % ("n", "int (void)") + entry % ("m", "int (void)")).startswith(
+        "bad.toml: [[types]] #2 'P': name: expected a type name unique in the spec, found 'P' again")
+    assert spec_error(tmp_path, '[[types]]\nname = "P"\n').startswith(
+        "bad.toml: [[types]] #1 'P': missing key 'entries'")
+    assert spec_error(tmp_path, '[[types]]\nname = "P"\nentries = []\n').startswith(
+        "bad.toml: [[types]] #1 'P': entries: expected [[types.entries]] (at least one table)")

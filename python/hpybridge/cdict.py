@@ -147,23 +147,28 @@ def _set_entry(obj: Any, table: int, name: str, signature: str, index: int, fami
     """Called by the runtime (`HPyBridge_CDictSet`): `obj.__cdict__` becomes a new mapping, its own
     entries and this one (replacing an implementation of the same signature), over lookup table
     `table`. Pure Python on purpose, like `_exported`."""
+    owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+    if isinstance(obj, type):
+        what = "type %r" % owner
+    elif isinstance(obj, type(sys)):
+        what = "module %r" % obj.__name__
+    else:
+        what = "an object of type %r" % owner
     old = _own_cdict(obj)
     if old is not None and not isinstance(old, ObjectCDict):
-        raise TypeError("HPyBridge_CDictSet(): %r already has a __cdict__ of another kind (%s)" % (
-            obj, type(old).__name__))
+        raise TypeError("HPyBridge_CDictSet(): %s already has a __cdict__ of another kind (%s)" % (
+            what, type(old).__name__))
     raw = {k: list(v) for k, v in old._raw.items()} if old is not None else {}
     implementations = [(i, n) for i, n in raw.get(name, []) if i.signature != signature]
     implementations.append((Implementation(signature, family, provider, flags, refused), index))
     raw[name] = implementations
-    owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
     try:
         if isinstance(obj, type):
             type.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw))
         else:
             object.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw))
     except (AttributeError, TypeError) as e:
-        raise TypeError("HPyBridge_CDictSet(): cannot set the __cdict__ of %s: %s" % (
-            "type %r" % owner if isinstance(obj, type) else "an object of type %r" % owner, e)) from None
+        raise TypeError("HPyBridge_CDictSet(): cannot set the __cdict__ of %s: %s" % (what, e)) from None
 
 
 def _foreign_address(obj: Any) -> int | None:

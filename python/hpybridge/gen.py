@@ -61,6 +61,8 @@ _C_KEYWORDS = frozenset("""
 
 _API_KEYS = {"name", "module", "version", "doc"}
 _FUNCTION_KEYS = {"name", "signature", "since", "doc"}
+_TYPE_KEYS = {"name", "doc", "entries"}
+_ENTRY_KEYS = {"name", "signature", "doc"}
 _FOREIGN_KEYS = {"name", "module", "capsule", "capsule_name", "size", "pyx_capi", "doc"}
 _FOREIGN_FUNCTION_KEYS = {"name", "signature", "index", "key", "doc"}
 
@@ -88,6 +90,28 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One `__cdict__` entry of a type (docs/cdict.md §3): the provider implements it as
+    `<api>_<type>_<name>`."""
+
+    name: str
+    signature: str  # as written in the spec
+    qualified: str  # canonical, `const` pointer targets kept: what the registration table carries
+    doc: str = ""
+    ret: str = ""
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class TypeDecl:
+    """A `[[types]]` table: a type whose `__cdict__` the generated `register_<name>_cdict` fills."""
+
+    name: str
+    doc: str = ""
+    entries: tuple = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
 class Spec:
     path: str
     name: str
@@ -96,6 +120,7 @@ class Spec:
     minor: int
     doc: str = ""
     functions: tuple = field(default_factory=tuple)
+    types: tuple = field(default_factory=tuple)
 
     @property
     def version(self):
@@ -266,9 +291,9 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
 
     if "foreign" in data:
         return _load_foreign(label, data)
-    unknown = sorted(set(data) - {"api", "functions"})
+    unknown = sorted(set(data) - {"api", "functions", "types"})
     if unknown:
-        raise SpecError("%s: unknown top-level key%s %s; expected an [api] table and [[functions]] entries"
+        raise SpecError("%s: unknown top-level key%s %s; expected an [api] table, [[functions]] and [[types]] entries"
                         % (label, "s" if len(unknown) > 1 else "", ", ".join(repr(k) for k in unknown)))
     api = data.get("api")
     if api is None:
@@ -338,7 +363,50 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         fallback, no_fallback = _fallback_form(canonical)
         functions.append(Function(fname, signature, canonical, since, _doc(where, entry), ret, args, fallback,
                                   no_fallback))
-    return Spec(label, name, module, major, minor, api_doc, tuple(functions))
+    types = _load_types(label, name, data.get("types", []), parse, SignatureSyntaxError)
+    return Spec(label, name, module, major, minor, api_doc, tuple(functions), types)
+
+
+def _load_types(label, api, tables, parse, SignatureSyntaxError):
+    """The `[[types]]` tables: each a type name, an optional doc, and `[[types.entries]]`."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise SpecError("%s: types: expected [[types]] entries (an array of tables), found %s"
+                        % (label, _found(tables)))
+    types, seen = [], {}
+    for i, table in enumerate(tables):
+        where = "%s: [[types]] #%d" % (label, i + 1)
+        if isinstance(table.get("name"), str):
+            where += " %r" % table["name"]
+        _check_keys(where, table, _TYPE_KEYS, ("name", "entries"))
+        tname = _identifier(where, "name", _string(where, table, "name"), "the type's name")
+        if tname in seen:
+            raise SpecError("%s: name: expected a type name unique in the spec, found %r again (it is type #%d)"
+                            % (where, tname, seen[tname] + 1))
+        seen[tname] = i
+        entries = table["entries"]
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            raise SpecError("%s: entries: expected [[types.entries]] (at least one table), found %s"
+                            % (where, _found(entries)))
+        made, names = [], {}
+        for j, entry in enumerate(entries):
+            ewhere = "%s entry #%d" % (where, j + 1)
+            if isinstance(entry.get("name"), str):
+                ewhere += " %r" % entry["name"]
+            _check_keys(ewhere, entry, _ENTRY_KEYS, ("name", "signature"))
+            ename = _identifier(ewhere, "name", _string(ewhere, entry, "name"), "the entry's name")
+            if ename in names:
+                raise SpecError("%s: name: expected a name unique in the type, found %r again (it is entry #%d)"
+                                % (ewhere, ename, names[ename] + 1))
+            names[ename] = j
+            signature = _string(ewhere, entry, "signature")
+            try:
+                canonical = parse(signature)
+            except SignatureSyntaxError as e:
+                raise SpecError("%s: signature: %s" % (ewhere, e)) from None
+            ret, args = _c_parts(signature, canonical, parse)
+            made.append(Entry(ename, signature, parse(signature, keep_const=True), _doc(ewhere, entry), ret, args))
+        types.append(TypeDecl(tname, _doc(where, table), tuple(made)))
+    return tuple(types)
 
 
 def _module_name(where, module):
@@ -642,10 +710,45 @@ def render_export_header(spec):
         "    return HPyBridge_Export(ctx, module, &%s_export_table);" % name,
         "}",
         "",
+    ]
+    for t in spec.types:
+        out += _type_registration(name, t)
+    out += [
         "#endif /* %s */" % guard,
         "",
     ]
     return "\n".join(out)
+
+
+def _type_registration(api, t):
+    """A `[[types]]` table's part of `<api>_export.h`: the entries' prototypes, their registration
+    table and `register_<type>_cdict(ctx, type)` (docs/cdict.md §3)."""
+    out = ["/* Type %s's __cdict__ entries%s: the provider defines %s_%s_<entry> and calls" % (
+        t.name, " (" + _one_line(t.doc) + ")" if t.doc else "", api, t.name),
+        "   register_%s_cdict(ctx, type) once it has made the type. */" % t.name]
+    for e in t.entries:
+        if e.doc:
+            out.append("/* %s */" % _one_line(e.doc))
+        out.append("%s;" % _declarator(e.ret, "%s_%s_%s" % (api, t.name, e.name), e.args))
+    out += ["", "static const HPyBridge_Slot _%s_%s_cdict[%d] HPYBRIDGE_GEN_UNUSED = {" % (api, t.name, len(t.entries))]
+    out += ['    {"%s", "%s", (void *)%s_%s_%s},' % (e.name, e.qualified, api, t.name, e.name) for e in t.entries]
+    out += [
+        "};",
+        "",
+        "/* Adds the entries above to `type`'s own __cdict__ (HPyBridge_CDictSet): every instance answers",
+        "   for them. Returns 0, or -1 with an exception set. */",
+        "static inline int register_%s_cdict(HPyContext *ctx, HPy type)" % t.name,
+        "{",
+        "    for (size_t i = 0; i < %d; i++) {" % len(t.entries),
+        "        const HPyBridge_Slot *e = &_%s_%s_cdict[i];" % (api, t.name),
+        "        if (HPyBridge_CDictSet(ctx, type, e->name, e->signature, e->function) < 0)",
+        "            return -1;",
+        "    }",
+        "    return 0;",
+        "}",
+        "",
+    ]
+    return out
 
 
 def _capi_member(f):

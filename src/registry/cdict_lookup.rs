@@ -2,7 +2,8 @@
 //! gets a function pointer valid for its own context family (docs/cdict.md §7): the provider's own
 //! function in the same family, else what an API table slot would hold for that consumer family
 //! (`crossing::plan`: a context swap or a translating trampoline), made once per entry and family.
-//! NULL without an exception if the object has no such entry.
+//! NULL without an exception if the object has no such entry. Answers are cached per thread and
+//! type where that is safe (`lookup_cache`).
 
 use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
@@ -10,6 +11,7 @@ use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{Error, PyError, Result};
 use crate::hpy::values::close;
+use crate::registry::lookup_cache::{fill, probe, Probe};
 use crate::registry::object_cdict::{table, text_arg, ENTRIES, PLANS};
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext};
@@ -33,8 +35,19 @@ pub unsafe extern "C" fn cdict_lookup(
     name: *const c_char,
     signature: *const c_char,
 ) -> *const c_void {
-    // SAFETY: the caller's contract is `lookup`'s.
-    unsafe { boundary(ctx, || lookup(ctx, obj, name, signature)) }
+    // SAFETY: the caller's contract is `probe`'s, `lookup`'s and `fill`'s.
+    unsafe {
+        boundary(ctx, || match probe(ctx, obj, name, signature) {
+            Probe::Hit(code) => Ok(code),
+            Probe::Miss(key) => {
+                let code = lookup(ctx, obj, name, signature)?;
+                if let Some(key) = key {
+                    fill(ctx, obj, key, code);
+                }
+                Ok(code)
+            }
+        })
+    }
 }
 
 /// The canonical spelling of `text`, parsed once per spelling.

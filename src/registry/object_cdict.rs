@@ -13,12 +13,14 @@ use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, Exception, PyError, Result};
 use crate::hpy::values::{close, int_arg, type_name, unicode};
+use crate::registry::lookup_cache::VERSION;
 use crate::registry::{file_of, module_of_file};
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext, HPy_NULL};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// One entry: a C function of a signature, and the family it runs in.
@@ -76,9 +78,7 @@ pub unsafe fn text_arg(s: *const c_char, call: &str, what: &str) -> Result<Strin
     }
     // SAFETY: non-null, so NUL-terminated (the caller's contract).
     let c = unsafe { CStr::from_ptr(s) };
-    c.to_str()
-        .map(str::to_owned)
-        .map_err(|_| Error::new(Exception::ValueError, format!("{call}: {what} is not UTF-8")))
+    c.to_str().map(str::to_owned).map_err(|_| Error::new(Exception::ValueError, format!("{call}: {what} is not UTF-8")))
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -109,7 +109,10 @@ unsafe fn set(
         Error::new(PyError::SignatureSyntaxError, format!("{CALL}: entry '{name}' signature \"{text}\": {e}"))
     })?;
     if function.is_null() {
-        return Err(Error::new(Exception::ValueError, format!("{CALL}: entry '{name}' \"{sig}\": the function is NULL")));
+        return Err(Error::new(
+            Exception::ValueError,
+            format!("{CALL}: entry '{name}' \"{sig}\": the function is NULL"),
+        ));
     }
     let home = if home.is_null() { ctx } else { home };
     // SAFETY: `home` is the caller's home context or `ctx`, both live.
@@ -142,7 +145,7 @@ unsafe fn set(
     let implementation = add_implementation(imp);
     let family = family.to_string();
     // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
-    unsafe {
+    let set = unsafe {
         call_python(
             ctx,
             c"_set_entry",
@@ -158,11 +161,12 @@ unsafe fn set(
                 Value::OptStr(refused.as_deref()),
             ],
         )
-    }
-    .map(|r| {
-        // SAFETY: `r` is a new handle of `ctx`.
-        unsafe { close(ctx, r) }
-    })
+    };
+    // After `__cdict__` changed: an answer cached by a lookup that began before is stale now
+    // (`lookup_cache`).
+    VERSION.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: `r` is a new handle of `ctx`.
+    set.map(|r| unsafe { close(ctx, r) })
 }
 
 /// Lookup table number `n`.

@@ -3,9 +3,9 @@
 //! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
 
 use crate::hpy::error::Result;
+use crate::registry::cdict_lookup::cdict_lookup;
 use crate::registry::export::{export, export_api};
 use crate::registry::import::import_api;
-use crate::registry::cdict_lookup::cdict_lookup;
 use crate::registry::import_foreign::import_foreign;
 use crate::registry::object_cdict::cdict_set;
 use capsules::wire::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};

@@ -1,8 +1,9 @@
 /* duckpa: one of two independent providers of the "duck" __cdict__ entries (tests/test_cdict_lookup.py):
-   its type Point (cartesian x, y) answers for norm, scaled and tag through its type's __cdict__. */
+   its type Point (cartesian x, y) answers for norm, scaled and tag through its type's __cdict__,
+   declared in duckpa.toml's [[types]] and registered by the generated register_Point_cdict. */
 #include <math.h>
 #include <hpy.h>
-#include "hpybridge.h"
+#include "duckpa_export.h"
 
 typedef struct {
     double x, y;
@@ -11,7 +12,7 @@ HPyType_HELPERS(PointObject)
 
 static HPyGlobal point_type;
 
-static HPy new_point(HPyContext *ctx, double x, double y)
+HPy duckpa_point(HPyContext *ctx, double x, double y)
 {
     HPy type = HPyGlobal_Load(ctx, point_type);
     PointObject *p;
@@ -24,19 +25,19 @@ static HPy new_point(HPyContext *ctx, double x, double y)
     return h;
 }
 
-static double point_norm(HPyContext *ctx, HPy self)
+double duckpa_Point_norm(HPyContext *ctx, HPy self)
 {
     PointObject *p = PointObject_AsStruct(ctx, self);
     return hypot(p->x, p->y);
 }
 
-static HPy point_scaled(HPyContext *ctx, HPy self, double k)
+HPy duckpa_Point_scaled(HPyContext *ctx, HPy self, double k)
 {
     PointObject *p = PointObject_AsStruct(ctx, self);
-    return new_point(ctx, p->x * k, p->y * k);
+    return duckpa_point(ctx, p->x * k, p->y * k);
 }
 
-static long point_tag(long v) { return v + 1000; }
+long duckpa_Point_tag(long v) { return v + 1000; }
 
 static HPyDef *point_defines[] = {NULL};
 static HPyType_Spec point_spec = {
@@ -54,7 +55,7 @@ static HPy make_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     double x, y;
     if (!HPyArg_Parse(ctx, NULL, args, n, "dd", &x, &y))
         return HPy_NULL;
-    return new_point(ctx, x, y);
+    return duckpa_point(ctx, x, y);
 }
 
 HPyDef_SLOT(exec, HPy_mod_exec)
@@ -66,11 +67,9 @@ static int exec_impl(HPyContext *ctx, HPy module)
     HPyGlobal_Store(ctx, &point_type, type);
     int rc = HPy_SetAttr_s(ctx, module, "Point", type);
     if (rc == 0)
-        rc = HPyBridge_CDictSet(ctx, type, "norm", "double (HPyContext *ctx, HPy self)", (void *)point_norm);
+        rc = register_Point_cdict(ctx, type);
     if (rc == 0)
-        rc = HPyBridge_CDictSet(ctx, type, "scaled", "HPy (HPyContext *, HPy, double)", (void *)point_scaled);
-    if (rc == 0)
-        rc = HPyBridge_CDictSet(ctx, type, "tag", "long (long)", (void *)point_tag);
+        rc = export_duckpa(ctx, module);
     HPy_Close(ctx, type);
     return rc;
 }

@@ -1,0 +1,236 @@
+//! The lookup cache: what `cdict_lookup` answered, per thread, for consumers whose handles name
+//! objects stably (CPython's universal and trace contexts: a handle is the object's address plus
+//! one), keyed by (consumer context, the object's type, the name's address, the signature's
+//! address), so that a repeated lookup costs a few loads and compares instead of attribute
+//! lookups and hashing (docs/cdict.md §7).
+//!
+//! An answer is cached only when it is the type's answer for every instance:
+//! - the type's instances cannot have a `__cdict__` of their own (`__dictoffset__` 0: no
+//!   instance `__dict__`);
+//! - the name and signature live in read-only memory of a loaded object (string literals, never
+//!   rewritten; extension modules are never unloaded), so their addresses name their contents;
+//! - the type is kept alive from then on (one reference, never released), so its address is never
+//!   another type's.
+//!
+//! The probe reads the type from the object header (the handle minus one is the object; its
+//! second word its type), as CPython's universal context does, after checking that layout once per
+//! context against `ctx_Type`.
+//!
+//! Every `cdict_set` bumps [`VERSION`]: an entry of an older version is stale, so any change to any
+//! `__cdict__` made through the runtime invalidates every cached answer at once (changes are rare;
+//! lookups are not). Each thread has its own cache, so lookups take no lock; this holds without the
+//! GIL too (free-threaded builds: not supported by HPy 0.9, nothing here relies on the GIL).
+
+use crate::crossing::family::{Family, Interpreter, Mode};
+use crate::hpy;
+use crate::hpy::values::close;
+use hpy_sys::{HPy, HPyContext};
+use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Bumped by every change of a `__cdict__` made through the runtime.
+pub static VERSION: AtomicU64 = AtomicU64::new(1);
+
+/// Contexts known to name objects stably (CPython universal and trace): at most these few exist.
+static STABLE_CONTEXTS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+/// Types kept alive because a cached answer names them.
+static KEPT: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+const SLOTS: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    ctx: usize,
+    ty: usize,
+    name: usize,
+    signature: usize,
+    version: u64,
+    code: usize,
+}
+
+const EMPTY: Slot = Slot { ctx: 0, ty: 0, name: 0, signature: 0, version: 0, code: 0 };
+
+thread_local! {
+    static CACHE: RefCell<[Slot; SLOTS]> = const { RefCell::new([EMPTY; SLOTS]) };
+}
+
+/// What a probe found: the answer, or where to put it once the lookup is made.
+pub enum Probe {
+    Hit(*const c_void),
+    /// Not cached; `Some` if the answer may be (the consumer's context names objects stably).
+    Miss(Option<Key>),
+}
+
+/// Where an answer goes: its key, and the version the lookup started from.
+pub struct Key {
+    slot: Slot,
+}
+
+fn index(ty: usize, name: usize, signature: usize) -> usize {
+    let h = (ty >> 4) ^ (name >> 2).wrapping_mul(31) ^ (signature >> 2).wrapping_mul(17);
+    (h ^ (h >> 7)) % SLOTS
+}
+
+/// Whether `ctx` names objects stably, learnt once per context.
+///
+/// # Safety
+/// `ctx` must be a live context.
+unsafe fn stable(ctx: *mut HPyContext) -> bool {
+    let c = ctx as usize;
+    if STABLE_CONTEXTS.iter().any(|s| s.load(Ordering::Relaxed) == c) {
+        return true;
+    }
+    // SAFETY: `ctx` is live (the caller's contract).
+    let family = unsafe { Family::of(ctx) };
+    let yes =
+        matches!(family, Family::Known { mode: Mode::Universal | Mode::Trace, interpreter: Interpreter::CPython }) && {
+            // The object header is what `raw_type` reads (not a build with extra header fields):
+            // checked on None against the context's own answer.
+            // SAFETY: `ctx` is a live CPython universal or trace context, whose handles are objects'
+            // addresses plus one; None lives forever; the type handle is closed at once.
+            unsafe {
+                let none = (*ctx).h_None;
+                let t = hpy!(ctx, ctx_Type, none);
+                close(ctx, t);
+                raw_type(none) == t._i as usize
+            }
+        };
+    if yes {
+        for s in &STABLE_CONTEXTS {
+            if s.compare_exchange(0, c, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                break;
+            }
+        }
+    }
+    yes
+}
+
+/// The handle of `obj`'s type, read from the object header: `ob_type`, after `ob_refcnt`.
+///
+/// # Safety
+/// `obj` must be a handle of a context that names objects stably (`stable`), of a live object.
+unsafe fn raw_type(obj: HPy) -> usize {
+    let object = (obj._i as usize - 1) as *const usize;
+    // SAFETY: `object` is a live object's address (the caller's contract), whose second word is
+    // its type's address; a type handle is its address plus one.
+    unsafe { *object.add(1) + 1 }
+}
+
+/// Looks `(ctx, type(obj), name, signature)` up in this thread's cache.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `obj` a live handle in it.
+pub unsafe fn probe(ctx: *mut HPyContext, obj: HPy, name: *const c_char, signature: *const c_char) -> Probe {
+    // SAFETY: `ctx` is valid for the current call.
+    if !unsafe { stable(ctx) } {
+        return Probe::Miss(None);
+    }
+    // SAFETY: `ctx` names objects stably, so `obj` is a live object's address plus one, with the
+    // object header `stable` checked.
+    let ty = unsafe { raw_type(obj) };
+    let version = VERSION.load(Ordering::Acquire);
+    let key = Slot { ctx: ctx as usize, ty, name: name as usize, signature: signature as usize, version, code: 0 };
+    let found = CACHE.with(|c| {
+        let s = c.borrow()[index(ty, key.name, key.signature)];
+        (s.ctx == key.ctx && s.ty == ty && s.name == key.name && s.signature == key.signature && s.version == version)
+            .then_some(s.code)
+    });
+    match found {
+        Some(code) => Probe::Hit(code as *const c_void),
+        None => Probe::Miss(Some(Key { slot: key })),
+    }
+}
+
+/// Caches `code` (NULL for "no such entry") as the answer for `key`, if the rules above allow.
+///
+/// # Safety
+/// `ctx` must be valid for the current call, the one `key` was probed with, and `obj` a live handle in it.
+pub unsafe fn fill(ctx: *mut HPyContext, obj: HPy, key: Key, code: *const c_void) {
+    let slot = Slot { code: code as usize, ..key.slot };
+    if !read_only(slot.name) || !read_only(slot.signature) {
+        return;
+    }
+    // SAFETY: `ctx` is valid and `obj` lives in it; handles made here are closed, but for the one
+    // that keeps the type alive, which is kept on purpose.
+    unsafe {
+        let t = hpy!(ctx, ctx_Type, obj);
+        if t.is_null() {
+            hpy!(ctx, ctx_Err_Clear);
+            return;
+        }
+        let offset = hpy!(ctx, ctx_GetAttr_s, t, c"__dictoffset__".as_ptr());
+        let no_dict = !offset.is_null() && hpy!(ctx, ctx_Long_AsSsize_t, offset) == 0;
+        close(ctx, offset);
+        hpy!(ctx, ctx_Err_Clear);
+        if !no_dict {
+            close(ctx, t);
+            return;
+        }
+        let mut kept = KEPT.lock();
+        if !kept.get_or_insert_with(HashSet::new).insert(t._i as usize) {
+            close(ctx, t); // already kept
+        }
+    }
+    CACHE.with(|c| c.borrow_mut()[index(slot.ty, slot.name, slot.signature)] = slot);
+}
+
+/// Whether `addr` lies in a read-only loaded segment of an object the dynamic linker knows.
+fn read_only(addr: usize) -> bool {
+    struct Search {
+        addr: usize,
+        found: Option<bool>,
+    }
+    unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: libc::size_t, data: *mut c_void) -> c_int {
+        // SAFETY: `data` is the `Search` passed below; `info` describes one loaded object, whose
+        // `dlpi_phnum` program headers are at `dlpi_phdr`.
+        unsafe {
+            let search = &mut *data.cast::<Search>();
+            let info = &*info;
+            for i in 0..usize::from(info.dlpi_phnum) {
+                let ph = &*info.dlpi_phdr.add(i);
+                if ph.p_type != libc::PT_LOAD {
+                    continue;
+                }
+                let start = info.dlpi_addr as usize + ph.p_vaddr as usize;
+                if (start..start + ph.p_memsz as usize).contains(&search.addr) {
+                    search.found = Some(ph.p_flags & libc::PF_W == 0);
+                    return 1;
+                }
+            }
+        }
+        0
+    }
+    let mut search = Search { addr, found: None };
+    // SAFETY: `visit` only reads the headers it is given and writes `search`, which outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&mut search as *mut Search).cast()) };
+    search.found == Some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static LITERAL: &[u8] = b"double (HPyContext *, HPy)\0";
+
+    #[test]
+    fn literals_are_read_only_and_stack_or_heap_buffers_are_not() {
+        assert!(read_only(LITERAL.as_ptr() as usize));
+        let on_stack = *b"norm\0";
+        assert!(!read_only(on_stack.as_ptr() as usize));
+        let on_heap = Box::new(*b"norm\0");
+        assert!(!read_only(on_heap.as_ptr() as usize));
+        static mut WRITABLE: [u8; 5] = *b"norm\0";
+        assert!(!read_only(std::ptr::addr_of!(WRITABLE) as usize));
+    }
+
+    #[test]
+    fn slots_spread() {
+        let a = index(0x7f00_0000_1000, 0x5555_0000_2000, 0x5555_0000_2010);
+        let b = index(0x7f00_0000_1400, 0x5555_0000_2000, 0x5555_0000_2010);
+        assert!(a < SLOTS && b < SLOTS && a != b);
+    }
+}
