@@ -723,6 +723,105 @@ in debug mode the stub converts through debug mode's `ctx_AsPyObject`/`ctx_FromP
 
 
 # ---------------------------------------------------------------------------------------------
+# The cached C-level __cdict__ lookup
+
+# Within this many nanoseconds of a plain indirect call: the target of issue 9.
+LOOKUP_TARGET_NS = 2.0
+
+_LOOKUP_CHILD = _CHILD_COMMON + r"""
+try:
+    import hpybridge
+    m = hpybridge.load_extension("benchlookup", cfg["path"], mode="universal")
+    obj = m.make()
+    for which in (0, 1):
+        m.time(which, obj, cfg["warm"])
+    if cfg["kind"] == "callgrind":
+        if not m.callgrind_support():
+            raise RuntimeError("benchlookup was built without <valgrind/callgrind.h>: no counts")
+        for which in (0, 1):
+            m.time(which, obj, cfg["calls"])
+    else:
+        measure([("direct", "inc"), ("lookup", "inc")], lambda key, n: m.time(key[0] == "lookup", obj, n))
+except Exception as e:
+    out["error"] = "%s: %s" % (type(e).__name__, e)
+result()
+"""
+
+
+def time_lookup(reps, callgrind=True, workdir=None):
+    """The lookup section on CPython: {"ns": {...}, "ir": {...}} or {"error": ...}."""
+    try:
+        path = devel.compile_extension("benchlookup", [os.path.join(HERE, "benchlookup.c")],
+                                       include_dirs=[HERE, hpybridge.get_include()])
+    except devel.BuildError as e:
+        return {"error": str(e)}
+    cfg = {"path": devel.copy_for_mode(path, "universal"), "kind": "time", "warm": WARM_CALLS,
+           "calls": CALLGRIND_CALLS, "target_ns": TARGET_NS, "reps": reps}
+    argv = [sys.executable, "-c", _LOOKUP_CHILD]
+
+    def child(cfg, prefix=()):
+        proc = subprocess.run([*prefix, *argv, json.dumps(cfg)], capture_output=True, text=True,
+                              env=child_env(None), timeout=900)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if not lines:
+            tail = " | ".join(proc.stderr.strip().splitlines()[-12:])
+            return {"error": "exit status %d: %s" % (proc.returncode, tail)}
+        return json.loads(lines[-1][len("RESULT "):])
+
+    r = child(cfg)
+    if "error" in r or not callgrind:
+        return r
+    workdir = workdir or tempfile.mkdtemp(prefix="hpybridge-bench-")
+    out_file = os.path.join(workdir, "cg-lookup.out")
+    c = child(dict(cfg, kind="callgrind"), ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file,
+                                            "--dump-instr=no", "--collect-atstart=no"])
+    if "error" in c:
+        r["ir_error"] = c["error"]
+        return r
+    ir = {}
+    # In dump order: the warm-up's dumps come first, the measured loops' last.
+    dumps = sorted((int(d.rsplit(".", 1)[1]), d) for d in glob.glob(out_file + ".*") if d.rsplit(".", 1)[1].isdigit())
+    for _, dump in dumps:
+        with open(dump) as f:
+            trigger = next((line for line in f if line.startswith("desc: Trigger:")), "")
+        for which in ("direct", "lookup"):
+            if re.search(r"\bbenchlookup_loop_%s\b" % which, trigger):
+                ir[which] = (read_profile(dump)[2] or 0) / CALLGRIND_CALLS
+    if set(ir) != {"direct", "lookup"}:
+        r["ir_error"] = "callgrind wrote no dump for both loops (found: %s)" % ", ".join(sorted(ir))
+    else:
+        r["ir"] = ir
+    return r
+
+
+def lookup_rows(r):
+    lines = ["| loop (universal consumer, CPython) | ns/call | Ir/call |", "|---|---:|---:|"]
+    if "ns" not in r:
+        return lines + ["| not measured: %s |  |  |" % r.get("error", "?")[:300]]
+    ir = r.get("ir", {})
+    for which, label in (("direct", "plain indirect call of `inc`"),
+                         ("lookup", "`HPyBridge_CDictLookup` (cached) + call of `inc`")):
+        lines.append("| %s | %.2f | %s |" % (label, r["ns"][which + "/inc"],
+                                              "%.1f" % ir[which] if which in ir else r.get("ir_error", "")[:100]))
+    added = r["ns"]["lookup/inc"] - r["ns"]["direct/inc"]
+    lines += ["", "A cached lookup adds %.2f ns%s per call (target: within %.0f ns of the plain call: %s)." % (
+        added, " and %.0f instructions" % (ir["lookup"] - ir["direct"]) if ir else "", LOOKUP_TARGET_NS,
+        "met" if added <= LOOKUP_TARGET_NS else "not met")]
+    return lines
+
+
+LOOKUP_METHOD = """\
+Method: `benchlookup` (benchmarks/benchlookup.c), an HPy universal extension, defines a type whose
+`__cdict__` entry `inc`, `double (HPyContext *, HPy, double)`, it registers with
+`HPyBridge_CDictSet`, and calls it in a C loop on an instance: through a function pointer read from
+volatile memory (the plain indirect call), and after `HPyBridge_CDictLookup(ctx, obj, "inc", ...)`
+on every iteration (answered from the runtime's per-thread lookup cache after the first). Same
+process, loops timed in C, calls calibrated to >= 25 ms per repetition, best of %(reps)d;
+instructions by callgrind over %(calls)s calls.
+"""
+
+
+# ---------------------------------------------------------------------------------------------
 # Rust (PyO3) consumers
 
 # benchrs (benchmarks/benchrs, PyO3) calls ident, inc and mix through the generated Rust module's
@@ -1168,6 +1267,10 @@ def main():
         cdict = cdictbench.measure(python, child_env(None), args.reps, not args.no_callgrind
                                    and shutil.which("valgrind") is not None)
         print("\n".join(cdictbench.report(cdict, "time")), flush=True)
+    lookup = {}
+    if not args.only or args.only in "lookup":
+        lookup = time_lookup(args.reps, callgrind=not args.no_callgrind, workdir=args.keep)
+        print("  %-9s %-32s %s" % ("time", "cdict lookup", "  ".join(lookup_rows(lookup)[2:4])), flush=True)
 
     pypy = {}
     have_pypy = args.pypy and os.path.exists(PYPY)
@@ -1396,6 +1499,12 @@ def main():
             md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
         md += ["", cdictbench.METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps,
                                         "calls": format(cdictbench.CALLGRIND_CALLS, ",")}]
+    if lookup:
+        md += ["", "## Cached `__cdict__` lookup", "",
+               "A C consumer in universal mode looks an entry of an object's type up by name and signature before "
+               "every call, against a plain indirect call of the same function, in the same process (CPython):", ""]
+        md += lookup_rows(lookup)
+        md += ["", LOOKUP_METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     md += ["", METHOD % {"reps": args.reps, "calls": format(CALLGRIND_CALLS, ",")}]
     if pypy:
         md += [PYPY_METHOD % {"calls": format(PYPY_CALLGRIND_CALLS, ",")}]

@@ -1,8 +1,9 @@
-//! The lookup cache: what `cdict_lookup` answered, per thread, for consumers whose handles name
+//! The lookup cache: what `cdict_lookup` answered, for consumers whose handles name
 //! objects stably (CPython's universal and trace contexts: a handle is the object's address plus
 //! one), keyed by (consumer context, the object's type, the name's address, the signature's
 //! address), so that a repeated lookup costs a few loads and compares instead of attribute
-//! lookups and hashing (docs/cdict.md §7).
+//! lookups and hashing (docs/cdict.md §7). 64 cells, direct-mapped by a hash of the key, each under a
+//! sequence lock, shared by all threads.
 //!
 //! An answer is cached only when it is the type's answer for every instance:
 //! - the type's instances cannot have a `__cdict__` of their own (`__dictoffset__` 0: no
@@ -18,18 +19,18 @@
 //!
 //! Every `cdict_set` bumps [`VERSION`]: an entry of an older version is stale, so any change to any
 //! `__cdict__` made through the runtime invalidates every cached answer at once (changes are rare;
-//! lookups are not). Each thread has its own cache, so lookups take no lock; this holds without the
-//! GIL too (free-threaded builds: not supported by HPy 0.9, nothing here relies on the GIL).
+//! lookups are not). Lookups take no lock; readers and writers of a cell synchronise through its
+//! sequence number, so this holds without the GIL too (free-threaded builds: not supported by HPy
+//! 0.9; nothing here relies on the GIL, though the `__cdict__` mappings, Python objects, do).
 
 use crate::crossing::family::{Family, Interpreter, Mode};
 use crate::hpy;
 use crate::hpy::values::close;
 use hpy_sys::{HPy, HPyContext};
 use parking_lot::Mutex;
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 
 /// Bumped by every change of a `__cdict__` made through the runtime.
 pub static VERSION: AtomicU64 = AtomicU64::new(1);
@@ -42,6 +43,19 @@ static KEPT: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
 
 const SLOTS: usize = 64;
 
+/// One cached answer, written under a sequence lock: `seq` is odd while a writer fills the slot, and
+/// changes with every write, so a reader that sees the same even `seq` before and after reading the
+/// fields read one answer whole.
+struct Cell {
+    seq: AtomicU64,
+    ctx: AtomicUsize,
+    ty: AtomicUsize,
+    name: AtomicUsize,
+    signature: AtomicUsize,
+    version: AtomicU64,
+    code: AtomicUsize,
+}
+
 #[derive(Clone, Copy)]
 struct Slot {
     ctx: usize,
@@ -52,10 +66,49 @@ struct Slot {
     code: usize,
 }
 
-const EMPTY: Slot = Slot { ctx: 0, ty: 0, name: 0, signature: 0, version: 0, code: 0 };
+#[allow(clippy::declare_interior_mutable_const)] // only to initialise `CACHE`
+const EMPTY: Cell = Cell {
+    seq: AtomicU64::new(0),
+    ctx: AtomicUsize::new(0),
+    ty: AtomicUsize::new(0),
+    name: AtomicUsize::new(0),
+    signature: AtomicUsize::new(0),
+    version: AtomicU64::new(0),
+    code: AtomicUsize::new(0),
+};
 
-thread_local! {
-    static CACHE: RefCell<[Slot; SLOTS]> = const { RefCell::new([EMPTY; SLOTS]) };
+/// The process's cache, shared by all threads (the sequence locks make it safe without the GIL).
+static CACHE: [Cell; SLOTS] = [EMPTY; SLOTS];
+
+impl Cell {
+    /// The answer this cell holds for `key`, if it holds one (of `key`'s version).
+    fn read(&self, key: &Slot) -> Option<usize> {
+        let seq = self.seq.load(Ordering::Acquire);
+        let hit = self.ctx.load(Ordering::Relaxed) == key.ctx
+            && self.ty.load(Ordering::Relaxed) == key.ty
+            && self.name.load(Ordering::Relaxed) == key.name
+            && self.signature.load(Ordering::Relaxed) == key.signature
+            && self.version.load(Ordering::Relaxed) == key.version;
+        let code = self.code.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        (hit && seq & 1 == 0 && self.seq.load(Ordering::Relaxed) == seq).then_some(code)
+    }
+
+    /// Stores `slot`, unless another thread is writing this cell (then the answer is not cached).
+    fn write(&self, slot: &Slot) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1 || self.seq.compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return;
+        }
+        fence(Ordering::Release);
+        self.ctx.store(slot.ctx, Ordering::Relaxed);
+        self.ty.store(slot.ty, Ordering::Relaxed);
+        self.name.store(slot.name, Ordering::Relaxed);
+        self.signature.store(slot.signature, Ordering::Relaxed);
+        self.version.store(slot.version, Ordering::Relaxed);
+        self.code.store(slot.code, Ordering::Relaxed);
+        self.seq.store(seq + 2, Ordering::Release);
+    }
 }
 
 /// What a probe found: the answer, or where to put it once the lookup is made.
@@ -71,8 +124,9 @@ pub struct Key {
 }
 
 fn index(ty: usize, name: usize, signature: usize) -> usize {
-    let h = (ty >> 4) ^ (name >> 2).wrapping_mul(31) ^ (signature >> 2).wrapping_mul(17);
-    (h ^ (h >> 7)) % SLOTS
+    // Fibonacci hashing: the top bits of the product spread keys that differ anywhere.
+    let x = (ty ^ name.rotate_left(21) ^ signature.rotate_left(42)) as u64;
+    (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
 /// Whether `ctx` names objects stably, learnt once per context.
@@ -81,7 +135,8 @@ fn index(ty: usize, name: usize, signature: usize) -> usize {
 /// `ctx` must be a live context.
 unsafe fn stable(ctx: *mut HPyContext) -> bool {
     let c = ctx as usize;
-    if STABLE_CONTEXTS.iter().any(|s| s.load(Ordering::Relaxed) == c) {
+    if STABLE_CONTEXTS[0].load(Ordering::Relaxed) == c || STABLE_CONTEXTS.iter().any(|s| s.load(Ordering::Relaxed) == c)
+    {
         return true;
     }
     // SAFETY: `ctx` is live (the caller's contract).
@@ -134,11 +189,7 @@ pub unsafe fn probe(ctx: *mut HPyContext, obj: HPy, name: *const c_char, signatu
     let ty = unsafe { raw_type(obj) };
     let version = VERSION.load(Ordering::Acquire);
     let key = Slot { ctx: ctx as usize, ty, name: name as usize, signature: signature as usize, version, code: 0 };
-    let found = CACHE.with(|c| {
-        let s = c.borrow()[index(ty, key.name, key.signature)];
-        (s.ctx == key.ctx && s.ty == ty && s.name == key.name && s.signature == key.signature && s.version == version)
-            .then_some(s.code)
-    });
+    let found = CACHE[index(ty, key.name, key.signature)].read(&key);
     match found {
         Some(code) => Probe::Hit(code as *const c_void),
         None => Probe::Miss(Some(Key { slot: key })),
@@ -175,7 +226,7 @@ pub unsafe fn fill(ctx: *mut HPyContext, obj: HPy, key: Key, code: *const c_void
             close(ctx, t); // already kept
         }
     }
-    CACHE.with(|c| c.borrow_mut()[index(slot.ty, slot.name, slot.signature)] = slot);
+    CACHE[index(slot.ty, slot.name, slot.signature)].write(&slot);
 }
 
 /// Whether `addr` lies in a read-only loaded segment of an object the dynamic linker knows.
