@@ -757,24 +757,12 @@ def time_lookup(reps, callgrind=True, workdir=None):
         return {"error": str(e)}
     cfg = {"path": devel.copy_for_mode(path, "universal"), "kind": "time", "warm": WARM_CALLS,
            "calls": CALLGRIND_CALLS, "target_ns": TARGET_NS, "reps": reps}
-    argv = [sys.executable, "-c", _LOOKUP_CHILD]
-
-    def child(cfg, prefix=()):
-        proc = subprocess.run([*prefix, *argv, json.dumps(cfg)], capture_output=True, text=True,
-                              env=child_env(None), timeout=900)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        if not lines:
-            tail = " | ".join(proc.stderr.strip().splitlines()[-12:])
-            return {"error": "exit status %d: %s" % (proc.returncode, tail)}
-        return json.loads(lines[-1][len("RESULT "):])
-
-    r = child(cfg)
+    r = run_measuring(_LOOKUP_CHILD, cfg, sys.executable, timeout=900)
     if "error" in r or not callgrind:
         return r
     workdir = workdir or tempfile.mkdtemp(prefix="hpybridge-bench-")
     out_file = os.path.join(workdir, "cg-lookup.out")
-    c = child(dict(cfg, kind="callgrind"), ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file,
-                                            "--dump-instr=no", "--collect-atstart=no"])
+    c = run_measuring(_LOOKUP_CHILD, dict(cfg, kind="callgrind"), sys.executable, out_file=out_file, timeout=900)
     if "error" in c:
         r["ir_error"] = c["error"]
         return r
