@@ -92,6 +92,7 @@ r["set_errors"] = [outcome(duckcons.set_norm, 1, NORM), outcome(duckcons.set_nor
                    outcome(duckcons.set_raw, d, "1x", "void (void)", 0),
                    outcome(duckcons.set_raw, d, "x", "void (", 0), outcome(duckcons.set_raw, d, "x", "void (void)", 1),
                    outcome(duckcons.set_norm, duckpa, NORM), duckcons.norm(duckpa)]
+r["null"] = [outcome(duckcons.with_null, False), outcome(duckcons.with_null, True)]
 cd = type(P).__cdict__
 def store():
     cd["x"] = 1
@@ -131,6 +132,8 @@ def test_misses_dynamic_entries_and_invalidation(ducks, mode):
     assert se[5] == ["TypeError", "HPyBridge_CDictSet(): module 'duckpa' already has a __cdict__ of another kind "
                      "(ModuleCDict)"]
     assert se[6] is None
+    null = "HPyBridge_CDictLookup() or HPyBridge_CDictSet(): obj is HPy_NULL"
+    assert r["null"] == [["SystemError", null], ["SystemError", null]]
     assert r["readonly"][:3] == ["TypeError", True, 3]
     assert r["readonly"][3] == "<hpybridge __cdict__ of Point: norm, scaled, tag>"
 

@@ -9,7 +9,7 @@ use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
 use crate::hpy;
 use crate::hpy::boundary::boundary;
-use crate::hpy::error::{Error, PyError, Result};
+use crate::hpy::error::{Error, Exception, PyError, Result};
 use crate::hpy::values::close;
 use crate::registry::lookup_cache::{fill, probe, Probe};
 use crate::registry::object_cdict::{table, text_arg, ENTRIES, PLANS};
@@ -37,7 +37,7 @@ pub unsafe extern "C" fn cdict_lookup(
 ) -> *const c_void {
     // SAFETY: the caller's contract is `probe`'s, `lookup`'s and `fill`'s.
     unsafe {
-        boundary(ctx, || match probe(ctx, obj, name, signature) {
+        boundary(ctx, || match probe_handle(obj).map(|()| probe(ctx, obj, name, signature))? {
             Probe::Hit(code) => Ok(code),
             Probe::Miss(key) => {
                 let code = lookup(ctx, obj, name, signature)?;
@@ -48,6 +48,17 @@ pub unsafe extern "C" fn cdict_lookup(
             }
         })
     }
+}
+
+/// A `SystemError` for `HPy_NULL` (a consumer's bug: there is no object to ask).
+pub fn probe_handle(obj: HPy) -> Result<()> {
+    if obj.is_null() {
+        return Err(Error::new(
+            Exception::SystemError,
+            "HPyBridge_CDictLookup() or HPyBridge_CDictSet(): obj is HPy_NULL",
+        ));
+    }
+    Ok(())
 }
 
 /// The canonical spelling of `text`, parsed once per spelling.

@@ -13,6 +13,7 @@ use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, Exception, PyError, Result};
 use crate::hpy::values::{close, int_arg, type_name, unicode};
+use crate::registry::cdict_lookup::probe_handle;
 use crate::registry::lookup_cache::VERSION;
 use crate::registry::{file_of, module_of_file};
 use capsules::signature::Signature;
@@ -100,6 +101,7 @@ unsafe fn set(
     home: *mut HPyContext,
 ) -> Result<()> {
     const CALL: &str = "HPyBridge_CDictSet()";
+    probe_handle(obj)?;
     // SAFETY: the caller's contract.
     let (name, text) = unsafe { (text_arg(name, CALL, "the name")?, text_arg(signature, CALL, "the signature")?) };
     if !is_identifier(&name) {

@@ -97,6 +97,20 @@ static HPy lookup_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     return HPyLong_FromUnsignedLongLong(ctx, (unsigned long long)(size_t)f);
 }
 
+/* with_null(set): HPyBridge_CDictLookup (set false) or HPyBridge_CDictSet (true) of HPy_NULL. */
+HPyDef_METH(with_null, "with_null", HPyFunc_O)
+static HPy with_null_impl(HPyContext *ctx, HPy self, HPy set)
+{
+    (void)self;
+    if (HPy_IsTrue(ctx, set)) {
+        if (HPyBridge_CDictSet(ctx, HPy_NULL, "norm", NORM_SIG, (void *)with_null_impl) < 0)
+            return HPy_NULL;
+    } else if (HPyBridge_CDictLookup(ctx, HPy_NULL, "norm", NORM_SIG) == NULL && HPyErr_Occurred(ctx)) {
+        return HPy_NULL;
+    }
+    return HPy_Dup(ctx, ctx->h_None);
+}
+
 static double own_norm(HPyContext *ctx, HPy self)
 {
     (void)ctx;
@@ -158,7 +172,7 @@ static HPy norm_loop_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     return HPyFloat_FromDouble(ctx, sum);
 }
 
-static HPyDef *module_defines[] = {&norm, &total, &scaled, &tag, &lookup, &set_norm, &set_raw, &norm_loop, NULL};
+static HPyDef *module_defines[] = {&norm, &total, &scaled, &tag, &lookup, &set_norm, &set_raw, &norm_loop, &with_null, NULL};
 static HPyModuleDef moduledef = {.doc = "a consumer of the duck entries that knows no provider",
                                  .defines = module_defines};
 HPy_MODINIT(duckcons, moduledef)
