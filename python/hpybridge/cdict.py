@@ -109,14 +109,15 @@ class ObjectCDict(Mapping):
         self._owner = owner
         self._table = table
         self._raw = raw
-        self._entries: dict[str, CFunction] = {}
+        self._entries: dict[str, Any] = {}
 
-    def __getitem__(self, name: str) -> CFunction:
+    def __getitem__(self, name: str) -> Any:
         entry = self._entries.get(name)
         if entry is None:
             implementations = self._raw[name]
             doc = "%s.%s: %s" % (self._owner, name, "; ".join(i.signature for i, _ in implementations))
-            entry = self._entries[name] = CFunction._make("%s.%s" % (self._owner, name), implementations, doc)
+            entry = self._entries[name] = _runtime().cdict_function(
+                "%s.%s" % (self._owner, name), tuple(index for _, index in implementations), doc)
         return entry
 
     def __iter__(self) -> Iterator[str]:
