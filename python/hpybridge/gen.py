@@ -276,6 +276,29 @@ def _fallback_form(canonical):
         return None, str(e)
 
 
+def _entry_name(where, entry, keys, seen, i, kind, scope):
+    """One [[...]] entry's keys and its name, a C identifier unique in `scope` (`seen` maps names
+    to their index and gets this one, `i`); returns (where, with the name, name)."""
+    if isinstance(entry.get("name"), str):
+        where += " %r" % entry["name"]
+    _check_keys(where, entry, keys, ("name", "signature"))
+    name = _identifier(where, "name", _string(where, entry, "name"), "the %s's name" % kind)
+    if name in seen:
+        raise SpecError("%s: name: expected a name unique in the %s, found %r again (it is %s #%d)"
+                        % (where, scope, name, kind, seen[name] + 1))
+    seen[name] = i
+    return where, name
+
+
+def _entry_signature(where, entry, parse, syntax_error):
+    """(signature as written, canonical signature) of a [[...]] entry; SpecError if malformed."""
+    signature = _string(where, entry, "signature")
+    try:
+        return signature, parse(signature)
+    except syntax_error as e:
+        raise SpecError("%s: signature: %s" % (where, e)) from None
+
+
 def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Reads and checks the spec at `path`; returns a `Spec` or raises `SpecError`."""
     label = str(path)
@@ -329,23 +352,12 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     functions, seen = [], {}
     previous = None  # (since, function name) of the entry before
     for i, entry in enumerate(entries):
-        where = "%s: [[functions]] #%d" % (label, i + 1)
-        if isinstance(entry.get("name"), str):
-            where += " %r" % entry["name"]
-        _check_keys(where, entry, _FUNCTION_KEYS, ("name", "signature"))
-        fname = _identifier(where, "name", _string(where, entry, "name"), "the function's name")
-        if fname in seen:
-            raise SpecError("%s: name: expected a name unique in the API, found %r again (it is function #%d)"
-                            % (where, fname, seen[fname] + 1))
+        where, fname = _entry_name("%s: [[functions]] #%d" % (label, i + 1), entry, _FUNCTION_KEYS, seen, i,
+                                   "function", "API")
         if fname in ("API", "export_table", "export_slots"):
             raise SpecError("%s: name: %r would clash with the generated identifier %s_%s; expected another name"
                             % (where, fname, name, fname))
-        seen[fname] = i
-        signature = _string(where, entry, "signature")
-        try:
-            canonical = parse(signature)
-        except SignatureSyntaxError as e:
-            raise SpecError("%s: signature: %s" % (where, e)) from None
+        signature, canonical = _entry_signature(where, entry, parse, SignatureSyntaxError)
         since_text = _version_string(where, entry, "since", "%d.%d" % (major, minor), "%d.0" % major)
         since = _version(where, "since", since_text, "%d.0" % major)
         if since[0] != major:
@@ -389,20 +401,8 @@ def _load_types(label, api, tables, parse, SignatureSyntaxError):
                             % (where, _found(entries)))
         made, names = [], {}
         for j, entry in enumerate(entries):
-            ewhere = "%s entry #%d" % (where, j + 1)
-            if isinstance(entry.get("name"), str):
-                ewhere += " %r" % entry["name"]
-            _check_keys(ewhere, entry, _ENTRY_KEYS, ("name", "signature"))
-            ename = _identifier(ewhere, "name", _string(ewhere, entry, "name"), "the entry's name")
-            if ename in names:
-                raise SpecError("%s: name: expected a name unique in the type, found %r again (it is entry #%d)"
-                                % (ewhere, ename, names[ename] + 1))
-            names[ename] = j
-            signature = _string(ewhere, entry, "signature")
-            try:
-                canonical = parse(signature)
-            except SignatureSyntaxError as e:
-                raise SpecError("%s: signature: %s" % (ewhere, e)) from None
+            ewhere, ename = _entry_name("%s entry #%d" % (where, j + 1), entry, _ENTRY_KEYS, names, j, "entry", "type")
+            signature, canonical = _entry_signature(ewhere, entry, parse, SignatureSyntaxError)
             ret, args = _c_parts(signature, canonical, parse)
             made.append(Entry(ename, signature, parse(signature, keep_const=True), _doc(ewhere, entry), ret, args))
         types.append(TypeDecl(tname, _doc(where, table), tuple(made)))
@@ -469,20 +469,9 @@ def _load_foreign(label, data):
     parse, SignatureSyntaxError = _parse_signature()
     functions, seen = [], {}
     for i, entry in enumerate(entries):
-        where = "%s: [[functions]] #%d" % (label, i + 1)
-        if isinstance(entry.get("name"), str):
-            where += " %r" % entry["name"]
-        _check_keys(where, entry, _FOREIGN_FUNCTION_KEYS, ("name", "signature"))
-        fname = _identifier(where, "name", _string(where, entry, "name"), "the function's name")
-        if fname in seen:
-            raise SpecError("%s: name: expected a name unique in the table, found %r again (it is function #%d)"
-                            % (where, fname, seen[fname] + 1))
-        seen[fname] = i
-        signature = _string(where, entry, "signature")
-        try:
-            canonical = parse(signature)
-        except SignatureSyntaxError as e:
-            raise SpecError("%s: signature: %s" % (where, e)) from None
+        where, fname = _entry_name("%s: [[functions]] #%d" % (label, i + 1), entry, _FOREIGN_FUNCTION_KEYS, seen, i,
+                                   "function", "table")
+        signature, canonical = _entry_signature(where, entry, parse, SignatureSyntaxError)
         try:
             form = hpybridge.foreign_signature(canonical)
         except ValueError as e:
