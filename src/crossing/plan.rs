@@ -130,9 +130,9 @@ impl CallPlans {
                 ctx_args,
                 handle_args,
                 returns_handle: sig.returns_handle(),
-                consumer_is_cpython_debug,
             });
-            let code = t.intercept(sig, translate, (&*plan as *const CrossPlan).cast());
+            let handler = if consumer_is_cpython_debug { translate::<true> } else { translate::<false> };
+            let code = t.intercept(sig, handler, (&*plan as *const CrossPlan).cast());
             self.translating.push(plan);
             code
         }

@@ -4,9 +4,10 @@
 //! family that is valid for this call, and handles of that context; its handle result must come
 //! back as a handle of the consumer's context. Everything else passes untouched.
 
-use crate::crossing::entry::{enter, ValidAfterCall};
+use crate::crossing::entry::enter;
 use crate::crossing::family::Entry;
 use crate::crossing::transfer::Transfer;
+use crate::hpy;
 use crate::hpy::boundary::call_failed;
 use crate::hpy::values::close;
 use hpy_sys::{HPy, HPyContext};
@@ -28,9 +29,6 @@ pub struct CrossPlan {
     pub ctx_args: Box<[usize]>,
     pub handle_args: Box<[usize]>,
     pub returns_handle: bool,
-    /// The consumer runs in CPython's debug mode: while it waits for this call, its context is a
-    /// debug context known to be valid (see `entry::enter`).
-    pub consumer_is_cpython_debug: bool,
 }
 
 // SAFETY: a plan is immutable after construction; its pointers are process-lifetime functions
@@ -44,14 +42,17 @@ const MAX_HANDLES: usize = trampolines::MAX_ARGS;
 
 /// The `trampolines::Handler` of every translating trampoline; `data` is its `CrossPlan`. It runs
 /// below C frames: a panic is caught (at no cost on the normal path) and fails the call.
+/// `DEBUG_CONSUMER`: the consumer runs in CPython's debug mode (a handler of its own, so that other
+/// consumers' calls pay nothing for it): while it waits for this call its context is a debug context
+/// known to be valid (see `entry::enter`), and it is marked valid again when the provider returns.
 ///
 /// # Safety
 /// `data` is the trampoline's plan, `call` a call of its signature with a valid context.
-pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
+pub unsafe fn translate<const DEBUG_CONSUMER: bool>(call: &mut dyn Call, data: *const c_void) {
     // SAFETY: `data` is this trampoline's plan, which lives as long as the trampoline.
     let plan = unsafe { &*data.cast::<CrossPlan>() };
     // SAFETY: the caller's contract.
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { dispatch(call, plan) })) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| unsafe { dispatch::<DEBUG_CONSUMER>(call, plan) })) {
         // SAFETY: the consumer's context is valid for this call.
         unsafe { call_failed(call, plan.ctx_args[0], panic) };
     }
@@ -61,14 +62,16 @@ pub unsafe fn translate(call: &mut dyn Call, data: *const c_void) {
 ///
 /// # Safety
 /// As `translate`.
-unsafe fn dispatch(call: &mut dyn Call, plan: &CrossPlan) {
+unsafe fn dispatch<const DEBUG_CONSUMER: bool>(call: &mut dyn Call, plan: &CrossPlan) {
     let consumer = call.arg(plan.ctx_args[0]) as *mut HPyContext;
     // A debug consumer's context is valid while it waits: nested entries into debug mode may use it.
-    let waiting = if plan.consumer_is_cpython_debug { consumer } else { std::ptr::null_mut() };
+    let waiting = if DEBUG_CONSUMER { consumer } else { std::ptr::null_mut() };
     // SAFETY: `plan.home` is the provider's home context, of the family `plan.entry` is for,
     // `waiting` null or the consumer's valid debug context, and the consumer (a caller of HPy
     // functions) holds the GIL; `cross` gets a context valid now.
-    unsafe { enter(plan.entry, plan.home, waiting, |provider| cross(call, plan, consumer, provider)) };
+    unsafe {
+        enter(plan.entry, plan.home, waiting, |provider| cross::<DEBUG_CONSUMER>(call, plan, consumer, provider))
+    };
 }
 
 /// The call proper, with `provider` a context valid now.
@@ -76,7 +79,12 @@ unsafe fn dispatch(call: &mut dyn Call, plan: &CrossPlan) {
 /// # Safety
 /// As `translate`, with `consumer` the call's context and `provider` a context of the provider's
 /// family valid now.
-unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext, provider: *mut HPyContext) {
+unsafe fn cross<const DEBUG_CONSUMER: bool>(
+    call: &mut dyn Call,
+    plan: &CrossPlan,
+    consumer: *mut HPyContext,
+    provider: *mut HPyContext,
+) {
     for &i in plan.ctx_args.iter() {
         call.set_arg(i, provider as u64);
     }
@@ -98,17 +106,18 @@ unsafe fn cross(call: &mut dyn Call, plan: &CrossPlan, consumer: *mut HPyContext
         moved[k].write(m);
         call.set_arg(i, m._i as u64);
     }
-    {
+    // SAFETY: `target` is the provider's function of this call's signature, and its context and
+    // handle arguments are now the provider's.
+    unsafe { call.invoke(plan.target) };
+    if DEBUG_CONSUMER {
         // A CPython debug consumer's context is valid again when the provider returns, as after
         // any call-out of debug code (debug mode's own wrappers of HPy_Call do the same): a
         // provider that called back into debug mode more than 16 levels deep (the size of debug
-        // mode's context cache) has marked it invalid on the way back.
-        // SAFETY: the consumer's context is a CPython debug context valid now (the plan says so),
-        // the consumer holds the GIL, and the guard is dropped before this call returns.
-        let _valid = plan.consumer_is_cpython_debug.then(|| unsafe { ValidAfterCall::new(consumer) });
-        // SAFETY: `target` is the provider's function of this call's signature, and its context and
-        // handle arguments are now the provider's.
-        unsafe { call.invoke(plan.target) };
+        // mode's context cache) has marked it invalid on the way back. (No guard: `invoke` runs C
+        // code, which does not unwind.)
+        // SAFETY: the consumer's context is a CPython debug context (DEBUG_CONSUMER), whose call
+        // is under way, and the consumer holds the GIL.
+        unsafe { hpy::private::mark_valid(consumer) };
     }
     // SAFETY: all `n` were written above, and are the provider's to close.
     moved[..n].iter().for_each(|m| unsafe { close(provider, m.assume_init()) });

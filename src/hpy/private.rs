@@ -54,6 +54,22 @@ pub unsafe fn debug_ctx_info(ctx: *const HPyContext) -> *mut DebugCtxInfoHead {
     }
 }
 
+/// Marks a debug context valid (its `is_valid` flag), if `_private` carries HPy 0.9's magic number.
+///
+/// # Safety
+/// As `debug_ctx_info`; the caller must hold the GIL (debug mode's own writes to the flag are no
+/// more atomic than this one) and know the context is the current one of its thread's call.
+#[inline]
+pub unsafe fn mark_valid(ctx: *const HPyContext) {
+    // SAFETY: the caller's contract; `debug_ctx_info` checked the magic number.
+    unsafe {
+        let info = debug_ctx_info(ctx);
+        if !info.is_null() {
+            (*info).is_valid = 1;
+        }
+    }
+}
+
 /// The universal context that a debug or trace context wraps (`debug` says which it claims to
 /// be), or None if its private data does not carry the magic numbers HPy 0.9 writes there.
 ///

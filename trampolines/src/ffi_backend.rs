@@ -51,13 +51,18 @@ struct HandleType {
     elements: [*mut ffi_type; 2],
 }
 
-/// What a `swap_arg0` (or `swap_arg0_and_mark`) closure needs.
+/// What a `swap_arg0` closure needs.
 struct Swap {
     cif: *mut ffi_cif,
     target: unsafe extern "C" fn(),
     arg0: Value,
     value: u64,
-    mark: Option<Mark>,
+}
+
+/// What a `swap_arg0_and_mark` closure needs.
+struct MarkingSwap {
+    swap: Swap,
+    mark: Mark,
 }
 
 /// What a `count` closure needs.
@@ -184,7 +189,7 @@ impl Backend for Ffi {
     ) -> Result<*const c_void, Error> {
         // SAFETY: cifs live as long as `self`.
         let cif = unsafe { addr_of_mut!((*self.cif(sig, shape)?).cif) };
-        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value, mark: None };
+        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value };
         self.closure(sig, cif, on_swap_arg0, swap)
     }
 
@@ -198,8 +203,8 @@ impl Backend for Ffi {
     ) -> Result<Option<*const c_void>, Error> {
         // SAFETY: cifs live as long as `self`.
         let cif = unsafe { addr_of_mut!((*self.cif(sig, shape)?).cif) };
-        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value, mark: Some(mark) };
-        self.closure(sig, cif, on_swap_arg0, swap).map(Some)
+        let swap = Swap { cif, target: code_pointer(target), arg0: shape.args[0], value };
+        self.closure(sig, cif, on_swap_arg0_and_mark, MarkingSwap { swap, mark }).map(Some)
     }
 
     fn count(
@@ -398,15 +403,31 @@ unsafe extern "C" fn on_swap_arg0(_: *mut ffi_cif, result: *mut c_void, args: *m
     // signature, and `result`/`args` are this call's.
     unsafe {
         let swap = &*swap.cast::<Swap>();
-        let caller = (*args).cast::<u64>().read_unaligned(); // argument 0 as it came (integer class)
         store(swap.arg0, *args, swap.value);
         ffi_call(swap.cif, Some(swap.target), result, args);
-        if let Some(mark) = swap.mark {
-            // SAFETY (Trampolines::swap_arg0_and_mark's contract): `*(caller + via)` is a valid
-            // pointer, with a byte at `at` the caller means to be written.
-            let behind = (caller as *const u8).offset(mark.via as isize).cast::<*mut u8>().read_unaligned();
-            behind.offset(mark.at as isize).write(mark.byte);
-        }
+    }
+}
+
+/// The callback of `swap_arg0_and_mark` closures: as `on_swap_arg0`, then marks.
+///
+/// # Safety
+/// Only called by libffi for closures made with a `Swap` and its `Mark`, with that call's arguments
+/// and result.
+unsafe extern "C" fn on_swap_arg0_and_mark(
+    _: *mut ffi_cif,
+    result: *mut c_void,
+    args: *mut *mut c_void,
+    swap: *mut c_void,
+) {
+    // SAFETY: as `on_swap_arg0`; and (Trampolines::swap_arg0_and_mark's contract) `*(arg0 + via)`
+    // is a valid pointer, with a byte at `at` the caller means to be written.
+    unsafe {
+        let swap = &*swap.cast::<MarkingSwap>();
+        let caller = (*args).cast::<u64>().read_unaligned(); // argument 0 as it came (integer class)
+        store(swap.swap.arg0, *args, swap.swap.value);
+        ffi_call(swap.swap.cif, Some(swap.swap.target), result, args);
+        let behind = (caller as *const u8).offset(swap.mark.via as isize).cast::<*mut u8>().read_unaligned();
+        behind.offset(swap.mark.at as isize).write(swap.mark.byte);
     }
 }
 
