@@ -5,7 +5,7 @@
 
 use crate::cdict::dispatch;
 use crate::cdict::entries::implementation;
-use crate::cdict::implementation::Implementation;
+use crate::cdict::implementation::{Implementation, FLAG_FOREIGN};
 use crate::hpy::error::{Error, Exception, Result};
 use hpy_sys::{HPy, HPyContext};
 use std::sync::Arc;
@@ -49,13 +49,21 @@ impl CFunction {
         self.implementations.iter().map(|(_, imp)| imp.signature.to_canonical()).collect()
     }
 
-    /// `<hpybridge.CFunction geometry.norm: double (HPyContext *, HPy) [universal/CPython]; ...>`.
+    /// `<hpybridge.CFunction geometry.norm: double (HPyContext *, HPy) [universal/CPython]; ...>`; an
+    /// adopted one `<hpybridge.CFunction cy.j0: double (double) [foreign, cython:m; binds argument 2 (int) = 0]>`.
     pub fn repr(&self) -> String {
         let parts: Vec<String> = self
             .implementations
             .iter()
             .map(|(_, imp)| {
-                let family = imp.family.as_ref().map_or_else(|| "C-API".to_owned(), |f| f.to_string());
+                let family = match (&imp.family, imp.flags & FLAG_FOREIGN != 0) {
+                    (Some(f), _) => f.to_string(),
+                    (None, false) => "C-API".to_owned(),
+                    (None, true) => match &imp.binds {
+                        Some(binds) => format!("foreign, {}; binds {binds}", imp.provider),
+                        None => format!("foreign, {}", imp.provider),
+                    },
+                };
                 format!("{} [{family}]", imp.signature.to_canonical())
             })
             .collect();

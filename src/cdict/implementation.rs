@@ -29,6 +29,9 @@ use trampolines::{Caller, MAX_ARGS};
 pub const FLAG_CAPI: u32 = 1;
 /// The implementation may be called without the GIL. Reserved: nothing sets it yet.
 pub const FLAG_NOGIL: u32 = 2;
+/// The implementation is a foreign C function adopted by `hpybridge.cfunction` (ctypes, cffi,
+/// numba, Cython, SciPy, a capsule or an address): no context, called directly (`cdict::adopt`).
+pub const FLAG_FOREIGN: u32 = 4;
 
 pub struct Implementation {
     /// `<module>.<name>`, for messages.
@@ -45,6 +48,12 @@ pub struct Implementation {
     pub flags: u32,
     /// The kinds of the Python-visible parameters (the leading `HPyContext *` left out).
     params: Box<[Kind]>,
+    /// The words of the trailing parameters the runtime fills in itself (an adopted Cython
+    /// `cpdef`'s `__pyx_skip_dispatch`, a `LowLevelCallable`'s `user_data`): not in `signature`,
+    /// which is what Python sees, but in the prepared call's.
+    bound: Box<[u64]>,
+    /// What `bound` binds, for `repr` and messages (`int = 0`), if anything.
+    pub binds: Option<String>,
     ret: Kind,
     takes_context: bool,
     /// Every parameter and the result are scalars passed in registers: calls may take `call_scalar`.
@@ -77,23 +86,65 @@ impl Implementation {
         family: Option<Family>,
         home: *mut HPyContext,
     ) -> Result<Implementation> {
+        let flags = if family.is_none() { FLAG_CAPI } else { 0 };
+        Implementation::make(entry, signature, signature, &[], function, provider, family, home, flags)
+    }
+
+    /// A foreign C function of `full` adopted as an implementation of `entry` by `provider`
+    /// (`cdict::adopt`): no context, no family. Its last `bound.len()` parameters are filled in
+    /// with `bound` by every call and are not part of its (Python-visible) signature.
+    pub fn foreign(
+        entry: String,
+        full: &Signature,
+        bound: &[u64],
+        function: *const c_void,
+        provider: &str,
+    ) -> Result<Implementation> {
+        let visible = Signature { ret: full.ret, args: full.args[..full.args.len() - bound.len()].to_vec() };
+        let flags = FLAG_FOREIGN;
+        let home = std::ptr::null_mut();
+        Implementation::make(entry, &visible, full, bound, function, provider, None, home, flags)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        entry: String,
+        signature: &Signature,
+        full: &Signature,
+        bound: &[u64],
+        function: *const c_void,
+        provider: &str,
+        family: Option<Family>,
+        home: *mut HPyContext,
+        flags: u32,
+    ) -> Result<Implementation> {
         let takes_context = signature.takes_context();
         let visible = &signature.args[usize::from(takes_context)..];
         let params: Box<[Kind]> = visible.iter().map(Kind::of).collect();
         let refused = refusal(signature, takes_context, &params, family.is_some());
-        let scalar = refused.is_none() && scalar_signature(&params, Kind::of(&signature.ret));
-        let caller = trampolines()?.caller(signature).map_err(|e| {
-            Error::new(Exception::RuntimeError, format!("cannot prepare calls of {entry} \"{signature}\": {e}"))
+        let scalar = refused.is_none() && scalar_signature(&params, Kind::of(&signature.ret), bound.len());
+        let caller = trampolines()?.caller(full).map_err(|e| {
+            Error::new(Exception::RuntimeError, format!("cannot prepare calls of {entry} \"{full}\": {e}"))
         })?;
+        let binds = (!bound.is_empty()).then(|| {
+            let first = full.args.len() - bound.len();
+            let each = full.args[first..].iter().zip(bound).enumerate().map(|(i, (ty, &word))| {
+                let value = if matches!(ty, CType::Pointer { .. }) { format!("{word:#x}") } else { word.to_string() };
+                format!("argument {} ({}) = {value}", first + i + 1, ty.qualified())
+            });
+            each.collect::<Vec<_>>().join(", ")
+        });
         Ok(Implementation {
             entry,
             signature: signature.clone(),
             function,
             provider: provider.to_owned(),
-            flags: if family.is_none() { FLAG_CAPI } else { 0 },
+            flags,
             family,
             home,
             params,
+            bound: bound.into(),
+            binds,
             ret: Kind::of(&signature.ret),
             takes_context,
             scalar,
@@ -101,6 +152,11 @@ impl Implementation {
             caller,
             crossing: OnceLock::new(),
         })
+    }
+
+    /// The provider's home context (null for an adopted foreign function).
+    pub fn home(&self) -> *mut HPyContext {
+        self.home
     }
 
     /// The fast path of an all-scalar signature: when every argument is exactly what its
@@ -132,9 +188,12 @@ impl Implementation {
             // SAFETY: the caller's contract; none of these runs Python code for the values accepted.
             words[offset + i] = unsafe { scalar_word(ctx, h, kind)? };
         }
-        // SAFETY: `function` has this signature and the words its arguments; a context argument is
-        // the provider's home context, valid whenever it is called (`Entry::Home`).
-        let word = unsafe { self.caller.call(self.function, &words[..offset + args.len()]) };
+        let end = offset + args.len() + self.bound.len();
+        words[offset + args.len()..end].copy_from_slice(&self.bound);
+        // SAFETY: `function` has this signature and the words its arguments (the bound ones last);
+        // a context argument is the provider's home context, valid whenever it is called
+        // (`Entry::Home`).
+        let word = unsafe { self.caller.call(self.function, &words[..end]) };
         // SAFETY: `ctx` is valid for the current call; the word is this signature's scalar result.
         Some(unsafe {
             if hpy!(ctx, ctx_Err_Occurred) != 0 {
@@ -178,6 +237,9 @@ impl Implementation {
             // SAFETY: the caller's contract; `m.held` lives until the call returns.
             m.words.as_mut_slice()[offset + i] = unsafe { to_c(ctx, h, kind, &mut m.held, &what)? };
         }
+        let words = m.words.as_mut_slice();
+        let first = words.len() - self.bound.len();
+        words[first..].copy_from_slice(&self.bound);
         Ok(m)
     }
 
@@ -361,17 +423,17 @@ impl Words {
 /// is one of them) for `call_scalar`.
 const SCALAR_WORDS: usize = 8;
 
-/// Whether a signature of these Python-visible parameters and this result takes the fast path:
-/// scalars only, all of them in registers (System V: six integer registers, the context counted,
-/// eight floating-point ones).
-fn scalar_signature(params: &[Kind], ret: Kind) -> bool {
+/// Whether a signature of these Python-visible parameters, this result and `bound` bound integer
+/// or pointer words after them takes the fast path: scalars only, all of them in registers
+/// (System V: six integer registers, the context counted, eight floating-point ones).
+fn scalar_signature(params: &[Kind], ret: Kind, bound: usize) -> bool {
     let scalar = |k: &Kind| matches!(k, Kind::Int { .. } | Kind::Bool | Kind::Float | Kind::Double);
     let floats = params.iter().filter(|k| matches!(k, Kind::Float | Kind::Double)).count();
     params.iter().all(scalar)
         && (scalar(&ret) || ret == Kind::Void)
-        && params.len() - floats < 6
+        && params.len() + bound - floats < 6
         && floats <= 8
-        && params.len() < SCALAR_WORDS
+        && params.len() + bound < SCALAR_WORDS
 }
 
 /// The word of `h` for a scalar parameter of `kind`, if `h` is exactly what it takes without

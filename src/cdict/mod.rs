@@ -2,8 +2,10 @@
 //! Python. `marshal` (Python values to C words and back), `implementation` (one C function of an
 //! entry and its prepared call), `entries` (the implementations of every exported API's slots),
 //! `dispatch` (which implementation a call takes), `function`
-//! (a `CFunction`'s data: its implementations, resolved), `boxing` (`hpybridge.box` / `unbox`).
+//! (a `CFunction`'s data: its implementations, resolved), `boxing` (`hpybridge.box` / `unbox`),
+//! `adopt` (foreign C functions as implementations: `hpybridge.cfunction`).
 
+pub mod adopt;
 pub mod boxing;
 pub mod dispatch;
 pub mod entries;

@@ -132,3 +132,9 @@ HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *functi
         data->function = function;
     return h;
 }
+
+/* The Rust data of `obj`, an instance of this type (the caller checked): for hpybridge.cdict_set. */
+const void *hpybridge_cfunction_data(HPyContext *ctx, HPy obj)
+{
+    return function_of(ctx, obj);
+}

@@ -132,6 +132,32 @@ static HPy cdict_function_impl(HPyContext *ctx, HPy self, const HPy *args, size_
     return hpybridge_cdict_function(ctx, self, args, n);
 }
 
+HPyDef_METH(cdict_adopt, "cdict_adopt", HPyFunc_VARARGS,
+            .doc = "cdict_adopt(name, provider, address, signature, bound) -> int: the index of an implementation "
+                   "of the foreign C function at `address` (hpybridge.cfunction, docs/cdict.md, section 10).")
+static HPy cdict_adopt_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    return hpybridge_cdict_adopt(ctx, args, n);
+}
+
+HPyDef_METH(capsule_contents, "capsule_contents", HPyFunc_VARARGS,
+            .doc = "capsule_contents(capsule, name) -> (name, pointer, context): what a capsule holds, read "
+                   "with `name` (None: the capsule's own name).")
+static HPy capsule_contents_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    return hpybridge_capsule_contents(ctx, args, n);
+}
+
+HPyDef_METH(cdict_set, "cdict_set", HPyFunc_VARARGS,
+            .doc = "cdict_set(obj, name, function): the implementations of the CFunction `function` become entry "
+                   "`name` of obj's own __cdict__ (hpybridge.cdict_set).")
+static HPy cdict_set_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    return hpybridge_cdict_set_function(ctx, self, args, n);
+}
+
 HPyDef_METH(box, "box", HPyFunc_VARARGS,
             .doc = "box(ctype, value) -> bytes: value as the bytes of a C ctype (docs/cdict.md).")
 static HPy box_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
@@ -156,7 +182,8 @@ static int exec_impl(HPyContext *ctx, HPy module)
 
 static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &foreign_signature,
                                      &import_capi, &apis, &count_calls, &call_counts, &trampoline_info, &cdict_entries,
-                                     &cdict_call, &cdict_function, &box, &unbox, &exec, NULL};
+                                     &cdict_call, &cdict_function, &cdict_adopt, &capsule_contents, &cdict_set,
+                                     &box, &unbox, &exec, NULL};
 
 HPyModuleDef hpybridge_moduledef = {
     .doc = "hpybridge runtime: registry of exported HPy C APIs and their cross-context call paths.",

@@ -19,6 +19,11 @@ HPy hpybridge_box(HPyContext *ctx, const HPy *args, size_t n);
 HPy hpybridge_unbox(HPyContext *ctx, const HPy *args, size_t n);
 int hpybridge_exec(HPyContext *ctx, HPy module);
 
+/* Adopting foreign C functions (src/module/adopt.rs). */
+HPy hpybridge_cdict_adopt(HPyContext *ctx, const HPy *args, size_t n);
+HPy hpybridge_capsule_contents(HPyContext *ctx, const HPy *args, size_t n);
+HPy hpybridge_cdict_set_function(HPyContext *ctx, HPy module, const HPy *args, size_t n);
+
 /* hpybridge._runtime.CFunction (cfunction.c, src/module/cfunction.rs); `function` is its Rust data. */
 HPy hpybridge_cdict_function(HPyContext *ctx, HPy module, const HPy *args, size_t n);
 HPy hpybridge_cfunction_call(HPyContext *ctx, const void *function, const HPy *args, size_t nargs, HPy kwnames);
@@ -28,5 +33,6 @@ HPy hpybridge_cfunction_select(HPyContext *ctx, HPy self, const void *function, 
 void hpybridge_cfunction_free(const void *function);
 int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module);
 HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function);
+const void *hpybridge_cfunction_data(HPyContext *ctx, HPy obj);
 
 #endif

@@ -95,9 +95,18 @@ unsafe fn lookup(
     let entry = ENTRIES.read()[index].clone();
     // SAFETY: `ctx` is valid for the current call.
     let consumer = unsafe { Family::of(ctx) };
-    if consumer == entry.family {
-        return Ok(entry.function);
+    if let Some(binds) = &entry.binds {
+        return Err(Error::new(
+            Exception::TypeError,
+            format!(
+                "{CALL}: entry '{name}' \"{}\" is a foreign function whose runtime binds {binds}: there is no C \
+                 function of that signature to give (call it from Python, or look up the foreign function itself)",
+                entry.signature
+            ),
+        ));
     }
+    // A function without a context (adopted, or a CPython-API stub) is the same for every consumer.
+    let Some(family) = entry.family.as_ref().filter(|f| **f != consumer) else { return Ok(entry.function) };
     let mut plans = PLANS.lock();
     // SAFETY: `entry.home` is the provider's home context and `ctx` is valid now.
     let code = unsafe {
@@ -105,7 +114,7 @@ unsafe fn lookup(
             index,
             &entry.signature,
             entry.function,
-            &entry.family,
+            family,
             entry.home,
             &consumer,
             ctx,
@@ -113,7 +122,7 @@ unsafe fn lookup(
     };
     code.map_err(|e| {
         e.wrapped(PyError::CrossModeError, |why| {
-            format!("{CALL}: entry '{name}' cannot be called from {consumer} into {}: {why}", entry.family)
+            format!("{CALL}: entry '{name}' cannot be called from {consumer} into {family}: {why}")
         })
     })
 }

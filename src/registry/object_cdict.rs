@@ -6,6 +6,7 @@
 //! and a new `__cdict__`: a mapping never changes once made, so whatever cached a table stays right.
 
 use crate::cdict::entries::add_implementation;
+use crate::cdict::function::CFunction;
 use crate::cdict::implementation::Implementation;
 use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
@@ -28,9 +29,14 @@ use std::sync::Arc;
 pub struct ObjectEntry {
     pub signature: Signature,
     pub function: *const c_void,
-    pub family: Family,
+    /// `None`: a function that takes no context (an adopted foreign function, a CPython-API stub),
+    /// which every consumer gets as it is.
+    pub family: Option<Family>,
     /// The provider's home context (`_ctx_for_trampolines` of the module that set the entry).
     pub home: *mut HPyContext,
+    /// What the runtime binds of its trailing parameters (`Implementation::binds`), if anything:
+    /// then `function` is not a function of `signature` and C consumers cannot have it.
+    pub binds: Option<String>,
 }
 
 // SAFETY: immutable after construction; the pointers are process-lifetime code and contexts.
@@ -125,8 +131,35 @@ unsafe fn set(
     let owner = unsafe { owner_name(ctx, obj) };
     let imp = Implementation::new(format!("{owner}.{name}"), &sig, function, &provider, Some(family.clone()), home)?;
     let (flags, refused) = (imp.flags, imp.refused.clone());
-    let canonical = sig.to_canonical();
-    let entry = Arc::new(ObjectEntry { signature: sig, function, family: family.clone(), home });
+    let entry = ObjectEntry { signature: sig, function, family: Some(family.clone()), home, binds: None };
+    let implementation = add_implementation(imp);
+    let about = About { family: Some(&family.to_string()), provider: &provider, flags, refused: refused.as_deref() };
+    // SAFETY: the caller's contract.
+    unsafe { insert(ctx, obj, &name, entry, implementation, about) }
+}
+
+/// What `_set_entry` tells Python about an implementation.
+struct About<'a> {
+    family: Option<&'a str>,
+    provider: &'a str,
+    flags: u32,
+    refused: Option<&'a str>,
+}
+
+/// Adds `entry`, of implementation `implementation`, as `name` to `obj`'s own `__cdict__`: a new
+/// lookup table of its old entries and this one, and a new mapping over it.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `obj` a live handle in it.
+unsafe fn insert(
+    ctx: *mut HPyContext,
+    obj: HPy,
+    name: &str,
+    entry: ObjectEntry,
+    implementation: usize,
+    about: About,
+) -> Result<()> {
+    let canonical = entry.signature.to_canonical();
     // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
     let old = unsafe { own_table(ctx, obj)? };
     let mut table = match old {
@@ -135,17 +168,15 @@ unsafe fn set(
     };
     let index = {
         let mut entries = ENTRIES.write();
-        entries.push(entry);
+        entries.push(Arc::new(entry));
         entries.len() - 1
     };
-    table.insert((name.clone(), canonical.clone()), index);
+    table.insert((name.to_owned(), canonical.clone()), index);
     let number = {
         let mut tables = TABLES.write();
         tables.push(Arc::new(table));
         tables.len() - 1
     };
-    let implementation = add_implementation(imp);
-    let family = family.to_string();
     // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
     let set = unsafe {
         call_python(
@@ -154,13 +185,13 @@ unsafe fn set(
             obj,
             &[
                 Value::Int(number as i64),
-                Value::Str(&name),
+                Value::Str(name),
                 Value::Str(&canonical),
                 Value::Int(implementation as i64),
-                Value::Str(&family),
-                Value::Str(&provider),
-                Value::Int(i64::from(flags)),
-                Value::OptStr(refused.as_deref()),
+                Value::OptStr(about.family),
+                Value::Str(about.provider),
+                Value::Int(i64::from(about.flags)),
+                Value::OptStr(about.refused),
             ],
         )
     };
@@ -169,6 +200,41 @@ unsafe fn set(
     VERSION.fetch_add(1, Ordering::AcqRel);
     // SAFETY: `r` is a new handle of `ctx`.
     set.map(|r| unsafe { close(ctx, r) })
+}
+
+/// `hpybridge.cdict_set(obj, name, function)`: every implementation of the `CFunction` `function`
+/// (an adopted foreign function, another object's entry, a module's) becomes one of entry `name`
+/// of `obj`'s own `__cdict__`, as `HPyBridge_CDictSet` would add it: same implementation, same
+/// family, so Python calls and C lookups behave as they do on the original.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `obj` a live handle in it.
+pub unsafe fn set_function(ctx: *mut HPyContext, obj: HPy, name: &str, function: &CFunction) -> Result<()> {
+    if !is_identifier(name) {
+        return Err(Error::new(
+            Exception::ValueError,
+            format!("cdict_set(): entry name {name:?} is not a C identifier"),
+        ));
+    }
+    for (index, imp) in function.implementations.iter() {
+        let entry = ObjectEntry {
+            signature: imp.signature.clone(),
+            function: imp.function,
+            family: imp.family.clone(),
+            home: imp.home(),
+            binds: imp.binds.clone(),
+        };
+        let family = imp.family.as_ref().map(|f| f.to_string());
+        let about = About {
+            family: family.as_deref(),
+            provider: &imp.provider,
+            flags: imp.flags,
+            refused: imp.refused.as_deref(),
+        };
+        // SAFETY: the caller's contract.
+        unsafe { insert(ctx, obj, name, entry, *index, about)? };
+    }
+    Ok(())
 }
 
 /// Lookup table number `n`.
