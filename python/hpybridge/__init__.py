@@ -13,9 +13,9 @@ from . import errors
 from .loader import MODES, LoadError, load_extension, mode_from_env
 
 __version__ = "0.1.0"
-__all__ = ["MODES", "CFunction", "LoadError", "abi_info", "apis", "box", "call_counts", "count_calls", "errors",
-           "fallback_signature", "foreign_signature", "get_include", "import_capi", "load_extension", "mode_from_env",
-           "parse_signature", "trampoline_info", "unbox"]
+__all__ = ["MODES", "CFunction", "LoadError", "abi_info", "apis", "box", "call_counts", "cdict_set", "cfunction",
+           "cfunction_from_cython", "count_calls", "errors", "fallback_signature", "foreign_signature", "get_include",
+           "import_capi", "load_extension", "mode_from_env", "parse_signature", "trampoline_info", "unbox"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _runtime_path = os.path.join(_here, "_runtime.hpy0.so")
@@ -26,6 +26,7 @@ if not os.path.exists(_runtime_path):
     )
 _runtime = load_extension("hpybridge._runtime", _runtime_path, register=True)
 
+from .adopt import cdict_set, cfunction, cfunction_from_cython  # noqa: E402
 from .cdict import CFunction, box, unbox  # noqa: E402  (needs the runtime loaded above)
 
 

@@ -22,6 +22,8 @@ def _runtime() -> Any:
 FLAG_CAPI = 1
 #: The implementation may be called without the GIL (reserved: nothing sets it yet).
 FLAG_NOGIL = 2
+#: The implementation is a foreign C function adopted by `hpybridge.cfunction` (no context, no family).
+FLAG_FOREIGN = 4
 
 
 class Implementation(NamedTuple):
