@@ -167,9 +167,10 @@ def test_ctypes_bad_inputs(libm):
     libc = ctypes.CDLL(None)
     with pytest.raises(TypeError, match=r"^cfunction\(\): ctypes function strlen has no argtypes: set \.argtypes"):
         hpybridge.cfunction(libc.strlen)
-    with pytest.raises(TypeError, match=r"ctypes\.function result: ctypes type c_longdouble is C long double, which "
-                                        r"hpybridge's signatures cannot express"):
-        hpybridge.cfunction(ctypes.CFUNCTYPE(ctypes.c_longdouble, ctypes.c_double)(address(libm.cos)))
+    if not IS_PYPY:  # PyPy's ctypes cannot make a function type returning c_longdouble ("unknown shape g")
+        with pytest.raises(TypeError, match=r"ctypes\.function result: ctypes type c_longdouble is C long double, "
+                                            r"which hpybridge's signatures cannot express"):
+            hpybridge.cfunction(ctypes.CFUNCTYPE(ctypes.c_longdouble, ctypes.c_double)(address(libm.cos)))
 
     class Pair(ctypes.Structure):
         _fields_ = [("a", ctypes.c_int), ("b", ctypes.c_int)]
@@ -394,7 +395,7 @@ def test_address(libm):
 
 
 def test_not_c_callables(libm):
-    for obj, what in [(3.5, "float"), ("cos", "str"), (math.cos, "builtin_function_or_method"), (None, "NoneType"),
+    for obj, what in [(3.5, "float"), ("cos", "str"), (math.cos, "builtin_function(_or_method)?"), (None, "NoneType"),
                       (True, "bool"), (lambda: 0, "function"), (ctypes.c_int(3), "ctypes.c_int")]:
         with pytest.raises(TypeError, match=r"^cfunction\(\): expected a C callable .*, got %s$" % what):
             hpybridge.cfunction(obj)
@@ -472,7 +473,7 @@ r["bound"] = outcome(duckcons.lookup, e, "half", "double (double)")
 r["python"] = [d.__cdict__["tag"](-3), D.__cdict__["half"](3.0), D.__cdict__["tag"](2, 3), list(d.__cdict__),
                list(D.__cdict__), tuple(d.__cdict__["tag"].implementations[0])]
 r["errors"] = [outcome(hpybridge.cdict_set, 1, "x", tag), outcome(hpybridge.cdict_set, d, "1x", tag),
-               outcome(hpybridge.cdict_set, d, "x", math.cos)]
+               outcome(hpybridge.cdict_set, d, "x", 3.5)]
 with LeakDetector():
     for i in range(50):
         duckcons.tag(d, -i); duckcons.tag(e, i); duckcons.lookup(e, "tag", "long (long, int)")
@@ -503,5 +504,5 @@ def test_cdict_lookup_from_hpy_consumer(duckcons, adoptcy_path, consumer, runtim
     assert r["errors"][0][0] == "TypeError" and "cannot set the __cdict__ of an object of type 'int'" in r["errors"][0][1]
     assert r["errors"][1] == ["ValueError", 'cdict_set(): entry name "1x" is not a C identifier']
     assert r["errors"][2] == ["TypeError", "cdict_set() function: expected a hpybridge.CFunction (hpybridge.cfunction() "
-                              "makes one), got builtin_function_or_method"]
+                              "makes one), got float"]
 
