@@ -501,8 +501,9 @@ def test_cdict_lookup_from_hpy_consumer(duckcons, adoptcy_path, consumer, runtim
                              "(call it from Python, or look up the foreign function itself)")
     assert r["python"] == [3, 1.5, 6, ["tag"], ["half", "tag"],
                            ["long (long)", None, "ctypes", FLAG_FOREIGN, None]]
-    assert r["errors"][0][0] == "TypeError" and "cannot set the __cdict__ of an object of type 'int'" in r["errors"][0][1]
+    assert r["errors"][0][0] == "TypeError"
+    assert "cannot set the __cdict__ of an object of type 'int'" in r["errors"][0][1]
     assert r["errors"][1] == ["ValueError", 'cdict_set(): entry name "1x" is not a C identifier']
-    assert r["errors"][2] == ["TypeError", "cdict_set() function: expected a hpybridge.CFunction (hpybridge.cfunction() "
-                              "makes one), got float"]
+    assert r["errors"][2] == ["TypeError", "cdict_set() function: expected a hpybridge.CFunction "
+                              "(hpybridge.cfunction() makes one), got float"]
 

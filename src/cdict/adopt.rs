@@ -76,10 +76,8 @@ fn needs_context(sig: &Signature) -> Option<&'static str> {
     if types().any(|t| matches!(t, CType::Pointer { target: Pointee::Context, .. })) {
         return Some("it takes an HPyContext *");
     }
-    let handle = |t: &CType| match t {
-        CType::Value(Scalar::Handle) => true,
-        CType::Pointer { target: Pointee::Scalar(Scalar::Handle), .. } => true,
-        _ => false,
+    let handle = |t: &CType| {
+        matches!(t, CType::Value(Scalar::Handle) | CType::Pointer { target: Pointee::Scalar(Scalar::Handle), .. })
     };
     types().any(handle).then_some("it passes HPy handles")
 }
