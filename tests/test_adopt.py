@@ -464,12 +464,30 @@ tag = hpybridge.cfunction(labs)
 hpybridge.cdict_set(d, "tag", tag)
 hpybridge.cdict_set(D, "half", hpybridge.cfunction_from_cython(adoptcy, "half"))
 hpybridge.cdict_set(D, "tag", hpybridge.cfunction_from_cython(adoptcy, "scaled"))
-r = {}
+r = {"backend": hpybridge.trampoline_info()["backend"]}
 r["tag"] = [duckcons.tag(d, -5), duckcons.tag(d, 7), duckcons.tag(e, 1)]
 r["address"] = duckcons.lookup(d, "tag", "long(long v)") == ctypes.cast(labs, ctypes.c_void_p).value
 r["scaled"] = duckcons.lookup(e, "tag", "long (long, int)") == hpybridge._runtime.capsule_contents(
     adoptcy.__pyx_capi__["scaled"], None)[1]
-r["bound"] = outcome(duckcons.lookup, e, "half", "double (double)")
+# A bound entry: the consumer gets a binding stub of "double (double)" that passes
+# __pyx_skip_dispatch = 0; called here through ctypes, as any C caller would.
+stub = duckcons.lookup(e, "half", "double (double)")
+r["bound"] = [ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(stub)(x) for x in (3.0, -1.0)]
+r["bound"] += [stub == duckcons.lookup(D(), "half", "double(double x)"), stub != hpybridge._runtime.capsule_contents(
+    adoptcy.__pyx_capi__["half"], None)[1], duckcons.lookup(e, "half", "double (double, int)")]
+try:
+    from scipy import LowLevelCallable
+except ImportError:  # PyPy: no SciPy
+    LowLevelCallable = None
+r["llc"] = None
+if LowLevelCallable is not None:
+    factor = ctypes.c_double(3.0)
+    llc = LowLevelCallable.from_cython(adoptcy, "times", ctypes.cast(ctypes.pointer(factor), ctypes.c_void_p))
+    hpybridge.cdict_set(d, "times", hpybridge.cfunction(llc))
+    times = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(duckcons.lookup(d, "times", "double (double)"))
+    r["llc"] = [times(2.0), d.__cdict__["times"](2.0)]
+    factor.value = -1.0
+    r["llc"] += [times(2.0), d.__cdict__["times"](2.0)]
 r["python"] = [d.__cdict__["tag"](-3), D.__cdict__["half"](3.0), D.__cdict__["tag"](2, 3), list(d.__cdict__),
                list(D.__cdict__), tuple(d.__cdict__["tag"].implementations[0])]
 r["errors"] = [outcome(hpybridge.cdict_set, 1, "x", tag), outcome(hpybridge.cdict_set, d, "1x", tag),
@@ -478,7 +496,7 @@ with LeakDetector():
     for i in range(50):
         duckcons.tag(d, -i); duckcons.tag(e, i); duckcons.lookup(e, "tag", "long (long, int)")
         d.__cdict__["tag"](-i); D.__cdict__["half"](1.0); hpybridge.cfunction(labs)(-1)
-        outcome(duckcons.lookup, e, "half", "double (double)")
+        ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(duckcons.lookup(e, "half", "double (double)"))(1.0)
 result = r
 """
 
@@ -488,18 +506,23 @@ def duckcons():
     return build("duckcons", "duckcons.c")
 
 
-@pytest.mark.parametrize("consumer,runtime", list(itertools.product(hpybridge.MODES, hpybridge.MODES)))
-def test_cdict_lookup_from_hpy_consumer(duckcons, adoptcy_path, consumer, runtime):
+@pytest.mark.parametrize("consumer,runtime,backend", [
+    *[(c, r, "dynasm") for c, r in itertools.product(hpybridge.MODES, hpybridge.MODES)],
+    ("universal", "universal", "libffi"), ("debug", "trace", "libffi")])
+def test_cdict_lookup_from_hpy_consumer(duckcons, adoptcy_path, consumer, runtime, backend):
+    """Every pairing of consumer and runtime modes, and the libffi backend's binding stubs and calls."""
     r = run_modules([("duckcons", duckcons, consumer)], LOOKUP.replace("ADOPTCY", repr(adoptcy_path)),
-                    {"HPY": "hpybridge:%s" % runtime})
+                    {"HPY": "hpybridge:%s" % runtime, "HPYBRIDGE_TRAMPOLINES": backend})
+    assert r["backend"] == backend
     # The consumer calls the adopted libc labs through the pointer its lookup gave: the function itself.
     assert r["tag"] == [5, 7, None]
     assert r["address"] is True and r["scaled"] is True
-    assert r["bound"][0] == "TypeError"
-    assert r["bound"][1] == ("HPyBridge_CDictLookup(): entry 'half' \"double (double)\" is a foreign function whose "
-                             "runtime binds argument 2 (int) = 0: there is no C function of that signature to give "
-                             "(call it from Python, or look up the foreign function itself)")
-    assert r["python"] == [3, 1.5, 6, ["tag"], ["half", "tag"],
+    # The bound entry's binding stub: the same one for every lookup, not the function itself; the
+    # full signature is no entry of the __cdict__ (a miss).
+    assert r["bound"] == [1.5, -0.5, True, True, None]
+    # A LowLevelCallable's user_data bound the same way (its pointer: the value is read at each call).
+    assert r["llc"] == (None if IS_PYPY else [6.0, 6.0, -2.0, -2.0])
+    assert r["python"] == [3, 1.5, 6, ["tag"] if IS_PYPY else ["tag", "times"], ["half", "tag"],
                            ["long (long)", None, "ctypes", FLAG_FOREIGN, None]]
     assert r["errors"][0][0] == "TypeError"
     assert "cannot set the __cdict__ of an object of type 'int'" in r["errors"][0][1]

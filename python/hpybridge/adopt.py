@@ -328,5 +328,5 @@ def cdict_set(obj: Any, name: str, function: Any) -> None:
     """Adds the implementations of `function` (a `CFunction`: adopted by `cfunction`, or any other
     entry) as entry `name` of `obj`'s own `__cdict__`, as `HPyBridge_CDictSet` does from C:
     `HPyBridge_CDictLookup` then finds them (an adopted function takes no context, so every consumer
-    family gets the function itself; one with bound arguments cannot be looked up from C)."""
+    family gets the function itself; one with bound arguments a binding stub that passes them)."""
     _runtime().cdict_set(obj, name, function)

@@ -52,8 +52,10 @@ pub struct Implementation {
     /// `cpdef`'s `__pyx_skip_dispatch`, a `LowLevelCallable`'s `user_data`): not in `signature`,
     /// which is what Python sees, but in the prepared call's.
     bound: Box<[u64]>,
-    /// What `bound` binds, for `repr` and messages (`int = 0`), if anything.
+    /// What `bound` binds, for `repr` and messages (`argument 2 (int) = 0`), if anything.
     pub binds: Option<String>,
+    /// The function's own signature: `signature` and the bound parameters after it.
+    pub full_signature: Signature,
     ret: Kind,
     takes_context: bool,
     /// Every parameter and the result are scalars passed in registers: calls may take `call_scalar`.
@@ -145,6 +147,7 @@ impl Implementation {
             params,
             bound: bound.into(),
             binds,
+            full_signature: full.clone(),
             ret: Kind::of(&signature.ret),
             takes_context,
             scalar,
@@ -157,6 +160,11 @@ impl Implementation {
     /// The provider's home context (null for an adopted foreign function).
     pub fn home(&self) -> *mut HPyContext {
         self.home
+    }
+
+    /// The words the runtime passes for the bound trailing parameters (empty if none).
+    pub fn bound(&self) -> &[u64] {
+        &self.bound
     }
 
     /// The fast path of an all-scalar signature: when every argument is exactly what its

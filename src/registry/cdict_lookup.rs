@@ -1,18 +1,20 @@
 //! `cdict_lookup`: a C consumer asks an object for a `__cdict__` entry by name and signature and
 //! gets a function pointer valid for its own context family (docs/cdict.md §7): the provider's own
 //! function in the same family, else what an API table slot would hold for that consumer family
-//! (`crossing::plan`: a context swap or a translating trampoline), made once per entry and family.
+//! (`crossing::plan`: a context swap or a translating trampoline), made once per entry and family;
+//! for an adopted foreign function with bound trailing arguments, a binding stub (docs/cdict.md §10).
 //! NULL without an exception if the object has no such entry. Answers are cached per thread and
 //! type where that is safe (`lookup_cache`).
 
 use crate::crossing::family::Family;
+use crate::crossing::plan::trampolines;
 use crate::crossing::plan::CallPlans;
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{Error, Exception, PyError, Result};
 use crate::hpy::values::close;
 use crate::registry::lookup_cache::{fill, probe, Probe};
-use crate::registry::object_cdict::{table, text_arg, ENTRIES, PLANS};
+use crate::registry::object_cdict::{table, text_arg, Bound, ENTRIES, PLANS};
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext};
 use parking_lot::RwLock;
@@ -95,15 +97,15 @@ unsafe fn lookup(
     let entry = ENTRIES.read()[index].clone();
     // SAFETY: `ctx` is valid for the current call.
     let consumer = unsafe { Family::of(ctx) };
-    if let Some(binds) = &entry.binds {
-        return Err(Error::new(
-            Exception::TypeError,
-            format!(
-                "{CALL}: entry '{name}' \"{}\" is a foreign function whose runtime binds {binds}: there is no C \
-                 function of that signature to give (call it from Python, or look up the foreign function itself)",
-                entry.signature
-            ),
-        ));
+    if let Some(bound) = &entry.bound {
+        return binding_stub(bound, entry.function).map_err(|e| {
+            e.wrapped(PyError::CrossModeError, |why| {
+                format!(
+                    "{CALL}: entry '{name}' \"{}\" is a foreign function whose runtime binds {}: no binding stub: {why}",
+                    entry.signature, bound.text
+                )
+            })
+        });
     }
     // A function without a context (adopted, or a CPython-API stub) is the same for every consumer.
     let Some(family) = entry.family.as_ref().filter(|f| **f != consumer) else { return Ok(entry.function) };
@@ -125,6 +127,22 @@ unsafe fn lookup(
             format!("{CALL}: entry '{name}' cannot be called from {consumer} into {family}: {why}")
         })
     })
+}
+
+/// The function of the entry's visible signature that calls `function` with the bound words
+/// after its arguments: made on the first lookup, under `PLANS`'s lock, and kept for the process.
+fn binding_stub(bound: &Bound, function: *const c_void) -> Result<*const c_void> {
+    if let Some(&code) = bound.stub.get() {
+        return Ok(code as *const c_void);
+    }
+    let _plans = PLANS.lock();
+    if let Some(&code) = bound.stub.get() {
+        return Ok(code as *const c_void);
+    }
+    let code = trampolines()?
+        .bind_last(&bound.full, function, &bound.words)
+        .map_err(|e| Error::new(Exception::RuntimeError, e.to_string()))?;
+    Ok(*bound.stub.get_or_init(|| code as usize) as *const c_void)
 }
 
 /// The lookup table number of `obj.__cdict__` (its own, else its type's, by the MRO), if it is a

@@ -23,7 +23,7 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One entry: a C function of a signature, and the family it runs in.
 pub struct ObjectEntry {
@@ -34,9 +34,20 @@ pub struct ObjectEntry {
     pub family: Option<Family>,
     /// The provider's home context (`_ctx_for_trampolines` of the module that set the entry).
     pub home: *mut HPyContext,
-    /// What the runtime binds of its trailing parameters (`Implementation::binds`), if anything:
-    /// then `function` is not a function of `signature` and C consumers cannot have it.
-    pub binds: Option<String>,
+    /// The trailing parameters the runtime binds (`Implementation::bound`), if any: then
+    /// `function` is not a function of `signature`, and consumers get a binding stub.
+    pub bound: Option<Bound>,
+}
+
+/// An entry's bound trailing parameters, and the binding stub made for them on the first lookup.
+pub struct Bound {
+    /// The function's own signature: the entry's and the bound parameters after it.
+    pub full: Signature,
+    pub words: Box<[u64]>,
+    /// What `Implementation::binds` says, for messages.
+    pub text: String,
+    /// The binding stub (`trampolines::Trampolines::bind_last`), made under `PLANS`'s lock.
+    pub stub: OnceLock<usize>,
 }
 
 // SAFETY: immutable after construction; the pointers are process-lifetime code and contexts.
@@ -131,7 +142,7 @@ unsafe fn set(
     let owner = unsafe { owner_name(ctx, obj) };
     let imp = Implementation::new(format!("{owner}.{name}"), &sig, function, &provider, Some(family.clone()), home)?;
     let (flags, refused) = (imp.flags, imp.refused.clone());
-    let entry = ObjectEntry { signature: sig, function, family: Some(family.clone()), home, binds: None };
+    let entry = ObjectEntry { signature: sig, function, family: Some(family.clone()), home, bound: None };
     let implementation = add_implementation(imp);
     let about = About { family: Some(&family.to_string()), provider: &provider, flags, refused: refused.as_deref() };
     // SAFETY: the caller's contract.
@@ -222,7 +233,12 @@ pub unsafe fn set_function(ctx: *mut HPyContext, obj: HPy, name: &str, function:
             function: imp.function,
             family: imp.family.clone(),
             home: imp.home(),
-            binds: imp.binds.clone(),
+            bound: imp.binds.as_ref().map(|text| Bound {
+                full: imp.full_signature.clone(),
+                words: imp.bound().into(),
+                text: text.clone(),
+                stub: OnceLock::new(),
+            }),
         };
         let family = imp.family.as_ref().map(|f| f.to_string());
         let about = About {

@@ -14,6 +14,11 @@ cpdef api double half(double x) noexcept:
     return x / 2
 
 
+cdef api double times(double x, void *data) noexcept:
+    """A LowLevelCallable's shape: user_data points to the factor."""
+    return x * (<double *>data)[0]
+
+
 cdef api long scaled(long v, int k) noexcept:
     return v * k
 

@@ -17,6 +17,7 @@
 
 use crate::abi::sysv::{self, Loc, GPRS, XMMS};
 use crate::abi::{widen, Shape, Value, MAX_ARGS};
+use crate::bind::Bind;
 use crate::code_memory::CodeMemory;
 use crate::drop_first::DropFirst;
 use crate::prepend::Prepend;
@@ -214,6 +215,23 @@ impl Backend for Dynasm {
         self.code.add(&drop_first_stub(&gprs, request)).map(Some)
     }
 
+    fn bind_stub(&mut self, request: &Bind) -> Result<Option<*const c_void>, Error> {
+        let inner = sysv::locations(&request.inner.args);
+        if sysv::stack_slots(&inner) > 0 {
+            return Ok(None); // a bound word would go on the stack: the generic stub
+        }
+        let first = inner.len() - request.bound.len();
+        let gprs: Vec<(usize, u64)> = inner[first..]
+            .iter()
+            .zip(request.bound.iter())
+            .filter_map(|(loc, &word)| match *loc {
+                Loc::Gpr(k) => Some((k, word)),
+                _ => None, // `Bind::new` refused floating-point bound parameters
+            })
+            .collect();
+        self.code.add(&bind_stub(&gprs, request)).map(Some)
+    }
+
     fn code_bytes(&self) -> usize {
         self.code.taken()
     }
@@ -391,6 +409,16 @@ fn drop_first_stub(gprs: &[(usize, Adjust)], request: &DropFirst) -> Vec<u8> {
         adjust(&mut ops, GPR_REGS[k], a);
     }
     to_target(ops, request.target, request.ret)
+}
+
+/// A binding stub: `gprs` are the registers of the bound words (register number, word), which no
+/// argument of the caller's occupies; the target then finds every argument in place.
+fn bind_stub(gprs: &[(usize, u64)], request: &Bind) -> Vec<u8> {
+    let mut ops = assembler();
+    for &(k, word) in gprs {
+        dynasm!(ops ; mov Rq(GPR_REGS[k]), QWORD word as i64);
+    }
+    to_target(ops, request.target, Adjust::Keep)
 }
 
 /// Applies `a` to `reg` in place (r11 is scratch).

@@ -12,6 +12,8 @@
 //!   chosen words on the way (see `prepend`).
 //! - [`Trampolines::drop_first`]: the reverse, calls a target that takes parameter 0 away, adjusting
 //!   chosen words on the way (see `drop_first`).
+//! - [`Trampolines::bind_last`]: calls a target that takes more parameters at the end, passing
+//!   fixed words for them (see `bind`).
 //!
 //! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
 //! function of a given signature, with the arguments and result as words (what [`Call`] holds).
@@ -21,6 +23,7 @@
 //! own (see `code_memory`), bounded by a limit and released when the [`Trampolines`] is dropped.
 
 mod abi;
+mod bind;
 mod code_memory;
 mod drop_first;
 #[cfg(target_arch = "x86_64")]
@@ -30,6 +33,7 @@ mod ffi_backend;
 mod prepend;
 
 use abi::Shape;
+use bind::{on_bound, Bind};
 use drop_first::{on_dropped, DropFirst};
 use prepend::{on_prepended, Prepared, Prepend};
 use std::ffi::{c_void, OsStr};
@@ -167,6 +171,9 @@ pub struct Trampolines {
     /// Likewise for generic dropping stubs.
     #[allow(clippy::vec_box)]
     dropped: Mutex<Vec<Box<drop_first::Prepared>>>,
+    /// Likewise for generic binding stubs.
+    #[allow(clippy::vec_box)]
+    bound: Mutex<Vec<Box<bind::Prepared>>>,
 }
 
 impl Trampolines {
@@ -190,6 +197,7 @@ impl Trampolines {
             backend: Mutex::new(backend),
             prepared: Mutex::new(Vec::new()),
             dropped: Mutex::new(Vec::new()),
+            bound: Mutex::new(Vec::new()),
         }
     }
 
@@ -317,6 +325,27 @@ impl Trampolines {
         Ok(code)
     }
 
+    /// A function with `sig`'s C signature without its last `bound.len()` parameters, which calls
+    /// `target` (of `sig`) with its own arguments followed by the words `bound`, and returns the
+    /// target's result. Bound parameters must be integer-class (integers, pointers, handles). With
+    /// dynasm, when every argument of the target is in a register, it is a stub of a `mov` per
+    /// bound word and a jump; otherwise an intercepting trampoline that calls through a prepared
+    /// call of `sig`.
+    pub fn bind_last(&self, sig: &Signature, target: *const c_void, bound: &[u64]) -> Result<*const c_void, Error> {
+        let (request, outer_sig) = Bind::new(sig, target, bound)?;
+        let shape = Shape::of(&outer_sig)?;
+        let mut backend = self.backend();
+        if let Some(code) = backend.bind_stub(&request)? {
+            return Ok(code);
+        }
+        let invoke = backend.caller(&request.inner_sig, &request.inner)?;
+        let prepared = Box::new(bind::Prepared { request, invoke });
+        let data: *const bind::Prepared = &*prepared;
+        let code = backend.intercept(&outer_sig, &shape, on_bound, data.cast())?;
+        self.bound.lock().unwrap_or_else(PoisonError::into_inner).push(prepared);
+        Ok(code)
+    }
+
     /// Prepared calls of C functions with signature `sig`: what a handler's [`Call::invoke`] does,
     /// for a call that Rust makes itself (say, with one more argument than the call it handles).
     pub fn caller(&self, sig: &Signature) -> Result<Caller<'_>, Error> {
@@ -379,6 +408,10 @@ trait Backend: Send {
     }
     /// Likewise for [`Trampolines::drop_first`].
     fn drop_first_stub(&mut self, _shape: &Shape, _request: &DropFirst) -> Result<Option<*const c_void>, Error> {
+        Ok(None)
+    }
+    /// Likewise for [`Trampolines::bind_last`].
+    fn bind_stub(&mut self, _request: &Bind) -> Result<Option<*const c_void>, Error> {
         Ok(None)
     }
     fn code_bytes(&self) -> usize;
