@@ -374,6 +374,14 @@ def test_capsules(adoptcy):
     assert hpybridge.cfunction(adoptcy.capsule(None), "double (double, double)")(0.0, 1.0) == 1.0
     with pytest.raises(SignatureSyntaxError):
         hpybridge.cfunction(adoptcy.capsule(b"double (double, double"))
+    # A capsule named by a signature is that function's: signature= may only agree with it.
+    named = adoptcy.capsule(b"double (double, double)")
+    assert hpybridge.cfunction(named, "double(double a, double b)")(1.0, 1.0) == 2.0
+    with pytest.raises(ValueError, match=r"signature 'float \(float\)' given, but the capsule function is "
+                                         r"'double \(double, double\)'"):
+        hpybridge.cfunction(named, "float (float)")
+    with pytest.raises(SignatureSyntaxError, match="cannot express"):
+        hpybridge.cfunction(adoptcy.__pyx_capi__["ld"], "double (double)")
 
 
 def test_address(libm):

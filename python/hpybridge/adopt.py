@@ -22,6 +22,7 @@ import threading
 from typing import Any
 
 from .cdict import FLAG_FOREIGN  # noqa: F401  (re-exported for readers of this module)
+from .errors import SignatureSyntaxError
 
 #: What keeps each adopted implementation's code alive, by implementation index.
 _KEEP: dict[int, list[Any]] = {}
@@ -259,25 +260,27 @@ def _from_numba(obj: Any, signature: str | None, name: str | None) -> Any:
 def _from_capsule(obj: Any, signature: str | None, name: str | None, provider: str = "capsule",
                   keep: Any = None) -> Any:
     own, address, _ = _runtime().capsule_contents(obj, None)
-    if signature is None:
-        if own is None:
-            raise ValueError("cfunction(): the capsule has no name; pass signature= to say what C function it holds")
-        text = own
-    else:
-        text = signature
     entry = name or "%s.function" % provider.split(":")[-1]
+    wanted = None
+    if own is not None and "(" in own:
+        # Named by a signature: that is the function's, and `signature` may only agree with it.
+        text, wanted = own, signature
+    elif signature is not None:
+        text = signature
+    elif own is None:
+        raise ValueError("cfunction(): the capsule has no name; pass signature= to say what C function it holds")
+    else:
+        raise SignatureSyntaxError("cfunction(): expected a capsule named by a C signature, got one named %r (pass "
+                                   "signature= to say what C function it holds)" % own)
     try:
         full = _parse(text)
     except ValueError as e:
-        if signature is None and "(" not in own:
-            raise type(e)("cfunction(): expected a capsule named by a C signature, got one named %r (pass "
-                          "signature= to say what C function it holds)" % own) from None
-        if signature is None:
-            what = "Cython function %s" % entry if provider.startswith("cython:") else "the capsule's function"
-            raise type(e)("cfunction(): %s has the C signature %r, which hpybridge's signatures cannot express "
-                          "(long double, complex and typedefs they do not know are refused, not guessed): %s"
-                          % (what, own, e)) from None
-        raise
+        if text is not own:
+            raise
+        what = "Cython function %s" % entry if provider.startswith("cython:") else "the capsule's function"
+        raise type(e)("cfunction(): %s has the C signature %r, which hpybridge's signatures cannot express "
+                      "(long double, complex and typedefs they do not know are refused, not guessed): %s"
+                      % (what, own, e)) from None
     bound: tuple[int, ...] = ()
     binds = None
     if text.replace(" ", "").endswith(_SKIP_DISPATCH.replace(" ", "") + ")"):
@@ -285,7 +288,7 @@ def _from_capsule(obj: Any, signature: str | None, name: str | None, provider: s
         bound, binds = (0,), "%s = 0" % _SKIP_DISPATCH
     what = "a Cython __pyx_capi__ function" if provider.startswith("cython:") else "a PyCapsule's function"
     doc = _doc(entry, provider, what, full, binds)
-    return _make(entry, provider, address, text, bound, keep if keep is not None else obj, doc, None)
+    return _make(entry, provider, address, text, bound, keep if keep is not None else obj, doc, wanted)
 
 
 def _from_lowlevelcallable(obj: Any, signature: str | None, name: str | None) -> Any:
