@@ -97,9 +97,105 @@ static HPy cfunction_reduce_impl(HPyContext *ctx, HPy self)
     return HPy_NULL;
 }
 
+/* Exporting to foreign callers (docs/cdict.md §10). The runtime gives the entry's foreign form as a
+ * tuple (name, signature, address, uses_python); hpybridge.export (Python) turns it into what each
+ * caller takes. Python is given the tuple, never the entry: on PyPy a debug-mode module must not be
+ * re-entered from Python code it called. */
+static HPy forward_to_export(HPyContext *ctx, HPy self, const char *name, const HPy *args, size_t nargs,
+                             HPy kwnames)
+{
+    HPy result = HPy_NULL, f = HPy_NULL, items = HPy_NULL, kw = HPy_NULL;
+    HPy foreign = hpybridge_cfunction_foreign(ctx, function_of(ctx, self));
+    if (HPy_IsNull(foreign))
+        return HPy_NULL;
+    HPy module = HPyImport_ImportModule(ctx, "hpybridge.export");
+    if (HPy_IsNull(module))
+        goto done;
+    f = HPy_GetAttr_s(ctx, module, name);
+    HPy_Close(ctx, module);
+    if (HPy_IsNull(f))
+        goto done;
+    size_t nkw = HPy_IsNull(kwnames) ? 0 : (size_t)HPy_Length(ctx, kwnames);
+    size_t npos = nargs;
+    HPyTupleBuilder tb = HPyTupleBuilder_New(ctx, (HPy_ssize_t)npos + 1);
+    HPyTupleBuilder_Set(ctx, tb, 0, foreign);
+    for (size_t i = 0; i < npos; i++)
+        HPyTupleBuilder_Set(ctx, tb, (HPy_ssize_t)i + 1, args[i]);
+    items = HPyTupleBuilder_Build(ctx, tb);
+    if (HPy_IsNull(items))
+        goto done;
+    if (nkw > 0) {
+        kw = HPyDict_New(ctx);
+        if (HPy_IsNull(kw))
+            goto done;
+        for (size_t i = 0; i < nkw; i++) {
+            HPy key = HPy_GetItem_i(ctx, kwnames, (HPy_ssize_t)i);
+            if (HPy_IsNull(key))
+                goto done;
+            int rc = HPy_SetItem(ctx, kw, key, args[nargs + i]);
+            HPy_Close(ctx, key);
+            if (rc < 0)
+                goto done;
+        }
+    }
+    result = HPy_CallTupleDict(ctx, f, items, kw);
+done:
+    HPy_Close(ctx, kw);
+    HPy_Close(ctx, items);
+    HPy_Close(ctx, f);
+    HPy_Close(ctx, foreign);
+    return result;
+}
+
+#define CFUNCTION_EXPORT(SYM, NAME, TARGET, DOC)                                                      \
+    HPyDef_METH(SYM, NAME, HPyFunc_KEYWORDS, .doc = DOC)                                              \
+    static HPy SYM##_impl(HPyContext *ctx, HPy self, const HPy *args, size_t nargs, HPy kwnames)      \
+    {                                                                                                 \
+        return forward_to_export(ctx, self, TARGET, args, nargs, kwnames);                            \
+    }
+
+CFUNCTION_EXPORT(cfunction_foreign_form, "foreign_form", "foreign_form",
+                 "foreign_form() -> (signature, address): the C function foreign callers call for this entry: "
+                 "no HPyContext *, PyObject * for HPy; valid for the life of the process.")
+CFUNCTION_EXPORT(cfunction_as_ctypes, "as_ctypes", "as_ctypes",
+                 "as_ctypes() -> a ctypes function pointer of the entry's foreign form.")
+CFUNCTION_EXPORT(cfunction_as_cffi, "as_cffi", "as_cffi",
+                 "as_cffi(ffi) -> a cffi function pointer (of `ffi`) of the entry's foreign form.")
+CFUNCTION_EXPORT(cfunction_lowlevelcallable, "lowlevelcallable", "lowlevelcallable",
+                 "lowlevelcallable(user_data=None) -> scipy.LowLevelCallable named with SciPy's spelling of "
+                 "the signature (quad, ndimage's generic_filter, ...).")
+CFUNCTION_EXPORT(cfunction_wrapper_address, "__wrapper_address__", "wrapper_address",
+                 "numba's Wrapper Address Protocol: the address of the entry's foreign form.")
+CFUNCTION_EXPORT(cfunction_numba_signature, "signature", "numba_signature",
+                 "numba's Wrapper Address Protocol: the numba signature of the entry's foreign form.")
+
+/* numba's typeof asks every object for `_numba_type_` first: the entry's first-class function type
+ * (hpybridge.export.numba_type), so @njit code takes an entry with no registration step. */
+HPyDef_GETSET(cfunction_numba_type, "_numba_type_", .doc = "numba's type of this entry (a FunctionType).")
+static HPy cfunction_numba_type_get(HPyContext *ctx, HPy self, void *closure)
+{
+    (void)closure;
+    return forward_to_export(ctx, self, "numba_type", NULL, 0, HPy_NULL);
+}
+static int cfunction_numba_type_set(HPyContext *ctx, HPy self, HPy value, void *closure)
+{
+    (void)self;
+    (void)value;
+    (void)closure;
+    if (on_pypy(ctx))
+        return 0;
+    HPyErr_SetString(ctx, ctx->h_AttributeError,
+                     "attribute '_numba_type_' of 'hpybridge.CFunction' objects is not writable");
+    return -1;
+}
+
 static HPyDef *cfunction_defines[] = {&cfunction_call, &cfunction_new, &cfunction_destroy, &cfunction_repr,
                                       &cfunction_name, &cfunction_signatures, &cfunction_implementations,
-                                      &cfunction_doc, &cfunction_select, &cfunction_reduce, NULL};
+                                      &cfunction_doc, &cfunction_select, &cfunction_reduce,
+                                      /* exports (docs/cdict.md §10) */
+                                      &cfunction_foreign_form, &cfunction_as_ctypes, &cfunction_as_cffi,
+                                      &cfunction_lowlevelcallable, &cfunction_wrapper_address,
+                                      &cfunction_numba_signature, &cfunction_numba_type, NULL};
 
 static HPyType_Spec cfunction_spec = {
     .name = "hpybridge._runtime.CFunction",

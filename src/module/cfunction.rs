@@ -3,6 +3,7 @@
 //! freeing its data. An instance holds a `Box<cdict::function::CFunction>`, passed here as `function`.
 //! Each goes through the FFI boundary.
 
+use crate::cdict::export::foreign_form;
 use crate::cdict::function::CFunction;
 use crate::hpy;
 use crate::hpy::boundary::{boundary, boundary_without_context};
@@ -239,4 +240,31 @@ pub unsafe extern "C" fn hpybridge_cfunction_free(function: *const c_void) {
             drop(unsafe { Box::from_raw(function.cast_mut().cast::<CFunction>()) });
         }
     })
+}
+
+/// `function`'s foreign form (`cdict::export`) as `(name, signature, address, uses_python)`, what
+/// `hpybridge.export`'s functions are given (they never call the runtime back: PyPy's debug mode
+/// must not re-enter a module from a call of Python code it made).
+///
+/// # Safety
+/// Called by cfunction.c with the context of the call and a live instance's data.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_cfunction_foreign(ctx: *mut HPyContext, function: *const c_void) -> HPy {
+    // SAFETY: as the contract says.
+    unsafe {
+        boundary(ctx, || {
+            let f = data(function);
+            let form = foreign_form(f)?;
+            let b = Builder(ctx);
+            tuple(
+                ctx,
+                [
+                    b.str(&f.name),
+                    b.str(&form.signature.to_canonical()),
+                    b.int(form.address as i64), // user-space addresses are below 2**47
+                    b.bool(form.uses_python),
+                ],
+            )
+        })
+    }
 }

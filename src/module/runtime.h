@@ -30,6 +30,7 @@ HPy hpybridge_cfunction_call(HPyContext *ctx, const void *function, const HPy *a
 HPy hpybridge_cfunction_repr(HPyContext *ctx, const void *function);
 HPy hpybridge_cfunction_get(HPyContext *ctx, const void *function, int which);
 HPy hpybridge_cfunction_select(HPyContext *ctx, HPy self, const void *function, HPy signature);
+HPy hpybridge_cfunction_foreign(HPyContext *ctx, const void *function);
 void hpybridge_cfunction_free(const void *function);
 int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module);
 HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function);

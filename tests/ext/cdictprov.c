@@ -126,6 +126,30 @@ HPy cdt_call(HPyContext *ctx, HPy f, HPy arg)
     return again;
 }
 
+/* scipy.ndimage.generic_filter's callback: the window's mean; `user_data` null or a double to add. */
+int cdt_mean_filter(double *buffer, intptr_t n, double *out, void *user_data)
+{
+    double sum = 0.0;
+    for (intptr_t i = 0; i < n; i++)
+        sum += buffer[i];
+    *out = sum / (double)n + (user_data ? *(double *)user_data : 0.0);
+    return 1;
+}
+
+int cdt_ctx_mean_filter(HPyContext *ctx, double *buffer, intptr_t n, double *out, void *user_data)
+{
+    HPy none = HPy_Dup(ctx, ctx->h_None); /* uses the context: it must be valid here */
+    HPy_Close(ctx, none);
+    return cdt_mean_filter(buffer, n, out, user_data);
+}
+
+HPy_ssize_t cdt_count_handles(HPyContext *ctx, HPy *items, HPy_ssize_t n)
+{
+    (void)ctx;
+    (void)items;
+    return n;
+}
+
 HPyDef_SLOT(exec, HPy_mod_exec)
 static int exec_impl(HPyContext *ctx, HPy module)
 {

@@ -1,0 +1,210 @@
+//! The *foreign form* of a `CFunction` (docs/cdict.md §10): a plain C function pointer that ctypes,
+//! cffi, SciPy, numba or any C code can call, with no `HPyContext *` and `PyObject *` where the entry
+//! has `HPy`.
+//!
+//! Which implementation serves, first that applies:
+//! - one whose signature has no context and no handle: the function itself (its signature's
+//!   CPython-API spelling: `HPy_ssize_t` is `Py_ssize_t`). A module entry taking a context has one:
+//!   its CPython-API stub (docs/fallback-stubs.md), which enters the provider's context itself;
+//! - otherwise the first that takes a context (a type's or an object's entry, which has no stub of
+//!   its own): a CPython-API stub made here on demand by `FallbackStubs` over a one-slot API, once
+//!   per implementation, kept for the life of the process;
+//! - none: the entry cannot be exported (`NoFallbackError` naming why).
+//!
+//! A form that enters a provider (a stub) or passes objects runs Python's C API, which needs the
+//! GIL, but foreign callers do not all hold it (cffi and ctypes' `CFUNCTYPE` release it around the
+//! call; C code may run on any thread): the address given out is then a wrapper that takes the GIL
+//! (`PyGILState_Ensure`, which is cheap and re-entrant for a thread that already holds it) around
+//! the call. A plain C function without a context is given out as it is.
+//!
+//! Everything given out lives as long as the process: implementations are never freed
+//! (`entries::IMPLEMENTATIONS`), nor are the stubs and wrappers made here.
+
+use crate::cdict::function::CFunction;
+use crate::cdict::implementation::{Implementation, FLAG_CAPI};
+use crate::crossing::fallback::FallbackStubs;
+use crate::crossing::plan::trampolines;
+use crate::hpy::error::{Error, Exception, PyError, Result};
+use capsules::fallback::fallback;
+use capsules::signature::{CType, Pointee, Signature};
+use capsules::wire::{ApiDecl, SlotDecl};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+use trampolines::Call;
+
+/// What a foreign caller calls.
+#[derive(Clone)]
+pub struct Foreign {
+    /// Its C signature (canonical spelling): no context, `PyObject *` for objects.
+    pub signature: Signature,
+    pub address: *const c_void,
+    /// It runs Python's C API (enters a provider, or passes objects): callers that can should hold
+    /// the GIL and check for an exception (ctypes' `PYFUNCTYPE`); `address` takes it if they do not.
+    pub uses_python: bool,
+}
+
+// SAFETY: process-lifetime code; nothing here is tied to a thread.
+unsafe impl Send for Foreign {}
+
+/// Per implementation index: its foreign form, once made (stubs and wrappers are made once).
+static MADE: Mutex<Option<HashMap<usize, Foreign>>> = Mutex::new(None);
+/// Stubs made on demand, kept for the life of the process (their plans are the stubs' data).
+static STUBS: Mutex<Vec<FallbackStubs>> = Mutex::new(Vec::new());
+
+/// The foreign form of `f`: see the module docs.
+pub fn foreign_form(f: &CFunction) -> Result<Foreign> {
+    let direct = f.implementations.iter().find_map(|(index, imp)| direct_form(imp).map(|sig| (*index, imp, sig)));
+    let mut why = Vec::new();
+    let (index, made) = match direct {
+        Some((index, imp, signature)) => {
+            if let Some(made) = made(index) {
+                return Ok(made);
+            }
+            let entered = imp.flags & FLAG_CAPI != 0 && sibling_takes_context(f, imp);
+            (index, with_gil_if_needed(imp.function, signature, entered)?)
+        }
+        None => {
+            let Some((index, imp)) =
+                f.implementations.iter().find(|(_, imp)| imp.signature.takes_context() && imp.family.is_some())
+            else {
+                for (_, imp) in f.implementations.iter() {
+                    why.push(match fallback(&imp.signature) {
+                        Err(e) => e.to_string(),
+                        Ok(_) => format!("\"{}\" has no context family to enter", imp.signature),
+                    });
+                }
+                return Err(refused(f, &why));
+            };
+            if let Some(made) = made(*index) {
+                return Ok(made);
+            }
+            let (signature, stub) = on_demand_stub(f, imp)?;
+            (*index, with_gil_if_needed(stub, signature, true)?)
+        }
+    };
+    MADE.lock().get_or_insert_with(HashMap::new).entry(index).or_insert(made.clone());
+    Ok(made)
+}
+
+/// The foreign form made earlier for implementation `index`.
+fn made(index: usize) -> Option<Foreign> {
+    MADE.lock().as_ref().and_then(|m| m.get(&index).cloned())
+}
+
+fn refused(f: &CFunction, why: &[String]) -> Error {
+    Error::new(
+        PyError::NoFallbackError,
+        format!(
+            "{} cannot be exported to foreign callers: none of its implementations has a form without \
+             HPyContext * and HPy ({})",
+            f.name,
+            why.join("; ")
+        ),
+    )
+}
+
+/// The signature foreign callers call `imp` with as it is, if they can: no context, no handle.
+fn direct_form(imp: &Implementation) -> Option<Signature> {
+    if imp.signature.takes_context() {
+        return None;
+    }
+    fallback(&imp.signature).ok()
+}
+
+/// Whether `stub`, a CPython-API implementation of `f`, stands for one of `f`'s that takes a
+/// context (and so enters a provider), rather than being that function itself.
+fn sibling_takes_context(f: &CFunction, stub: &Implementation) -> bool {
+    f.implementations.iter().any(|(_, imp)| {
+        imp.signature.takes_context() && fallback(&imp.signature).is_ok_and(|form| form == stub.signature)
+    })
+}
+
+/// A CPython-API stub of `imp`, which takes a context, made over a one-slot API.
+fn on_demand_stub(f: &CFunction, imp: &Implementation) -> Result<(Signature, *const c_void)> {
+    let family = imp.family.as_ref().expect("chosen for having a family");
+    let slot = SlotDecl { name: f.name.clone(), signature: imp.signature.clone(), function: imp.function.cast_mut() };
+    let decl = ApiDecl { name: f.name.clone(), major: 1, minor: 0, slots: vec![slot] };
+    // SAFETY: `home()` is the provider's home context, live for the process and valid for calls
+    // unless the provider runs in CPython's debug mode, which `FallbackStubs` enters on each call.
+    let stubs = unsafe { FallbackStubs::new(&decl, family, imp.home())? };
+    if let Some(why) = &stubs.missing[0] {
+        return Err(refused(f, std::slice::from_ref(why)));
+    }
+    let made = (stubs.decl.slots[0].signature.clone(), stubs.functions[0]);
+    STUBS.lock().push(stubs);
+    Ok(made)
+}
+
+/// `function` of `signature` for foreign callers: wrapped to take the GIL when it runs Python's C
+/// API (`entered`: it enters a provider; or it passes objects).
+fn with_gil_if_needed(function: *const c_void, signature: Signature, entered: bool) -> Result<Foreign> {
+    let object = |t: &CType| matches!(t, CType::Pointer { target: Pointee::PyObject, .. });
+    let objects = object(&signature.ret) || signature.args.iter().any(object);
+    let uses_python = entered || objects;
+    let address = if uses_python {
+        gil()?;
+        trampolines()?.intercept(&signature, on_call_with_gil, function).map_err(|e| {
+            Error::new(Exception::RuntimeError, format!("cannot make a GIL-taking stub for \"{signature}\": {e}"))
+        })?
+    } else {
+        function
+    };
+    Ok(Foreign { signature, address, uses_python })
+}
+
+/// The interpreter's `PyGILState_Ensure` and `PyGILState_Release` (CPython's names, else PyPy's).
+struct Gil {
+    ensure: unsafe extern "C" fn() -> c_int,
+    release: unsafe extern "C" fn(c_int),
+}
+
+static GIL: OnceLock<Option<Gil>> = OnceLock::new();
+
+fn gil() -> Result<&'static Gil> {
+    GIL.get_or_init(|| {
+        let find = |ensure: &std::ffi::CStr, release: &std::ffi::CStr| {
+            // SAFETY: dlsym only reads the dynamic linker's tables.
+            let (e, r) = unsafe {
+                (libc::dlsym(libc::RTLD_DEFAULT, ensure.as_ptr()), libc::dlsym(libc::RTLD_DEFAULT, release.as_ptr()))
+            };
+            // SAFETY: these are the interpreter's `PyGILState_STATE PyGILState_Ensure(void)` and
+            // `void PyGILState_Release(PyGILState_STATE)` (an enum: an int).
+            (!e.is_null() && !r.is_null()).then(|| unsafe {
+                Gil {
+                    ensure: std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> c_int>(e),
+                    release: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(c_int)>(r),
+                }
+            })
+        };
+        find(c"PyGILState_Ensure", c"PyGILState_Release")
+            .or_else(|| find(c"PyPyGILState_Ensure", c"PyPyGILState_Release"))
+    })
+    .as_ref()
+    .ok_or_else(|| {
+        Error::new(Exception::RuntimeError, "this interpreter has no PyGILState_Ensure: entries cannot be exported")
+    })
+}
+
+/// The handler of a GIL-taking wrapper; `data` is the function it wraps, of the call's signature.
+///
+/// # Safety
+/// Called by the wrapper only, on any thread, with or without the GIL.
+unsafe fn on_call_with_gil(call: &mut dyn Call, data: *const c_void) {
+    let gil = GIL.get().and_then(Option::as_ref).expect("found before the wrapper was made");
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the interpreter is initialised (the runtime is loaded in it); `state` is
+        // released once on this thread; `data` has this call's signature.
+        unsafe {
+            let state = (gil.ensure)();
+            call.invoke(data);
+            (gil.release)(state);
+        }
+    }));
+    if done.is_err() {
+        eprintln!("hpybridge: internal error in an exported entry's call; aborting");
+        std::process::abort();
+    }
+}
