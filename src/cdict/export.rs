@@ -63,7 +63,9 @@ pub fn foreign_form(f: &CFunction) -> Result<Foreign> {
             if let Some(made) = made(index) {
                 return Ok(made);
             }
-            let entered = imp.flags & FLAG_CAPI != 0 && sibling_takes_context(f, imp);
+            // A CPython-API implementation may be a stub that enters a provider (it is when its HPy
+            // sibling takes a context, which `select` may have left out): treated as one.
+            let entered = imp.flags & FLAG_CAPI != 0;
             (index, with_gil_if_needed(imp.function, signature, entered)?)
         }
         None => {
@@ -112,14 +114,6 @@ fn direct_form(imp: &Implementation) -> Option<Signature> {
         return None;
     }
     fallback(&imp.signature).ok()
-}
-
-/// Whether `stub`, a CPython-API implementation of `f`, stands for one of `f`'s that takes a
-/// context (and so enters a provider), rather than being that function itself.
-fn sibling_takes_context(f: &CFunction, stub: &Implementation) -> bool {
-    f.implementations.iter().any(|(_, imp)| {
-        imp.signature.takes_context() && fallback(&imp.signature).is_ok_and(|form| form == stub.signature)
-    })
 }
 
 /// A CPython-API stub of `imp`, which takes a context, made over a one-slot API.
