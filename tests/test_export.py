@@ -62,7 +62,8 @@ def ctypes_calls():
     cd["fill"].as_ctypes()(buf, 3, 2.5)
     out = C()
     return [cd["cosine"].as_ctypes()(0.5) == cd["cosine"](0.5), cd["root"].as_ctypes()(2.25),
-            outcome(cd["root"].as_ctypes(), -1.0), cd["echo_ctx_u16"].as_ctypes()(65535),
+            # PyPy's ctypes ignores PYFUNCTYPE's exception check: the provider's exception would stay set.
+            None if IS_PYPY else outcome(cd["root"].as_ctypes(), -1.0), cd["echo_ctx_u16"].as_ctypes()(65535),
             cd["half"].as_ctypes()(1.5), cd["echo_hpy_ssize"].as_ctypes()(-5), cd["echo_i8"].as_ctypes()(-128),
             cd["echo_u64"].as_ctypes()(2**64 - 1), cd["negate"].as_ctypes()(True),
             cd["sum"].as_ctypes()((C * 3)(1, 2, 3), 3), list(buf),
@@ -143,7 +144,8 @@ def test_ctypes_and_cffi(cdictprov, prov_mode, runtime_mode):
         "ctx_mean_filter": "int (double *, intptr_t, double *, void *)", "fill": "void (double *, long, double)",
         "nested": "void (double **)", "upper": "char * (char *)"}
     assert r["stable"] == [True, True]
-    assert r["ctypes"] == [True, 1.5, ["ValueError", "root of a negative number"], 65535, 0.75, -5, -128, 2**64 - 1,
+    failed = None if IS_PYPY else ["ValueError", "root of a negative number"]
+    assert r["ctypes"] == [True, 1.5, failed, 65535, 0.75, -5, -128, 2**64 - 1,
                            False, 6.0, [2.5, 2.5, 2.5], [1, 2.5], 2.5]
     assert r["cffi"] == [True, 1.5, 65535, 0.75, -5, 2**64 - 1, False, 6.0, [2.5, 2.5, 2.5], [1, 2.5], 2.5]
     if not IS_PYPY:
@@ -178,7 +180,8 @@ r = {}
 def quads():
     return [integrate.quad(cd["cosine"].lowlevelcallable(), 0, 2) == integrate.quad(math.cos, 0, 2),
             integrate.quad(cd["root"].lowlevelcallable(), 0, 4) == integrate.quad(math.sqrt, 0, 4),
-            integrate.quad(cd["root"].select("double (double)").lowlevelcallable(), 0, 4) == integrate.quad(math.sqrt, 0, 4),
+            integrate.quad(cd["root"].select("double (double)").lowlevelcallable(), 0, 4)
+            == integrate.quad(math.sqrt, 0, 4),
             # An entry is callable from Python, so quad also takes it directly (through Python calls).
             integrate.quad(cd["cosine"], 0, 2) == integrate.quad(math.cos, 0, 2)]
 a = np.arange(36.0).reshape(6, 6) ** 1.5
@@ -188,7 +191,8 @@ def filters():
     data = ctypes.cast(ctypes.pointer(extra), ctypes.c_void_p)
     return [bool(np.allclose(ndimage.generic_filter(a, cd["mean_filter"].lowlevelcallable(), size=3), want)),
             bool(np.allclose(ndimage.generic_filter(a, cd["ctx_mean_filter"].lowlevelcallable(), size=3), want)),
-            bool(np.allclose(ndimage.generic_filter(a, cd["ctx_mean_filter"].lowlevelcallable(data), size=3), want + 10))]
+            bool(np.allclose(ndimage.generic_filter(a, cd["ctx_mean_filter"].lowlevelcallable(data), size=3),
+                             want + 10))]
 if DEBUG:
     from hpy.debug import LeakDetector
     with LeakDetector():
@@ -199,7 +203,8 @@ llc = cd["root"].lowlevelcallable()
 r["llc"] = [type(llc).__name__, llc.signature, cd["mean_filter"].lowlevelcallable().signature,
             isinstance(llc, scipy.LowLevelCallable)]
 r["refused"] = [outcome(cd["sum"].lowlevelcallable), outcome(cd["same"].lowlevelcallable),
-                outcome(cd["cosine"].lowlevelcallable, ctypes.c_void_p(1)), outcome(cd["count_handles"].lowlevelcallable)]
+                outcome(cd["cosine"].lowlevelcallable, ctypes.c_void_p(1)),
+                outcome(cd["count_handles"].lowlevelcallable)]
 result = r
 """
 
@@ -349,6 +354,9 @@ def test_scipy_spellings_match_scipy():
     root = os.path.dirname(scipy.__file__)
     for routine, spellings in export.SCIPY_SIGNATURES.items():
         lib = glob.glob(os.path.join(root, "integrate" if "integrate" in routine else "ndimage", "_*.so"))
-        blobs = b"".join(open(p, "rb").read() for p in lib)
+        blobs = b""
+        for path in lib:
+            with open(path, "rb") as f:
+                blobs += f.read()
         for s in spellings:
             assert s.encode() + b"\0" in blobs, (routine, s)
