@@ -1,4 +1,4 @@
-"""Exporting `CFunction`s to foreign callers (issue 10, the export half; docs/cdict.md §10): every
+"""Exporting `CFunction`s to foreign callers (issue 10, the export half; docs/export.md): every
 entry's *foreign form* (no `HPyContext *`, `PyObject *` for `HPy`) as a ctypes or cffi function
 pointer, a SciPy `LowLevelCallable` named with SciPy's exact spelling, and an argument numba's
 `@njit` code calls at native speed; type entries through a CPython-API stub made on demand.

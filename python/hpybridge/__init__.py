@@ -30,7 +30,7 @@ from .adopt import cdict_set, cfunction, cfunction_from_cython  # noqa: E402
 from .cdict import CFunction, box, unbox  # noqa: E402  (needs the runtime loaded above)
 from .export import numba_support  # noqa: E402
 
-numba_support()  # if numba is already imported: CFunction is a WrapperAddressProtocol (docs/cdict.md §10)
+numba_support()  # if numba is already imported: CFunction is a WrapperAddressProtocol (docs/export.md)
 
 
 def abi_info() -> dict[str, str]:

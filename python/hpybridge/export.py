@@ -1,5 +1,5 @@
 """Exporting `CFunction`s to foreign callers: ctypes, cffi, SciPy's `LowLevelCallable`, numba
-(docs/cdict.md §10).
+(docs/export.md).
 
 Every entry has a *foreign form*, made by the runtime (`src/cdict/export.rs`): a plain C function
 with no `HPyContext *` and `PyObject *` where the entry has `HPy`. The methods of

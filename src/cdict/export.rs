@@ -1,4 +1,4 @@
-//! The *foreign form* of a `CFunction` (docs/cdict.md §10): a plain C function pointer that ctypes,
+//! The *foreign form* of a `CFunction` (docs/export.md): a plain C function pointer that ctypes,
 //! cffi, SciPy, numba or any C code can call, with no `HPyContext *` and `PyObject *` where the entry
 //! has `HPy`.
 //!

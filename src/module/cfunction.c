@@ -97,7 +97,7 @@ static HPy cfunction_reduce_impl(HPyContext *ctx, HPy self)
     return HPy_NULL;
 }
 
-/* Exporting to foreign callers (docs/cdict.md §10). The runtime gives the entry's foreign form as a
+/* Exporting to foreign callers (docs/export.md). The runtime gives the entry's foreign form as a
  * tuple (name, signature, address, uses_python); hpybridge.export (Python) turns it into what each
  * caller takes. Python is given the tuple, never the entry: on PyPy a debug-mode module must not be
  * re-entered from Python code it called. */
@@ -192,7 +192,7 @@ static int cfunction_numba_type_set(HPyContext *ctx, HPy self, HPy value, void *
 static HPyDef *cfunction_defines[] = {&cfunction_call, &cfunction_new, &cfunction_destroy, &cfunction_repr,
                                       &cfunction_name, &cfunction_signatures, &cfunction_implementations,
                                       &cfunction_doc, &cfunction_select, &cfunction_reduce,
-                                      /* exports (docs/cdict.md §10) */
+                                      /* exports (docs/export.md) */
                                       &cfunction_foreign_form, &cfunction_as_ctypes, &cfunction_as_cffi,
                                       &cfunction_lowlevelcallable, &cfunction_wrapper_address,
                                       &cfunction_numba_signature, &cfunction_numba_type, NULL};
