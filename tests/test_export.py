@@ -14,6 +14,7 @@ import pytest
 
 import hpybridge
 from conftest import EXT, IS_PYPY, build, build_with_headers, generate_headers, read_text, run_modules, run_python
+from hpybridge import devel
 
 MODES = hpybridge.MODES
 NO_SCIPY = "SciPy and NumPy have no PyPy 7.3.19 build here (PyPy's site-packages are pure Python)"
@@ -360,3 +361,81 @@ def test_scipy_spellings_match_scipy():
                 blobs += f.read()
         for s in spellings:
             assert s.encode() + b"\0" in blobs, (routine, s)
+
+
+@pytest.fixture(scope="module")
+def duckcapi():
+    return devel.compile_capi_extension("duckcapi", [os.path.join(EXT, "duckcapi.c")],
+                                        include_dirs=[hpybridge.get_include()])
+
+
+CAPI_LOOKUP = r"""
+import sys, threading
+from hpybridge import devel
+duckcapi = devel.load_capi_extension("duckcapi", %(capi)r)
+IS_PYPY = %(is_pypy)r
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+r = {}
+def calls():
+    s, t = duckcapi.scaled(P, 2.0), duckcapi.scaled(Q, 3.0)
+    return [duckcapi.norm(P), duckcapi.norm(Q), duckcapi.total([P, Q, P, Q]), type(s).__name__, duckcapi.norm(s),
+            type(t).__name__, duckcapi.norm(t), duckcapi.tag(P, 1), duckcapi.tag(Q, 1)]
+if %(debug)r:
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        for _ in range(20):
+            calls()
+r["calls"] = calls()
+A = type(P).__cdict__
+r["same"] = [duckcapi.lookup(P, "norm", "double (PyObject *)") == duckcapi.lookup(duckpa.make(1.0, 1.0), "norm",
+                                                                                   "double(PyObject*o)"),
+             duckcapi.lookup(P, "norm", "double (PyObject *)") == A["norm"].foreign_form()[1],
+             duckcapi.lookup(P, "tag", "long (long)") == A["tag"].foreign_form()[1]]
+r["misses"] = [duckcapi.lookup(P, "norm", "double (double)"), duckcapi.lookup(P, "nope", "long (long)"),
+               duckcapi.lookup(1, "norm", "double (PyObject *)"), duckcapi.lookup(Q, "tag", "long (long)"),
+               duckcapi.lookup(duckpa, "point", "PyObject * (double, double)")]
+r["errors"] = [outcome(duckcapi.lookup, P, "norm", "double (HPyContext *, HPy)"),
+               outcome(duckcapi.lookup, P, "norm", "double (dobule"), outcome(duckcapi.lookup, P, "norm", "HPy (HPy)")]
+if not IS_PYPY:
+    before = [sys.getrefcount(P), sys.getrefcount(Q)]
+    for _ in range(1000):
+        duckcapi.norm(P); duckcapi.scaled(Q, 2.0)
+    r["refcounts"] = before == [sys.getrefcount(P), sys.getrefcount(Q)]
+errors = []
+def worker(k):
+    try:
+        for i in range(300):
+            o = P if (i + k) %% 2 else Q
+            want = 5.0 if o is P else 2.0
+            if duckcapi.norm(o) != want or duckcapi.norm(duckcapi.scaled(o, k)) != want * k:
+                errors.append((k, i))
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(1, 7)]
+for t in threads: t.start()
+for t in threads: t.join()
+r["threads"] = errors
+result = r
+"""
+
+
+@pytest.mark.parametrize("a,b", [(m, m) for m in MODES] + [("universal", "debug"), ("debug", "trace")])
+def test_cdict_lookup_capi(ducks, duckcapi, a, b):
+    """HPyBridge_CDictLookup_CAPI (hpybridge_capi.h): a plain C-API consumer, knowing neither provider,
+    gets each object's entries in their CPython-API form (type entries: stubs made on demand)."""
+    pa, pb = ducks
+    debug = "debug" in (a, b)
+    r = run_modules([("duckpa", pa, a), ("duckpb", pb, b)],
+                    CAPI_LOOKUP % {"capi": duckcapi, "is_pypy": IS_PYPY, "debug": debug})
+    assert r["calls"] == [5.0, 2.0, 14.0, "Point", 10.0, "Polar", 6.0, 1001, None]
+    assert r["same"] == [True, True, True]
+    assert r["misses"] == [None] * 5
+    assert r["errors"][0] == ["TypeError", 'HPyBridge_CDictLookup_CAPI(): "double (HPyContext *, HPy)" is not a '
+                              'CPython-API signature (its CPython-API form is "double (PyObject *)")']
+    assert r["errors"][1][0] == "SignatureSyntaxError"
+    assert r["errors"][2] == ["TypeError", 'HPyBridge_CDictLookup_CAPI(): "HPy (HPy)" is not a CPython-API signature '
+                              '("HPy (HPy)" has no CPython-API form: it passes HPy handles but no HPyContext * to '
+                              "translate them in)"]
+    if not IS_PYPY:
+        assert r["refcounts"] is True
+    assert r["threads"] == []

@@ -282,3 +282,42 @@ def foreign_form(foreign: Foreign) -> tuple[str, int]:
     """`entry.foreign_form()`: (signature, address) of the foreign form."""
     p = _parse(foreign)
     return p.signature, p.address
+
+
+# ---------------------------------------------------------------------------------------------
+# C-API consumers: HPyBridge_CDictLookup_CAPI (include/hpybridge_capi.h)
+
+def cdict_lookup_capi(obj: Any, name: str, signature: str) -> int | None:
+    """What `HPyBridge_CDictLookup_CAPI(obj, name, signature)` calls: the address of the foreign
+    form of `obj`'s entry `name` whose CPython-API form is `signature`, or None if `obj` has none
+    (no `__cdict__`, a module's, no such name or form). `SignatureSyntaxError` for a malformed
+    signature, `TypeError` for an HPy one. Lookup order as `HPyBridge_CDictLookup`: the object's
+    own `__cdict__`, then its type's (Python's attribute lookup)."""
+    import hpybridge
+    from hpybridge.cdict import ObjectCDict
+    from hpybridge.errors import NoFallbackError
+
+    wanted = hpybridge.parse_signature(signature)
+    try:
+        form = hpybridge.fallback_signature(wanted)
+    except NoFallbackError as e:
+        form = None
+        why = str(e)
+    if form != wanted:
+        raise TypeError("HPyBridge_CDictLookup_CAPI(): \"%s\" is not a CPython-API signature (%s)"
+                        % (wanted, "its CPython-API form is \"%s\"" % form if form else why))
+    try:
+        cdict = obj.__cdict__
+    except AttributeError:
+        return None
+    if not isinstance(cdict, ObjectCDict) or name not in cdict:
+        return None
+    entry = cdict[name]
+    for implementation in entry.signatures:
+        try:
+            if hpybridge.fallback_signature(implementation) != wanted:
+                continue
+        except NoFallbackError:
+            continue
+        return entry.select(implementation).foreign_form()[1]
+    return None
