@@ -10,7 +10,9 @@
  *   HPyBridge_CDictSet(ctx, obj, name, signature, function)   adds an entry to obj's own __cdict__;
  *   HPyBridge_CDictLookup(ctx, obj, name, signature)          an object's entry, fit for ctx's family.
  * Each returns an error value with a Python exception set on failure (a lookup that finds nothing
- * returns NULL without one). */
+ * returns NULL without one).
+ * C-API consumers (Python.h, no HPy) look entries up with HPyBridge_CDictLookup_CAPI(obj, name, signature),
+ * in hpybridge_capi.h beside this file (this one includes hpy.h, which refuses Python.h). */
 #ifndef HPYBRIDGE_H
 #define HPYBRIDGE_H
 
