@@ -257,6 +257,11 @@ def numba_type(foreign: Foreign) -> Any:
     first-class function type. Importing numba's function types here registers how numba unboxes
     it (through `__wrapper_address__`), so an `@njit` function can take an entry with no other
     step; CFunction is also registered as a `WrapperAddressProtocol` then."""
+    if "numba" not in sys.modules:
+        # Only numba asks, and only once it is imported; others (getattr with a default, inspect)
+        # see an attribute that is not there rather than an import.
+        raise AttributeError("'hpybridge.CFunction' object has no attribute '_numba_type_' while numba is not "
+                             "imported")
     import numba.experimental.function_type  # noqa: F401  (unboxing of FunctionType)
     from numba.core import types
 

@@ -87,8 +87,9 @@ pub fn foreign_form(f: &CFunction) -> Result<Foreign> {
             (*index, with_gil_if_needed(stub, signature, true)?)
         }
     };
-    MADE.lock().get_or_insert_with(HashMap::new).entry(index).or_insert(made.clone());
-    Ok(made)
+    // Two threads may both have made one: the first kept is everyone's answer (the other stays
+    // unused, alive like every stub).
+    Ok(MADE.lock().get_or_insert_with(HashMap::new).entry(index).or_insert(made).clone())
 }
 
 /// The foreign form made earlier for implementation `index`.
