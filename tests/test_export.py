@@ -107,6 +107,8 @@ g = cd["cosine"].as_ctypes()
 r["ctypes_types"] = [f.restype.__name__, [t.__name__ for t in f.argtypes], type(f).__mro__[0]._flags_, type(g)._flags_,
                      [t.__name__ for t in cd["same"].as_ctypes().argtypes]]
 r["cffi_types"] = [str(ffi.typeof(cd["root"].as_cffi(ffi))), str(ffi.typeof(cd["mean_filter"].as_cffi(ffi)))]
+# Without numba imported, numba's hook attribute is absent (getattr with a default, inspect).
+r["no_numba"] = ["numba" in sys.modules, getattr(cd["cosine"], "_numba_type_", None)]
 r["refused"] = [outcome(cd["count_handles"].foreign_form), outcome(cd["count_handles"].as_ctypes),
                 outcome(cd["count_handles"].as_cffi, ffi), outcome(cd["same"].as_cffi, ffi),
                 outcome(cd["cosine"].as_cffi, 1)]
@@ -168,6 +170,7 @@ def test_ctypes_and_cffi(cdictprov, prov_mode, runtime_mode):
         "Python objects as PyObject * (use entry.as_ctypes(), whose py_object can)"]
     assert r["refused"][4] == ["TypeError", "as_cffi(ffi): expected a cffi.FFI instance, got int"]
     assert r["threads"] == []
+    assert r["no_numba"] == [False, None]
 
 
 SCIPY = r"""
