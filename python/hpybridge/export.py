@@ -252,16 +252,16 @@ def wrapper_address(foreign: Foreign) -> int:
     return _parse(foreign).address
 
 
-def numba_type(foreign: Foreign) -> Any:
+def numba_type(foreign: Foreign) -> Any:  # None while numba is not imported
     """`entry._numba_type_`, which numba's `typeof` asks every object for first: the entry's
     first-class function type. Importing numba's function types here registers how numba unboxes
     it (through `__wrapper_address__`), so an `@njit` function can take an entry with no other
     step; CFunction is also registered as a `WrapperAddressProtocol` then."""
     if "numba" not in sys.modules:
-        # Only numba asks, and only once it is imported; others (getattr with a default, inspect)
-        # see an attribute that is not there rather than an import.
-        raise AttributeError("'hpybridge.CFunction' object has no attribute '_numba_type_' while numba is not "
-                             "imported")
+        # Only numba asks, once it is imported; anyone else (inspect, say) gets None, numba's "not
+        # given", rather than an import of numba. (On PyPy, which has no numba, the getter always
+        # gives None: its HPy turns a getter's error into None with the exception left set.)
+        return None
     import numba.experimental.function_type  # noqa: F401  (unboxing of FunctionType)
     from numba.core import types
 

@@ -170,11 +170,15 @@ CFUNCTION_EXPORT(cfunction_numba_signature, "signature", "numba_signature",
                  "numba's Wrapper Address Protocol: the numba signature of the entry's foreign form.")
 
 /* numba's typeof asks every object for `_numba_type_` first: the entry's first-class function type
- * (hpybridge.export.numba_type), so @njit code takes an entry with no registration step. */
+ * (hpybridge.export.numba_type), so @njit code takes an entry with no registration step; None (which
+ * numba reads as "not given") while numba is not imported. */
 HPyDef_GETSET(cfunction_numba_type, "_numba_type_", .doc = "numba's type of this entry (a FunctionType).")
 static HPy cfunction_numba_type_get(HPyContext *ctx, HPy self, void *closure)
 {
     (void)closure;
+    /* PyPy 7.3.19 turns a getter's error into None with the exception left set, and has no numba. */
+    if (on_pypy(ctx))
+        return HPy_Dup(ctx, ctx->h_None);
     return forward_to_export(ctx, self, "numba_type", NULL, 0, HPy_NULL);
 }
 static int cfunction_numba_type_set(HPyContext *ctx, HPy self, HPy value, void *closure)
