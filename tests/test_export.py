@@ -442,3 +442,42 @@ def test_cdict_lookup_capi(ducks, duckcapi, a, b):
     if not IS_PYPY:
         assert r["refcounts"] is True
     assert r["threads"] == []
+
+
+GEOMETRY = os.path.join(os.path.dirname(EXT), os.pardir, "examples", "geometry", "build.py")
+
+
+@pytest.fixture(scope="module")
+def geometry():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("geometry_build", GEOMETRY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_examples()["geometry"]
+
+
+@pytest.mark.skipif(IS_PYPY, reason=NO_PY_OBJECT)
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_geometry(geometry, prov_mode):
+    """The real provider: vectors in and out of its entries through ctypes' py_object, its errors
+    raised, and the leak detector clean in debug mode."""
+    body = r"""
+import ctypes
+cd = geometry.__cdict__
+def calls():
+    x, y = ctypes.c_double(), ctypes.c_double()
+    rc = cd["components"].as_ctypes()((5.0, 6.0), ctypes.byref(x), ctypes.byref(y))
+    return [cd["norm"].as_ctypes()((3.0, 4.0)), list(cd["vec"].as_ctypes()(1.0, 2.0)),
+            list(cd["add"].as_ctypes()((1, 2), (3, 4))), [rc, x.value, y.value],
+            outcome(cd["norm"].as_ctypes(), "v"), [cd[k].foreign_form()[0] for k in ("norm", "vec", "components")]]
+if %(debug)r:
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        calls()
+result = calls()
+"""
+    r = run_modules([("geometry", geometry, prov_mode)], body % {"debug": prov_mode == "debug"})
+    assert r[:4] == [5.0, [1.0, 2.0], [4.0, 6.0], [0, 5.0, 6.0]]
+    assert r[4] == ["TypeError", "geometry: expected a vector (a 2-tuple of numbers), found an object of type 'str'"]
+    assert r[5] == ["double (PyObject *)", "PyObject * (double, double)", "int (PyObject *, double *, double *)"]
