@@ -481,3 +481,63 @@ result = calls()
     assert r[:4] == [5.0, [1.0, 2.0], [4.0, 6.0], [0, 5.0, 6.0]]
     assert r[4] == ["TypeError", "geometry: expected a vector (a 2-tuple of numbers), found an object of type 'str'"]
     assert r[5] == ["double (PyObject *)", "PyObject * (double, double)", "int (PyObject *, double *, double *)"]
+
+
+ROUND_TRIP = r"""
+import ctypes, ctypes.util, math
+import cffi
+import hpybridge
+IS_PYPY = %(is_pypy)r
+libm = ctypes.CDLL(ctypes.util.find_library("m"))
+cos = libm.cos
+cos.restype, cos.argtypes = ctypes.c_double, [ctypes.c_double]
+entry = hpybridge.cfunction(cos)
+r = {}
+r["cos"] = [entry.foreign_form() == ("double (double)", ctypes.cast(cos, ctypes.c_void_p).value),
+            entry.as_ctypes()(0.5) == math.cos(0.5), entry.as_cffi(cffi.FFI())(0.5) == math.cos(0.5)]
+# Bound trailing arguments: cdictprov's mean filter adopted with its void * user_data bound is an
+# "int (double *, intptr_t, double *)"; its export is a binding stub passing the bound pointer.
+extra = ctypes.c_double(10.0)
+C = ctypes.c_double
+data = ctypes.cast(ctypes.pointer(extra), ctypes.c_void_p).value
+mean = hpybridge.cfunction(cdictprov.__cdict__["ctx_mean_filter"].foreign_form()[1],
+                           "int (double *, intptr_t, double *, void *)", name="mean")
+out = C()
+r["mean"] = [mean.signatures[0], mean.as_ctypes()((C * 2)(1, 3), 2, ctypes.byref(out), None), out.value]
+if not IS_PYPY:
+    import scipy
+    bound = hpybridge.cfunction(scipy.LowLevelCallable(cdictprov.__cdict__["mean_filter"].as_ctypes(),
+                                                       ctypes.c_void_p(data)))
+    r["bound"] = [bound.foreign_form()[0], bound.as_ctypes()((C * 2)(1, 3), 2, ctypes.byref(out)), out.value]
+    from scipy import integrate
+    import numba
+    r["scipy"] = [integrate.quad(entry.lowlevelcallable(), 0, 2) == integrate.quad(math.cos, 0, 2)]
+    @numba.cfunc("float64(float64)")
+    def square(x):
+        return x * x
+    sq = hpybridge.cfunction(square)
+    r["scipy"].append(integrate.quad(sq.lowlevelcallable(), 0, 3) == integrate.quad(lambda x: x * x, 0, 3))
+    @numba.njit
+    def total(f, n):
+        s = 0.0
+        for i in range(n):
+            s += f(i * 0.001)
+        return s
+    r["numba"] = [total(entry, 1000) == sum(math.cos(i * 0.001) for i in range(1000)),
+                  total(sq, 1000) == sum((i * 0.001) ** 2 for i in range(1000))]
+result = r
+"""
+
+
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_adopted_round_trip(cdictprov, prov_mode):
+    """Adopted foreign functions (hpybridge.cfunction) export like any entry: a libm function from
+    ctypes back to ctypes, cffi, SciPy and numba; a numba cfunc to SciPy and numba; adopted functions
+    with bound trailing arguments through a binding stub of their visible signature."""
+    r = run_modules([("cdictprov", cdictprov, prov_mode)], ROUND_TRIP % {"is_pypy": IS_PYPY})
+    assert r["cos"] == [True, True, True]
+    assert r["mean"] == ["int (double *, intptr_t, double *, void *)", 1, 2.0]
+    if not IS_PYPY:
+        assert r["bound"] == ["int (double *, long, double *)", 1, 12.0]  # SciPy names c_ssize_t "long"
+        assert r["scipy"] == [True, True]
+        assert r["numba"] == [True, True]

@@ -4,7 +4,8 @@
 //!
 //! Which implementation serves, first that applies:
 //! - one whose signature has no context and no handle: the function itself (its signature's
-//!   CPython-API spelling: `HPy_ssize_t` is `Py_ssize_t`). A module entry taking a context has one:
+//!   CPython-API spelling: `HPy_ssize_t` is `Py_ssize_t`), or for an adopted function whose
+//!   trailing arguments the runtime fills in, a binding stub of its visible signature. A module entry taking a context has one:
 //!   its CPython-API stub (docs/fallback-stubs.md), which enters the provider's context itself;
 //! - otherwise the first that takes a context (a type's or an object's entry, which has no stub of
 //!   its own): a CPython-API stub made here on demand by `FallbackStubs` over a one-slot API, once
@@ -66,7 +67,7 @@ pub fn foreign_form(f: &CFunction) -> Result<Foreign> {
             // A CPython-API implementation may be a stub that enters a provider (it is when its HPy
             // sibling takes a context, which `select` may have left out): treated as one.
             let entered = imp.flags & FLAG_CAPI != 0;
-            (index, with_gil_if_needed(imp.function, signature, entered)?)
+            (index, with_gil_if_needed(unbound(imp)?, signature, entered)?)
         }
         None => {
             let Some((index, imp)) =
@@ -115,6 +116,18 @@ fn direct_form(imp: &Implementation) -> Option<Signature> {
         return None;
     }
     fallback(&imp.signature).ok()
+}
+
+/// `imp`'s function, or for an adopted one whose runtime fills in trailing arguments (a Cython
+/// cpdef's `__pyx_skip_dispatch`, a LowLevelCallable's `user_data`), a binding stub of its visible
+/// signature that passes them (`Trampolines::bind_last`).
+fn unbound(imp: &Implementation) -> Result<*const c_void> {
+    if imp.bound().is_empty() {
+        return Ok(imp.function);
+    }
+    trampolines()?.bind_last(&imp.full_signature, imp.function, imp.bound()).map_err(|e| {
+        Error::new(Exception::RuntimeError, format!("cannot make a binding stub for \"{}\": {e}", imp.full_signature))
+    })
 }
 
 /// A CPython-API stub of `imp`, which takes a context, made over a one-slot API.

@@ -78,11 +78,6 @@ unsafe impl Sync for Implementation {}
 static RUNTIME_FAMILY: OnceLock<Family> = OnceLock::new();
 
 impl Implementation {
-    /// The provider's home context.
-    pub fn home(&self) -> *mut HPyContext {
-        self.home
-    }
-
     /// An implementation of `entry` (`module.name`) by `function` of `signature`, whose context
     /// family is `family` with home context `home` (`None`: a CPython-API stub).
     pub fn new(
