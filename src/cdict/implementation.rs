@@ -15,6 +15,7 @@ use crate::crossing::family::{Entry, Family, Mode};
 use crate::crossing::plan::trampolines;
 use crate::crossing::transfer::Transfer;
 use crate::hpy;
+use crate::hpy::cpython::CPython;
 use crate::hpy::error::{Error, Exception, Result};
 use crate::hpy::host::host;
 use crate::hpy::values::close;
@@ -23,7 +24,7 @@ use hpy_sys::{cpy_PyObject, HPy, HPyContext};
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use trampolines::{Caller, MAX_ARGS};
+use trampolines::{widen, Caller, RegisterInvoker, MAX_ARGS};
 
 /// The implementation is a CPython-API stub (`PyObject *` instead of `HPy`, no context).
 pub const FLAG_CAPI: u32 = 1;
@@ -60,9 +61,14 @@ pub struct Implementation {
     takes_context: bool,
     /// Every parameter and the result are scalars passed in registers: calls may take `call_scalar`.
     scalar: bool,
+    /// Every parameter and the result are scalars or `HPy`, passed in registers: calls may take
+    /// `call_native` (a handle only when the provider's handles are CPython objects' addresses).
+    native: bool,
     /// Why Python cannot call it, if it cannot.
     pub refused: Option<String>,
     caller: Caller<'static>,
+    /// The signature's register invoker, called directly by `call_native` where there is one.
+    invoker: Option<RegisterInvoker>,
     /// How calls cross from the runtime's family to the provider's and back, found on the first
     /// call (it needs a valid runtime context).
     crossing: OnceLock<Crossing>,
@@ -124,7 +130,9 @@ impl Implementation {
         let visible = &signature.args[usize::from(takes_context)..];
         let params: Box<[Kind]> = visible.iter().map(Kind::of).collect();
         let refused = refusal(signature, takes_context, &params, family.is_some());
-        let scalar = refused.is_none() && scalar_signature(&params, Kind::of(&signature.ret), bound.len());
+        let scalar = refused.is_none() && scalar_signature(&params, Kind::of(&signature.ret), bound.len(), false);
+        let native =
+            refused.is_none() && scalar_signature(&params, Kind::of(&signature.ret), bound.len(), takes_context);
         let caller = trampolines()?.caller(full).map_err(|e| {
             Error::new(Exception::RuntimeError, format!("cannot prepare calls of {entry} \"{full}\": {e}"))
         })?;
@@ -151,7 +159,9 @@ impl Implementation {
             ret: Kind::of(&signature.ret),
             takes_context,
             scalar,
+            native,
             refused,
+            invoker: caller.register_invoker(),
             caller,
             crossing: OnceLock::new(),
         })
@@ -212,6 +222,56 @@ impl Implementation {
         })
     }
 
+    /// The native fast path (CPython only, src/module/cfunction_vectorcall.rs): `call_scalar` with
+    /// CPython's own objects, `args` straight from CPython's vectorcall, for a runtime in CPython's
+    /// universal or trace mode. Also takes `HPy` parameters and results when the provider's handles
+    /// are the runtime's (`Transfer::Shared`: universal or trace mode), since such a handle is the
+    /// object's address plus one: an argument is borrowed, a result is the caller's new reference.
+    /// `None` if it does not apply (then nothing was called and no Python code ran): the caller
+    /// takes HPy's path, which gives every message.
+    ///
+    /// # Safety
+    /// The GIL is held; `args` are live objects; the runtime's context is a CPython universal or
+    /// trace context (the caller checked), which is `ctx`, valid at any time.
+    #[inline]
+    pub unsafe fn call_native(&self, api: &CPython, args: &[*mut cpy_PyObject]) -> Native {
+        if !self.native || args.len() != self.params.len() {
+            return Native::NotTaken;
+        }
+        let mut words = [0u64; SCALAR_WORDS];
+        let offset = usize::from(self.takes_context);
+        if self.takes_context {
+            match self.crossing.get() {
+                Some(crossing) if crossing.native => words[0] = self.home as u64,
+                _ => return Native::NotTaken,
+            }
+        }
+        for i in 0..args.len() {
+            // SAFETY: the caller's contract; nothing here runs Python code.
+            match unsafe { native_word(api, args[i], self.params[i]) } {
+                Some(word) => words[offset + i] = word,
+                None => return Native::NotTaken,
+            }
+        }
+        let end = offset + args.len() + self.bound.len();
+        words[offset + args.len()..end].copy_from_slice(&self.bound);
+        // SAFETY: `function` has this signature and the words its arguments (the bound ones last);
+        // a context argument is the provider's home context, valid whenever it is called
+        // (`Entry::Home`); handles are the objects' addresses plus one in the provider's family too
+        // (`Transfer::Shared`). The register invoker loads one word per parameter from `words`.
+        let word = unsafe {
+            match self.invoker {
+                Some(invoke) => match (invoke(words.as_ptr(), self.function), self.ret) {
+                    (raw, Kind::Int { bytes, signed, .. }) => widen(raw, bytes, signed),
+                    (raw, _) => raw,
+                },
+                None => self.caller.call(self.function, &words[..end]),
+            }
+        };
+        // SAFETY: the GIL is held; the word is this signature's result, a new handle for `HPy`.
+        unsafe { native_result(api, self.ret, word) }
+    }
+
     /// Converts `args` for this implementation: `Error::Raise` if one does not fit (then nothing
     /// stays borrowed), `Error::Set` if Python code a conversion ran raised.
     ///
@@ -265,10 +325,17 @@ impl Implementation {
             let crossing = *self.crossing.get_or_init(|| unsafe {
                 let runtime = RUNTIME_FAMILY.get_or_init(|| Family::of(ctx));
                 let provider = self.family.as_ref().expect("implementations taking a context have a family");
+                let to_provider = Transfer::between(runtime, ctx, provider, self.home);
+                let to_runtime = Transfer::between(provider, self.home, runtime, ctx);
+                let runtime_debug = runtime.mode() == Some(Mode::Debug);
                 Crossing {
-                    to_provider: Transfer::between(runtime, ctx, provider, self.home),
-                    to_runtime: Transfer::between(provider, self.home, runtime, ctx),
-                    runtime_debug: runtime.mode() == Some(Mode::Debug),
+                    to_provider,
+                    to_runtime,
+                    runtime_debug,
+                    native: !runtime_debug
+                        && provider.entry() == Entry::Home
+                        && to_provider == Transfer::Shared
+                        && to_runtime == Transfer::Shared,
                 }
             });
             let runtime = RUNTIME_FAMILY.get().expect("set above");
@@ -308,7 +375,7 @@ impl Implementation {
         crossing: Crossing,
         failed: &mut bool,
     ) -> u64 {
-        let Crossing { to_provider, to_runtime, runtime_debug } = crossing;
+        let Crossing { to_provider, to_runtime, runtime_debug, .. } = crossing;
         words[0] = provider as u64;
         let moving = to_provider != Transfer::Shared;
         let mut moved = [const { MaybeUninit::<HPy>::uninit() }; MAX_ARGS];
@@ -392,6 +459,9 @@ struct Crossing {
     to_runtime: Transfer,
     /// The runtime runs in debug mode: its context must be made valid again after the call.
     runtime_debug: bool,
+    /// `call_native` may call: the runtime is not in debug mode, the provider is entered at its
+    /// home context, and handles need no moving either way.
+    native: bool,
 }
 
 /// Arguments converted for one call, and what they borrow until it returns.
@@ -433,9 +503,12 @@ const SCALAR_WORDS: usize = 8;
 
 /// Whether a signature of these Python-visible parameters, this result and `bound` bound integer
 /// or pointer words after them takes the fast path: scalars only, all of them in registers
-/// (System V: six integer registers, the context counted, eight floating-point ones).
-fn scalar_signature(params: &[Kind], ret: Kind, bound: usize) -> bool {
-    let scalar = |k: &Kind| matches!(k, Kind::Int { .. } | Kind::Bool | Kind::Float | Kind::Double);
+/// (System V: six integer registers, the context counted, eight floating-point ones). With
+/// `handles`, `HPy` counts as a scalar too (`call_native`).
+fn scalar_signature(params: &[Kind], ret: Kind, bound: usize, handles: bool) -> bool {
+    let scalar = |k: &Kind| {
+        matches!(k, Kind::Int { .. } | Kind::Bool | Kind::Float | Kind::Double) || (handles && *k == Kind::Handle)
+    };
     let floats = params.iter().filter(|k| matches!(k, Kind::Float | Kind::Double)).count();
     params.iter().all(scalar)
         && (scalar(&ret) || ret == Kind::Void)
@@ -484,17 +557,99 @@ unsafe fn scalar_word(ctx: *mut HPyContext, h: HPy, kind: Kind) -> Option<u64> {
                     hpy!(ctx, ctx_Err_Clear); // beyond 64 bits: the general path says so
                     return None;
                 }
-                let fits = match (bytes, signed) {
-                    (8, true) => true,
-                    (8, false) => v >= 0,
-                    (_, true) => (-(1i64 << (8 * bytes - 1))..(1i64 << (8 * bytes - 1))).contains(&v),
-                    (_, false) => (0..(1i64 << (8 * bytes))).contains(&v),
-                };
-                fits.then_some(v as u64)
+                fits(v, bytes, signed).then_some(v as u64)
             }
             _ => None,
         }
     }
+}
+
+/// Whether `v` is in the range of an integer of `bytes` bytes.
+fn fits(v: i64, bytes: usize, signed: bool) -> bool {
+    match (bytes, signed) {
+        (8, true) => true,
+        (8, false) => v >= 0,
+        (_, true) => (-(1i64 << (8 * bytes - 1))..(1i64 << (8 * bytes - 1))).contains(&v),
+        (_, false) => (0..(1i64 << (8 * bytes))).contains(&v),
+    }
+}
+
+/// `scalar_word` with CPython's objects: exact `float`, `int`, `True`/`False`; `HPy` is the
+/// object's handle in a context whose handles are addresses plus one.
+///
+/// # Safety
+/// The GIL is held and `obj` is a live object.
+#[inline]
+unsafe fn native_word(api: &CPython, obj: *mut cpy_PyObject, kind: Kind) -> Option<u64> {
+    // SAFETY: the caller's contract; the type is checked before a value is read.
+    unsafe {
+        match kind {
+            Kind::Double | Kind::Float => {
+                if api.type_of(obj) != api.float_type {
+                    return None;
+                }
+                let d = api.float_value(obj);
+                if kind == Kind::Double {
+                    return Some(d.to_bits());
+                }
+                let f = d as f32;
+                (!f.is_infinite() || d.is_infinite()).then(|| u64::from(f.to_bits()))
+            }
+            Kind::Bool if obj == api.true_ => Some(1),
+            Kind::Bool if obj == api.false_ => Some(0),
+            Kind::Int { bytes, signed, .. } if api.type_of(obj) == api.long_type => {
+                let v = api.long_value(obj)?;
+                fits(v, bytes, signed).then_some(v as u64)
+            }
+            Kind::Handle => Some(obj as u64 + 1),
+            _ => None,
+        }
+    }
+}
+
+/// What `call_native` did: kept small, so the fast path passes it in registers.
+pub enum Native {
+    /// It does not apply: nothing was called, no Python code ran.
+    NotTaken,
+    /// The result, a new reference, or NULL with the provider's exception (or `MemoryError`) set.
+    Done(*mut cpy_PyObject),
+    /// An `HPy` result NULL without an exception (a `SystemError` to raise).
+    NullResult,
+}
+
+/// The object of result `word` of `kind`, or the provider's exception (`HPyErr_Occurred` after the
+/// call, whatever the result), as `result` does on HPy's path.
+///
+/// # Safety
+/// The GIL is held; `word` is the call's result, for `HPy` a new handle that is an address plus one.
+#[inline]
+unsafe fn native_result(api: &CPython, kind: Kind, word: u64) -> Native {
+    // SAFETY: the caller's contract; a handle result is released once, on error.
+    unsafe {
+        if api.err_occurred() {
+            if kind == Kind::Handle && word != 0 {
+                api.dec_ref((word - 1) as *mut cpy_PyObject);
+            }
+            return Native::Done(std::ptr::null_mut());
+        }
+        Native::Done(match kind {
+            Kind::Void => api.new_ref(api.none),
+            Kind::Int { signed, .. } => api.int(word, signed),
+            Kind::Bool => api.new_ref(if word & 0xff != 0 { api.true_ } else { api.false_ }),
+            Kind::Float => api.float(f64::from(f32::from_bits(word as u32))),
+            Kind::Double => api.float(f64::from_bits(word)),
+            Kind::Handle if word == 0 => return Native::NullResult,
+            Kind::Handle => (word - 1) as *mut cpy_PyObject,
+            _ => unreachable!("call_native takes scalars and handles only"),
+        })
+    }
+}
+
+/// The error of an `HPy` result NULL without an exception (kept out of the fast path's code).
+#[cold]
+#[inline(never)]
+pub fn null_without_exception(entry: &str) -> Error {
+    Error::new(Exception::SystemError, format!("{entry}() returned NULL without setting an exception"))
 }
 
 /// Why Python cannot call a function of `sig`, if it cannot.

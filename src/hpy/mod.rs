@@ -6,6 +6,7 @@
 
 pub mod boundary;
 pub mod context;
+pub mod cpython;
 pub mod error;
 pub mod host;
 pub mod private;

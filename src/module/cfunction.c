@@ -224,12 +224,28 @@ int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module)
     return rc;
 }
 
+/* On CPython's universal and trace runtimes each instance gets the runtime's native vectorcall
+ * function (src/module/cfunction_vectorcall.rs), which takes scalar calls itself and hands every
+ * other call to HPy's trampoline of the call slot above. */
+static HPyCallFunction cfunction_native_call = {.impl = cfunction_call_impl};
+
 HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function)
 {
     CFunctionObject *data;
     HPy h = HPy_New(ctx, type, &data);
-    if (!HPy_IsNull(h))
-        data->function = function;
+    if (HPy_IsNull(h))
+        return h;
+    data->function = function;
+    cpy_vectorcallfunc hpy_trampoline = (cpy_vectorcallfunc)cfunction_call.slot.cpy_trampoline;
+    int native = hpybridge_cfunction_native_call(ctx, h, data, hpy_trampoline);
+    if (native == 1) {
+        cfunction_native_call.cpy_trampoline = hpybridge_cfunction_vectorcall;
+        native = HPy_SetCallFunction(ctx, h, &cfunction_native_call);
+    }
+    if (native < 0) {
+        HPy_Close(ctx, h);
+        return HPy_NULL;
+    }
     return h;
 }
 

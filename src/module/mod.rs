@@ -6,5 +6,6 @@
 pub mod adopt;
 pub mod cdict;
 pub mod cfunction;
+pub mod cfunction_vectorcall;
 pub mod functions;
 pub mod modinit;

@@ -35,5 +35,10 @@ void hpybridge_cfunction_free(const void *function);
 int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module);
 HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function);
 const void *hpybridge_cfunction_data(HPyContext *ctx, HPy obj);
+/* The native call path on CPython (src/module/cfunction_vectorcall.rs): whether instance `h` gets
+   hpybridge_cfunction_vectorcall (1), keeps HPy's `fallback` (0), or -1 with an exception. */
+int hpybridge_cfunction_native_call(HPyContext *ctx, HPy h, const void *data, cpy_vectorcallfunc fallback);
+cpy_PyObject *hpybridge_cfunction_vectorcall(cpy_PyObject *callable, cpy_PyObject *const *args, size_t nargsf,
+                                             cpy_PyObject *kwnames);
 
 #endif

@@ -61,7 +61,7 @@ type Invoker = unsafe extern "C" fn(frame: *mut Frame, target: *const c_void);
 /// A register invoker stub: calls `target` with the words at `words` (one per parameter, in
 /// order) loaded straight into their registers, and returns its result's bits (`xmm0`'s for a
 /// floating-point result). Only for shapes without stack arguments.
-type RegisterInvoker = unsafe extern "C" fn(words: *const u64, target: *const c_void) -> u64;
+pub type RegisterInvoker = unsafe extern "C" fn(words: *const u64, target: *const c_void) -> u64;
 
 /// What every trampoline of one shape of signature shares.
 struct Plan {
@@ -247,6 +247,11 @@ unsafe impl Send for PlanCall {}
 unsafe impl Sync for PlanCall {}
 
 impl Invoke for PlanCall {
+    fn register_invoker(&self) -> Option<RegisterInvoker> {
+        // SAFETY: see the Send impl: the plan outlives the caller.
+        unsafe { (*self.0).register_invoker }
+    }
+
     unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64 {
         // SAFETY: see the Send impl: the plan outlives this call.
         let plan = unsafe { &*self.0 };

@@ -42,8 +42,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use abi::{Value, MAX_ARGS};
+pub use abi::{widen, Value, MAX_ARGS};
 pub use capsules::signature::Signature;
+pub use dynasm_backend::RegisterInvoker;
 pub use error::Error;
 pub use prepend::Adjust;
 
@@ -431,6 +432,11 @@ trait Invoke: Send + Sync {
     /// # Safety
     /// As [`Caller::call`], with `args.len()` the shape's parameter count.
     unsafe fn call(&self, target: *const c_void, args: &[u64]) -> u64;
+
+    /// The shape's register invoker, if this backend made one.
+    fn register_invoker(&self) -> Option<RegisterInvoker> {
+        None
+    }
 }
 
 /// Calls C functions of one signature, with arguments and result encoded as [`Call`] encodes
@@ -446,6 +452,14 @@ impl Caller<'_> {
     /// The signature's parameter count: how many words `call` takes.
     pub fn params(&self) -> usize {
         self.params
+    }
+
+    /// The signature's register invoker (dynasm backend, shapes without stack arguments), for hot
+    /// paths that call it directly: it takes one word per parameter, encoded as for `call`, and
+    /// returns the raw result, whose narrow integers the caller must extend itself (`widen`) and
+    /// whose `float` is in the low 32 bits. The pointer lives as long as the caller.
+    pub fn register_invoker(&self) -> Option<RegisterInvoker> {
+        self.invoke.register_invoker()
     }
 
     /// Calls `target` with `args` (one word per parameter, encoded as [`Call`] encodes them, narrow

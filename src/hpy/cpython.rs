@@ -1,0 +1,198 @@
+//! CPython's own object API, for the native call path of `CFunction` (src/module/cfunction_vectorcall.rs,
+//! docs/cdict.md §8): exact type checks, a `float`'s value and results made with CPython's own
+//! functions, without HPy's trampoline and context calls. Found once with `dlsym` under CPython's
+//! names (PyPy's cpyext exports `PyPy`-prefixed ones: there this is `None`, and so is it if a
+//! layout check fails).
+//!
+//! The layout it reads (the object header's `ob_type`, a `float`'s `ob_fval`) is checked once on a
+//! real `float` made by `PyFloat_FromDouble`, never assumed: a build with another header (a debug
+//! build's extra fields, say) gets `None`, and calls keep HPy's path.
+
+use hpy_sys::cpy_PyObject;
+use std::ffi::{c_double, c_int, c_longlong, c_ulonglong, c_void, CStr};
+use std::sync::OnceLock;
+
+type Object = *mut cpy_PyObject;
+
+/// The CPython functions and objects the native call path uses, and the layout it reads.
+pub struct CPython {
+    pub float_type: usize,
+    pub long_type: usize,
+    pub true_: Object,
+    pub false_: Object,
+    pub none: Object,
+    float_from_double: unsafe extern "C" fn(c_double) -> Object,
+    long_from_long_long: unsafe extern "C" fn(c_longlong) -> Object,
+    long_from_unsigned_long_long: unsafe extern "C" fn(c_ulonglong) -> Object,
+    long_as_long_long_and_overflow: unsafe extern "C" fn(Object, *mut c_int) -> c_longlong,
+    err_occurred: unsafe extern "C" fn() -> Object,
+    inc_ref: unsafe extern "C" fn(Object),
+    dec_ref: unsafe extern "C" fn(Object),
+    /// Byte offset of `ob_type` in an object, and of `ob_fval` in a `float`.
+    type_at: usize,
+    fval_at: usize,
+}
+
+// SAFETY: addresses of process-lifetime objects and functions, only read.
+unsafe impl Send for CPython {}
+// SAFETY: as above.
+unsafe impl Sync for CPython {}
+
+static CPYTHON: OnceLock<Option<CPython>> = OnceLock::new();
+
+/// CPython's object API, if this process is CPython and its layout is the one checked.
+pub fn cpython() -> Option<&'static CPython> {
+    CPYTHON.get_or_init(find).as_ref()
+}
+
+fn symbol(name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym only reads the dynamic linker's tables.
+    let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!f.is_null()).then_some(f)
+}
+
+/// The function `name`, as the function pointer type `F`.
+///
+/// # Safety
+/// `F` is an `unsafe extern "C" fn` type of the C function `name`'s signature.
+unsafe fn function<F: Copy>(name: &CStr) -> Option<F> {
+    let f = symbol(name)?;
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut c_void>(), "a function pointer");
+    // SAFETY: the caller's contract; sizes checked.
+    Some(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&f) })
+}
+
+fn find() -> Option<CPython> {
+    // SAFETY: each symbol is CPython's C API object or function of that name, of the C type it is
+    // transmuted to (`PyObject *PyFloat_FromDouble(double)`, ...).
+    let api = unsafe {
+        CPython {
+            float_type: symbol(c"PyFloat_Type")? as usize,
+            long_type: symbol(c"PyLong_Type")? as usize,
+            true_: symbol(c"_Py_TrueStruct")?.cast(),
+            false_: symbol(c"_Py_FalseStruct")?.cast(),
+            none: symbol(c"_Py_NoneStruct")?.cast(),
+            float_from_double: function(c"PyFloat_FromDouble")?,
+            long_from_long_long: function(c"PyLong_FromLongLong")?,
+            long_from_unsigned_long_long: function(c"PyLong_FromUnsignedLongLong")?,
+            long_as_long_long_and_overflow: function(c"PyLong_AsLongLongAndOverflow")?,
+            err_occurred: function(c"PyErr_Occurred")?,
+            inc_ref: function(c"Py_IncRef")?,
+            dec_ref: function(c"Py_DecRef")?,
+            type_at: 8,
+            fval_at: 16,
+        }
+    };
+    api.layout_holds().then_some(api)
+}
+
+impl CPython {
+    /// Whether a `float` made by CPython has its type and value where this module reads them.
+    fn layout_holds(&self) -> bool {
+        const PROBE: f64 = -1234.0625;
+        // SAFETY: only called while importing the runtime or making a `CFunction`, with the GIL
+        // held; the float is a new reference, released once, and at least 24 bytes long if made
+        // by a CPython whose `float` has its value after a two-word header (read only if its
+        // `ob_type` word, the second, is `PyFloat_Type`, which every CPython object has).
+        unsafe {
+            let f = (self.float_from_double)(PROBE);
+            if f.is_null() {
+                return false;
+            }
+            let holds = self.type_of(f) == self.float_type && self.float_value(f) == PROBE;
+            (self.dec_ref)(f);
+            holds
+        }
+    }
+
+    /// The address of `obj`'s type.
+    ///
+    /// # Safety
+    /// `obj` is a live object.
+    #[inline]
+    pub unsafe fn type_of(&self, obj: Object) -> usize {
+        // SAFETY: the caller's contract; `type_at` was checked on a real object.
+        unsafe { *obj.cast::<u8>().add(self.type_at).cast::<usize>() }
+    }
+
+    /// The value of a `float`, exactly of type `float`, read from the object.
+    ///
+    /// # Safety
+    /// `obj` is a live object of type `float` (not a subclass's instance, which may be larger but
+    /// starts alike: still, callers check the exact type).
+    #[inline]
+    pub unsafe fn float_value(&self, obj: Object) -> f64 {
+        // SAFETY: the caller's contract; `fval_at` was checked on a real float.
+        unsafe { *obj.cast::<u8>().add(self.fval_at).cast::<f64>() }
+    }
+
+    /// The value of an `int` that fits a `long long`, else `None` (no exception left set).
+    ///
+    /// # Safety
+    /// The GIL is held and `obj` is a live object of type exactly `int`.
+    #[inline]
+    pub unsafe fn long_value(&self, obj: Object) -> Option<i64> {
+        let mut overflow: c_int = 0;
+        // SAFETY: the caller's contract; an exact `int` raises nothing but overflow, which this
+        // reports through `overflow` without setting an exception.
+        let v = unsafe { (self.long_as_long_long_and_overflow)(obj, &mut overflow) };
+        (overflow == 0).then_some(v)
+    }
+
+    /// `PyErr_Occurred() != NULL`.
+    ///
+    /// # Safety
+    /// The GIL is held.
+    #[inline]
+    pub unsafe fn err_occurred(&self) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { !(self.err_occurred)().is_null() }
+    }
+
+    /// A new reference to `obj`.
+    ///
+    /// # Safety
+    /// The GIL is held and `obj` is a live object.
+    #[inline]
+    pub unsafe fn new_ref(&self, obj: Object) -> Object {
+        // SAFETY: the caller's contract.
+        unsafe { (self.inc_ref)(obj) };
+        obj
+    }
+
+    /// Releases a reference the caller owns.
+    ///
+    /// # Safety
+    /// The GIL is held and the caller owns a reference to `obj`.
+    #[inline]
+    pub unsafe fn dec_ref(&self, obj: Object) {
+        // SAFETY: the caller's contract.
+        unsafe { (self.dec_ref)(obj) }
+    }
+
+    /// `PyFloat_FromDouble(d)`: a new reference, or NULL with an exception set.
+    ///
+    /// # Safety
+    /// The GIL is held.
+    #[inline]
+    pub unsafe fn float(&self, d: f64) -> Object {
+        // SAFETY: the caller's contract.
+        unsafe { (self.float_from_double)(d) }
+    }
+
+    /// `PyLong_FromLongLong(v)` or `PyLong_FromUnsignedLongLong(v)`: as `float`.
+    ///
+    /// # Safety
+    /// The GIL is held.
+    #[inline]
+    pub unsafe fn int(&self, word: u64, signed: bool) -> Object {
+        // SAFETY: the caller's contract.
+        unsafe {
+            if signed {
+                (self.long_from_long_long)(word as i64)
+            } else {
+                (self.long_from_unsigned_long_long)(word)
+            }
+        }
+    }
+}
