@@ -2,8 +2,9 @@
    indirect call of the same function, in the same process (benchmarks/run.py, "lookup" section).
    Its type Thing has the entry inc, "double (HPyContext *, HPy, double)" (x + 1), registered with
    HPyBridge_CDictSet; the loops call it n times, chained: through a function pointer read from
-   volatile memory (loop_direct), or through HPyBridge_CDictLookup(ctx, obj, "inc", ...) before each
-   call (loop_lookup). Both loops are noipa and aligned alike; under callgrind each switches
+   volatile memory (loop_direct), through HPyBridge_CDictLookup(ctx, obj, "inc", ...) before each
+   call (loop_lookup, the runtime's cache), or through HPYBRIDGE_CDICT_LOOKUP before each call
+   (loop_site, the call site's cache, inline). The loops are noipa and aligned alike; under callgrind each switches
    collection on around itself and dumps after (benchcallgrind.h). */
 #include <time.h>
 #include <hpy.h>
@@ -50,6 +51,18 @@ static NOIPA double benchlookup_loop_lookup(HPyContext *ctx, HPy obj, long n)
     return x;
 }
 
+static NOIPA double benchlookup_loop_site(HPyContext *ctx, HPy obj, long n)
+{
+    double x = 0.0;
+    for (long i = 0; i < n; i++) {
+        inc_fn f = (inc_fn)HPYBRIDGE_CDICT_LOOKUP(ctx, obj, "inc", INC_SIG);
+        if (f == NULL)
+            return -1.0;
+        x = f(ctx, obj, x);
+    }
+    return x;
+}
+
 static double now_ns(void)
 {
     struct timespec t;
@@ -57,7 +70,7 @@ static double now_ns(void)
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-/* time(which, obj, n): runs loop `which` (0 direct, 1 lookup) n times and returns its nanoseconds. */
+/* time(which, obj, n): runs loop `which` (0 direct, 1 lookup, 2 site) n times and returns its nanoseconds. */
 HPyDef_METH(time_, "time", HPyFunc_VARARGS)
 static HPy time__impl(HPyContext *ctx, HPy self, const HPy *args, size_t nargs)
 {
@@ -69,10 +82,13 @@ static HPy time__impl(HPyContext *ctx, HPy self, const HPy *args, size_t nargs)
         return HPy_NULL;
     double x, t0 = now_ns();
     CALLGRIND_TOGGLE_COLLECT;
-    x = which ? benchlookup_loop_lookup(ctx, obj, n) : benchlookup_loop_direct(ctx, obj, n);
+    x = which == 2 ? benchlookup_loop_site(ctx, obj, n)
+        : which ? benchlookup_loop_lookup(ctx, obj, n) : benchlookup_loop_direct(ctx, obj, n);
     CALLGRIND_TOGGLE_COLLECT;
     double t = now_ns() - t0;
-    if (which)
+    if (which == 2)
+        CALLGRIND_DUMP_STATS_AT("benchlookup_loop_site");
+    else if (which)
         CALLGRIND_DUMP_STATS_AT("benchlookup_loop_lookup");
     else
         CALLGRIND_DUMP_STATS_AT("benchlookup_loop_direct");

@@ -92,7 +92,7 @@ r["set_errors"] = [outcome(duckcons.set_norm, 1, NORM), outcome(duckcons.set_nor
                    outcome(duckcons.set_raw, d, "1x", "void (void)", 0),
                    outcome(duckcons.set_raw, d, "x", "void (", 0), outcome(duckcons.set_raw, d, "x", "void (void)", 1),
                    outcome(duckcons.set_norm, duckpa, NORM), duckcons.norm(duckpa)]
-r["null"] = [outcome(duckcons.with_null, False), outcome(duckcons.with_null, True)]
+r["null"] = [outcome(duckcons.with_null, 0), outcome(duckcons.with_null, 1), outcome(duckcons.with_null, 2)]
 cd = type(P).__cdict__
 def store():
     cd["x"] = 1
@@ -133,7 +133,7 @@ def test_misses_dynamic_entries_and_invalidation(ducks, mode):
                      "(ModuleCDict)"]
     assert se[6] is None
     null = "HPyBridge_CDictLookup() or HPyBridge_CDictSet(): obj is HPy_NULL"
-    assert r["null"] == [["SystemError", null], ["SystemError", null]]
+    assert r["null"] == [["SystemError", null]] * 3
     assert r["readonly"][:3] == ["TypeError", True, 3]
     assert r["readonly"][3] == "<hpybridge __cdict__ of Point: norm, scaled, tag>"
 
@@ -142,6 +142,51 @@ def test_runtime_in_debug_mode(ducks):
     """The runtime's own mode changes nothing for C consumers (it only sets and looks up)."""
     r = run_modules(load_ducks(ducks, "universal", "trace", "debug"), DUCKS, {"HPY": "hpybridge:debug"})
     assert r["norm"] == [5.0, 2.0, 14.0] and r["scaled"] == ["Point", 10.0, "Polar", 6.0]
+
+
+SITES = r"""
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+class C:
+    pass
+c = C(); duckcons.set_norm(c, NORM)
+r = {}
+r["P"] = [duckcons.norm(P), duckcons.norm(P), duckcons.norm_site_state(), id(type(P))]
+r["Q"] = [duckcons.norm(Q), duckcons.norm_site_state(), id(type(Q))]
+# An instance of a Python class may have its own __cdict__: it never fills the site.
+r["python"] = [duckcons.norm(c), duckcons.norm_site_state(), duckcons.norm(Q)]
+# Replacing the entry of the type the site holds: the next lookup sees it.
+duckcons.set_norm(type(Q), NORM)
+r["replaced"] = [duckcons.norm(Q), duckcons.norm(P), duckcons.norm(Q)]
+# Types alternating at one site (norm's, total's).
+r["alternating"] = [duckcons.norm(o) for o in [P, Q, P, Q, P, c]] + [duckcons.total([P, Q] * 3)]
+result = r
+""".replace("NORM", repr(NORM))
+
+
+@pytest.mark.parametrize("a,b,c", list(itertools.product(MODES, MODES, MODES)))
+def test_call_site_cache(ducks, a, b, c):
+    """HPyBridge_CDictLookupAt: filled for CPython universal and trace consumers and types without
+    an instance __dict__, answering inline afterwards; never for debug-mode or PyPy consumers; stale
+    once an entry changes or the type differs."""
+    r = run_modules(load_ducks(ducks, a, b, c), SITES)
+    cached = c != "debug" and not IS_PYPY
+    assert r["P"] == [5.0, 5.0, [True, r["P"][3]] if cached else [False, None], r["P"][3]]
+    assert r["Q"] == [2.0, [True, r["Q"][2]] if cached else [False, None], r["Q"][2]]
+    assert r["python"] == [42.0, [True, r["Q"][2]] if cached else [False, None], 2.0]
+    assert r["replaced"] == [42.0, 5.0, 42.0]
+    assert r["alternating"] == [5.0, 42.0, 5.0, 42.0, 5.0, 42.0, 3 * (5.0 + 42.0)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_runtime_api_1_2_consumer(ducks, mode):
+    """An extension built with runtime API 1.2's hpybridge.h (five slots) works with this runtime."""
+    compat = build("duckcons12", "duckcons12.c",
+                   include_dirs=[os.path.join(EXT, "compat12"), hpybridge.get_include()])
+    pa, pb, _ = ducks
+    r = run_modules([("duckpa", pa, mode), ("duckpb", pb, mode), ("duckcons12", compat, mode)],
+                    "result = [duckcons12.norm(duckpa.make(3.0, 4.0)), duckcons12.norm(duckpb.make(2.0, 1.0)), "
+                    "duckcons12.norm(object())]")
+    assert r == [5.0, 2.0, None]
 
 
 LEAKS_AND_THREADS = r"""

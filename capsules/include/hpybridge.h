@@ -8,7 +8,8 @@
  *   HPyBridge_Import(ctx, module, wanted)  a consumer gets function pointers fit for its context;
  *   HPyBridge_ImportForeign(ctx, decl)     a consumer gets a foreign module's C-API functions in HPy form;
  *   HPyBridge_CDictSet(ctx, obj, name, signature, function)   adds an entry to obj's own __cdict__;
- *   HPyBridge_CDictLookup(ctx, obj, name, signature)          an object's entry, fit for ctx's family.
+ *   HPyBridge_CDictLookup(ctx, obj, name, signature)          an object's entry, fit for ctx's family;
+ *   HPYBRIDGE_CDICT_LOOKUP(ctx, obj, name, signature)         the same, cached inline per call site.
  * Each returns an error value with a Python exception set on failure (a lookup that finds nothing
  * returns NULL without one).
  * C-API consumers (Python.h, no HPy) look entries up with HPyBridge_CDictLookup_CAPI(obj, name, signature),
@@ -38,6 +39,7 @@ enum {
     HPYBRIDGE_SLOT_IMPORT_FOREIGN, /* since 1.1 */
     HPYBRIDGE_SLOT_CDICT_SET,      /* since 1.2 */
     HPYBRIDGE_SLOT_CDICT_LOOKUP,   /* since 1.2 */
+    HPYBRIDGE_SLOT_CDICT_LOOKUP_SITE, /* since 1.3 */
     HPYBRIDGE_RUNTIME_SLOTS
 };
 static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
@@ -46,6 +48,7 @@ static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = 
     {"import_foreign", "void ** (HPyContext *, void *)", NULL},
     {"cdict_set", "int (HPyContext *, HPy, char *, char *, void *, HPyContext *)", NULL},
     {"cdict_lookup", "void * (HPyContext *, HPy, char *, char *)", NULL},
+    {"cdict_lookup_site", "void * (HPyContext *, HPy, char *, char *, void *)", NULL},
 };
 /* PyPy 7.3.19's HPy (0.9.1.dev) inserts the member h_DictType just before ctx_Capsule_New, so from
    there on every context member sits one HPy later than in HPy 0.9.0's universal ABI, although both
@@ -81,6 +84,7 @@ typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const H
 typedef void *const *(*HPyBridge_ImportForeignFunc)(HPyContext *, const HPyBridge_ForeignDecl *);
 typedef int (*HPyBridge_CDictSetFunc)(HPyContext *, HPy, const char *, const char *, void *, HPyContext *);
 typedef void *(*HPyBridge_CDictLookupFunc)(HPyContext *, HPy, const char *, const char *);
+typedef void *(*HPyBridge_CDictLookupSiteFunc)(HPyContext *, HPy, const char *, const char *, HPyBridge_CDictSite *);
 
 static inline void *_HPyBridge_Fail(HPyContext *ctx, const char *msg)
 {
@@ -192,5 +196,46 @@ static inline void *HPyBridge_CDictLookup(HPyContext *ctx, HPy obj, const char *
     }
     return lookup(ctx, obj, name, signature);
 }
+
+/* HPyBridge_CDictLookup cached at a call site: `site` is the call site's own HPyBridge_CDictSite,
+   zeroed (static storage), always used with the same `name` and `signature`. While the consumer
+   context, obj's type and the runtime's __cdict__ version are those the site was filled for, the
+   answer comes from the site inline (a few loads and compares, no call into the runtime); otherwise
+   the runtime looks it up (HPyBridge_CDictLookup's answer, errors included) and fills the site when
+   the answer holds for every instance of obj's type: for CPython universal and trace consumers and
+   types without an instance __dict__ (debug-mode and PyPy consumers always ask the runtime: correct,
+   slower). Any HPyBridge_CDictSet makes every site stale. A site is read and written under the GIL,
+   which every HPy call holds (HPy 0.9 has no free-threaded build): do not share one across
+   interpreters' threads without it. */
+static inline void *_HPyBridge_CDictLookupFill(HPyBridge_CDictSite *site, HPyContext *ctx, HPy obj, const char *name,
+                                               const char *signature)
+{
+    static HPyBridge_CDictLookupSiteFunc lookup;
+    if (lookup == NULL) {
+        const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+        if (rt == NULL)
+            return NULL;
+        lookup = (HPyBridge_CDictLookupSiteFunc)rt->slots[HPYBRIDGE_SLOT_CDICT_LOOKUP_SITE].function;
+    }
+    return lookup(ctx, obj, name, signature, site);
+}
+
+static inline void *HPyBridge_CDictLookupAt(HPyBridge_CDictSite *site, HPyContext *ctx, HPy obj, const char *name,
+                                            const char *signature)
+{
+    if (__builtin_expect(site->ctx == ctx && !HPy_IsNull(obj) && site->version == *site->version_word &&
+                             *(const void *const *)((const char *)obj._i + site->type_at) == site->type,
+                         1))
+        return site->code;
+    return _HPyBridge_CDictLookupFill(site, ctx, obj, name, signature);
+}
+
+/* HPyBridge_CDictLookupAt with a site of its own for this call site (a GNU C statement expression:
+   GCC and Clang). `name` and `signature` should be string literals. */
+#define HPYBRIDGE_CDICT_LOOKUP(ctx, obj, name, signature)                                              \
+    __extension__({                                                                                    \
+        static HPyBridge_CDictSite _hpybridge_site;                                                    \
+        HPyBridge_CDictLookupAt(&_hpybridge_site, (ctx), (obj), (name), (signature));                  \
+    })
 
 #endif /* HPYBRIDGE_H */

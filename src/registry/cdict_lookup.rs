@@ -13,13 +13,15 @@ use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{Error, Exception, PyError, Result};
 use crate::hpy::values::close;
-use crate::registry::lookup_cache::{fill, probe, Probe};
+use crate::registry::lookup_cache::{fill, fill_site, probe, Probe, VERSION};
 use crate::registry::object_cdict::{table, text_arg, Bound, ENTRIES, PLANS};
 use capsules::signature::Signature;
+use capsules::wire::abi::HPyBridge_CDictSite;
 use hpy_sys::{HPy, HPyContext};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::Ordering;
 
 /// Canonical spellings of the signatures consumers asked for, by their own spelling.
 static CANONICAL: RwLock<Option<HashMap<String, String>>> = RwLock::new(None);
@@ -49,6 +51,36 @@ pub unsafe extern "C" fn cdict_lookup(
                 Ok(code)
             }
         })
+    }
+}
+
+/// `cdict_lookup`, for a consumer's call site (`HPyBridge_CDictLookupAt`, runtime API 1.3): the same
+/// answer, and `site` filled with it when it holds for every instance of `obj`'s type
+/// (`lookup_cache::fill_site`), so the consumer answers the next lookups inline.
+///
+/// # Safety
+/// As `cdict_lookup`; `site` null or a consumer's site, valid for writes.
+pub unsafe extern "C" fn cdict_lookup_site(
+    ctx: *mut HPyContext,
+    obj: HPy,
+    name: *const c_char,
+    signature: *const c_char,
+    site: *mut HPyBridge_CDictSite,
+) -> *const c_void {
+    // Read before the lookup: a change made meanwhile leaves the site stale, never wrong.
+    let version = VERSION.load(Ordering::Acquire);
+    // SAFETY: the caller's contract is `cdict_lookup`'s and `fill_site`'s; a failed lookup (NULL
+    // with an exception) fills nothing.
+    unsafe {
+        let code = cdict_lookup(ctx, obj, name, signature);
+        if !code.is_null() || hpy!(ctx, ctx_Err_Occurred) == 0 {
+            boundary(ctx, || {
+                fill_site(ctx, obj, site, version, code);
+                Ok(code)
+            })
+        } else {
+            code
+        }
     }
 }
 

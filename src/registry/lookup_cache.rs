@@ -26,6 +26,7 @@
 use crate::crossing::family::{Family, Interpreter, Mode};
 use crate::hpy;
 use crate::hpy::values::close;
+use capsules::wire::abi::HPyBridge_CDictSite;
 use hpy_sys::{HPy, HPyContext};
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -133,7 +134,7 @@ fn index(ty: usize, name: usize, signature: usize) -> usize {
 ///
 /// # Safety
 /// `ctx` must be a live context.
-unsafe fn stable(ctx: *mut HPyContext) -> bool {
+pub unsafe fn stable(ctx: *mut HPyContext) -> bool {
     let c = ctx as usize;
     if STABLE_CONTEXTS[0].load(Ordering::Relaxed) == c || STABLE_CONTEXTS.iter().any(|s| s.load(Ordering::Relaxed) == c)
     {
@@ -164,15 +165,18 @@ unsafe fn stable(ctx: *mut HPyContext) -> bool {
     yes
 }
 
+/// Where an object's type is, from its address: `ob_type`, after `ob_refcnt` (`stable` checks it).
+const TYPE_AT: isize = 8;
+
 /// The handle of `obj`'s type, read from the object header: `ob_type`, after `ob_refcnt`.
 ///
 /// # Safety
 /// `obj` must be a handle of a context that names objects stably (`stable`), of a live object.
 unsafe fn raw_type(obj: HPy) -> usize {
-    let object = (obj._i as usize - 1) as *const usize;
+    let object = obj._i as usize - 1;
     // SAFETY: `object` is a live object's address (the caller's contract), whose second word is
     // its type's address; a type handle is its address plus one.
-    unsafe { *object.add(1) + 1 }
+    unsafe { *((object + TYPE_AT as usize) as *const usize) + 1 }
 }
 
 /// Looks `(ctx, type(obj), name, signature)` up in this thread's cache.
@@ -202,8 +206,21 @@ pub unsafe fn probe(ctx: *mut HPyContext, obj: HPy, name: *const c_char, signatu
 /// `ctx` must be valid for the current call, the one `key` was probed with, and `obj` a live handle in it.
 pub unsafe fn fill(ctx: *mut HPyContext, obj: HPy, key: Key, code: *const c_void) {
     let slot = Slot { code: code as usize, ..key.slot };
-    if !read_only(slot.name) || !read_only(slot.signature) {
+    // SAFETY: the caller's contract.
+    if !read_only(slot.name) || !read_only(slot.signature) || !unsafe { type_answers(ctx, obj, slot.ty) } {
         return;
+    }
+    CACHE[index(slot.ty, slot.name, slot.signature)].write(&slot);
+}
+
+/// Whether `obj`'s type, of handle `ty` (`raw_type`), answers for all its instances (they cannot
+/// have a `__cdict__` of their own: `__dictoffset__` 0); if so, the type is kept alive from then on.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and name objects stably, and `obj` a live handle in it.
+pub unsafe fn type_answers(ctx: *mut HPyContext, obj: HPy, ty: usize) -> bool {
+    if KEPT.lock().as_ref().is_some_and(|kept| kept.contains(&ty)) {
+        return true;
     }
     // SAFETY: `ctx` is valid and `obj` lives in it; handles made here are closed, but for the one
     // that keeps the type alive, which is kept on purpose.
@@ -211,7 +228,7 @@ pub unsafe fn fill(ctx: *mut HPyContext, obj: HPy, key: Key, code: *const c_void
         let t = hpy!(ctx, ctx_Type, obj);
         if t.is_null() {
             hpy!(ctx, ctx_Err_Clear);
-            return;
+            return false;
         }
         let offset = hpy!(ctx, ctx_GetAttr_s, t, c"__dictoffset__".as_ptr());
         let no_dict = !offset.is_null() && hpy!(ctx, ctx_Long_AsSsize_t, offset) == 0;
@@ -219,14 +236,51 @@ pub unsafe fn fill(ctx: *mut HPyContext, obj: HPy, key: Key, code: *const c_void
         hpy!(ctx, ctx_Err_Clear);
         if !no_dict {
             close(ctx, t);
-            return;
+            return false;
         }
         let mut kept = KEPT.lock();
         if !kept.get_or_insert_with(HashSet::new).insert(t._i as usize) {
             close(ctx, t); // already kept
         }
     }
-    CACHE[index(slot.ty, slot.name, slot.signature)].write(&slot);
+    true
+}
+
+/// Fills a consumer's call-site cache (`HPyBridge_CDictSite`, hpybridge.h) with `code`, the answer
+/// for `obj` looked up from `version` on, if it holds for every instance of `obj`'s type (as
+/// `fill`'s rules, but for the strings: a site is used with one name and signature). The site's
+/// context is written last (a site with a NULL context is empty); sites are read and written under
+/// the GIL.
+///
+/// # Safety
+/// `ctx` must be valid for the current call, `obj` a live handle in it, and `site` a consumer's
+/// site, valid for writes.
+pub unsafe fn fill_site(
+    ctx: *mut HPyContext,
+    obj: HPy,
+    site: *mut HPyBridge_CDictSite,
+    version: u64,
+    code: *const c_void,
+) {
+    // SAFETY: the caller's contract; `stable` makes `raw_type` valid.
+    unsafe {
+        if site.is_null() || !stable(ctx) {
+            return;
+        }
+        let ty = raw_type(obj);
+        if !type_answers(ctx, obj, ty) {
+            return;
+        }
+        let site = &mut *site;
+        site.ctx = std::ptr::null_mut();
+        site.type_ = (ty - 1) as *const c_void;
+        site.code = code.cast_mut();
+        site.type_at = TYPE_AT - 1; // from the handle, the object's address plus one
+        site.version_word = VERSION.as_ptr().cast_const();
+        site.version = version;
+        fence(Ordering::Release);
+        site.ctx = ctx;
+    }
 }
 
 /// Whether `addr` lies in a read-only loaded segment of an object the dynamic linker knows.

@@ -1,9 +1,9 @@
-//! The runtime's own C API, "hpybridge" 1.2, exported like any provider's: registered in the
+//! The runtime's own C API, "hpybridge" 1.3, exported like any provider's: registered in the
 //! registry and published as the capsule `hpybridge._runtime._hpybridge_API`, which `hpybridge.h`
 //! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
 
 use crate::hpy::error::Result;
-use crate::registry::cdict_lookup::cdict_lookup;
+use crate::registry::cdict_lookup::{cdict_lookup, cdict_lookup_site};
 use crate::registry::export::{export, export_api};
 use crate::registry::import::import_api;
 use crate::registry::import_foreign::import_foreign;
@@ -15,7 +15,7 @@ struct Static<T>(T);
 // SAFETY: immutable data pointing only to other statics (strings and functions).
 unsafe impl<T> Sync for Static<T> {}
 
-static SLOTS: Static<[HPyBridge_Slot; 5]> = Static([
+static SLOTS: Static<[HPyBridge_Slot; 6]> = Static([
     HPyBridge_Slot {
         name: c"export_api".as_ptr(),
         signature: c"int (HPyContext *, HPy, void *, HPyContext *)".as_ptr(),
@@ -43,6 +43,12 @@ static SLOTS: Static<[HPyBridge_Slot; 5]> = Static([
         signature: c"void * (HPyContext *, HPy, char *, char *)".as_ptr(),
         function: cdict_lookup as *mut _,
     },
+    // Since 1.3.
+    HPyBridge_Slot {
+        name: c"cdict_lookup_site".as_ptr(),
+        signature: c"void * (HPyContext *, HPy, char *, char *, void *)".as_ptr(),
+        function: cdict_lookup_site as *mut _,
+    },
 ]);
 
 static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
@@ -50,8 +56,8 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
     layout_version: HPYBRIDGE_LAYOUT_VERSION,
     api_name: c"hpybridge".as_ptr(),
     major: 1,
-    minor: 2,
-    slot_count: 5,
+    minor: 3,
+    slot_count: 6,
     flags: 0,
     provider_ctx: std::ptr::null_mut(),
     slots: SLOTS.0.as_ptr(),

@@ -1,6 +1,8 @@
 /* duckcons: a consumer of the "duck" __cdict__ entries that knows neither provider
    (tests/test_cdict_lookup.py): it asks each object for its entries by name and signature
-   (HPyBridge_CDictLookup) and calls what it gets, whatever the objects' providers and modes. */
+   and calls what it gets, whatever the objects' providers and modes. norm, total, scaled and tag
+   look up through call-site caches (HPyBridge_CDictLookupAt, HPYBRIDGE_CDICT_LOOKUP), lookup and
+   norm_loop through HPyBridge_CDictLookup: both must give the same answers. */
 #include <hpy.h>
 #include "hpybridge.h"
 
@@ -10,12 +12,15 @@ typedef double (*norm_fn)(HPyContext *, HPy);
 typedef HPy (*scaled_fn)(HPyContext *, HPy, double);
 typedef long (*tag_fn)(long);
 
+/* norm's call site cache, which norm_site_state reports. */
+static HPyBridge_CDictSite norm_site;
+
 /* norm(obj): the object's norm entry's result, or None if it has none. */
 HPyDef_METH(norm, "norm", HPyFunc_O)
 static HPy norm_impl(HPyContext *ctx, HPy self, HPy obj)
 {
     (void)self;
-    norm_fn f = (norm_fn)HPyBridge_CDictLookup(ctx, obj, "norm", NORM_SIG);
+    norm_fn f = (norm_fn)HPyBridge_CDictLookupAt(&norm_site, ctx, obj, "norm", NORM_SIG);
     if (f == NULL)
         return HPyErr_Occurred(ctx) ? HPy_NULL : HPy_Dup(ctx, ctx->h_None);
     double r = f(ctx, obj);
@@ -37,7 +42,7 @@ static HPy total_impl(HPyContext *ctx, HPy self, HPy seq)
         HPy item = HPy_GetItem_i(ctx, seq, i);
         if (HPy_IsNull(item))
             return HPy_NULL;
-        norm_fn f = (norm_fn)HPyBridge_CDictLookup(ctx, item, "norm", NORM_SIG);
+        norm_fn f = (norm_fn)HPYBRIDGE_CDICT_LOOKUP(ctx, item, "norm", NORM_SIG);
         if (f == NULL) {
             HPy_Close(ctx, item);
             if (!HPyErr_Occurred(ctx))
@@ -61,7 +66,7 @@ static HPy scaled_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     double k;
     if (!HPyArg_Parse(ctx, NULL, args, n, "Od", &obj, &k))
         return HPy_NULL;
-    scaled_fn f = (scaled_fn)HPyBridge_CDictLookup(ctx, obj, "scaled", SCALED_SIG);
+    scaled_fn f = (scaled_fn)HPYBRIDGE_CDICT_LOOKUP(ctx, obj, "scaled", SCALED_SIG);
     if (f == NULL)
         return HPyErr_Occurred(ctx) ? HPy_NULL : HPy_Dup(ctx, ctx->h_None);
     return f(ctx, obj, k);
@@ -76,7 +81,7 @@ static HPy tag_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     long v;
     if (!HPyArg_Parse(ctx, NULL, args, n, "Ol", &obj, &v))
         return HPy_NULL;
-    tag_fn f = (tag_fn)HPyBridge_CDictLookup(ctx, obj, "tag", "long (long)");
+    tag_fn f = (tag_fn)HPYBRIDGE_CDICT_LOOKUP(ctx, obj, "tag", "long (long)");
     if (f == NULL)
         return HPyErr_Occurred(ctx) ? HPy_NULL : HPy_Dup(ctx, ctx->h_None);
     return HPyLong_FromLong(ctx, f(v));
@@ -97,13 +102,18 @@ static HPy lookup_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     return HPyLong_FromUnsignedLongLong(ctx, (unsigned long long)(size_t)f);
 }
 
-/* with_null(set): HPyBridge_CDictLookup (set false) or HPyBridge_CDictSet (true) of HPy_NULL. */
+/* with_null(which): HPyBridge_CDictLookup (0), HPyBridge_CDictSet (1) or norm's site lookup (2) of
+   HPy_NULL. */
 HPyDef_METH(with_null, "with_null", HPyFunc_O)
-static HPy with_null_impl(HPyContext *ctx, HPy self, HPy set)
+static HPy with_null_impl(HPyContext *ctx, HPy self, HPy which)
 {
     (void)self;
-    if (HPy_IsTrue(ctx, set)) {
+    long w = HPyLong_AsLong(ctx, which);
+    if (w == 1) {
         if (HPyBridge_CDictSet(ctx, HPy_NULL, "norm", NORM_SIG, (void *)with_null_impl) < 0)
+            return HPy_NULL;
+    } else if (w == 2) {
+        if (HPyBridge_CDictLookupAt(&norm_site, ctx, HPy_NULL, "norm", NORM_SIG) == NULL && HPyErr_Occurred(ctx))
             return HPy_NULL;
     } else if (HPyBridge_CDictLookup(ctx, HPy_NULL, "norm", NORM_SIG) == NULL && HPyErr_Occurred(ctx)) {
         return HPy_NULL;
@@ -172,7 +182,20 @@ static HPy norm_loop_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     return HPyFloat_FromDouble(ctx, sum);
 }
 
-static HPyDef *module_defines[] = {&norm, &total, &scaled, &tag, &lookup, &set_norm, &set_raw, &norm_loop, &with_null, NULL};
+/* norm_site_state(): (whether norm's site holds an answer for this context, the address of the type
+   it holds or None). */
+HPyDef_METH(norm_site_state, "norm_site_state", HPyFunc_NOARGS)
+static HPy norm_site_state_impl(HPyContext *ctx, HPy self)
+{
+    (void)self;
+    if (norm_site.ctx == NULL)
+        return HPy_BuildValue(ctx, "(OO)", ctx->h_False, ctx->h_None);
+    return HPy_BuildValue(ctx, "(OK)", norm_site.ctx == ctx ? ctx->h_True : ctx->h_False,
+                          (unsigned long long)(size_t)norm_site.type);
+}
+
+static HPyDef *module_defines[] = {&norm, &total, &scaled, &tag, &lookup, &set_norm, &set_raw, &norm_loop,
+                                   &with_null, &norm_site_state, NULL};
 static HPyModuleDef moduledef = {.doc = "a consumer of the duck entries that knows no provider",
                                  .defines = module_defines};
 HPy_MODINIT(duckcons, moduledef)

@@ -102,4 +102,19 @@ typedef struct {
     const HPyBridge_ForeignSlot *slots;
 } HPyBridge_ForeignDecl;
 
+/* A call site's cache of one __cdict__ lookup (docs/cdict.md §7, runtime API 1.3): a consumer keeps
+ * one, zeroed, per call site (static storage), and HPyBridge_CDictLookupAt (hpybridge.h) answers from
+ * it inline while the consumer context, the object's type and the runtime's __cdict__ version are
+ * those it was filled for; the runtime fills it (slot cdict_lookup_site) only for consumer contexts
+ * whose handles name objects stably (CPython universal and trace) and types whose instances have no
+ * __cdict__ of their own. `ctx` is written last: a site with ctx NULL is empty. */
+typedef struct {
+    HPyContext *ctx;                      /* the consumer context of the answer; NULL: empty */
+    const void *type;                     /* the type's address */
+    void *code;                           /* the answer: a function pointer, or NULL (no such entry) */
+    intptr_t type_at;                     /* a handle's type is at (char *)handle + type_at */
+    const volatile uint64_t *version_word; /* the runtime's __cdict__ version, bumped by every change */
+    uint64_t version;                     /* its value when the answer was looked up */
+} HPyBridge_CDictSite;
+
 #endif /* HPYBRIDGE_ABI_H */
