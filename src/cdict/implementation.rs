@@ -254,7 +254,9 @@ impl Implementation {
             }
         }
         let end = offset + args.len() + self.bound.len();
-        words[offset + args.len()..end].copy_from_slice(&self.bound);
+        if !self.bound.is_empty() {
+            words[offset + args.len()..end].copy_from_slice(&self.bound);
+        }
         // SAFETY: `function` has this signature and the words its arguments (the bound ones last);
         // a context argument is the provider's home context, valid whenever it is called
         // (`Entry::Home`); handles are the objects' addresses plus one in the provider's family too
