@@ -39,6 +39,10 @@ baseline of the same process.
   ctypes and cffi's ABI mode calling the same C function, in one process; times, and on CPython
   instructions per call (callgrind, collection toggled around each Python loop by a client request).
   With --pypy also timed on PyPy (cdictbench.METHOD).
+- Interop (`interopbench.py`, issue 10's peer table): entries of examples/signals inside SciPy's
+  `quad` and a numba `@njit` loop against their own native callables and a Python function, and a
+  foreign function adopted with `hpybridge.cfunction` against ctypes and cffi calling the same
+  address; times only, with --pypy the rows whose libraries exist there (interopbench.METHOD).
 - PyPy (`--pypy`, which `make bench` passes): the same binaries on PyPy (.cache/pypy, as `make
   test-pypy` provisions it), timed the same way (best of 5), and counted by callgrind for the
   paths with debug mode on one side (dynasm), with 2,000 calls per loop: PyPy takes ~20 s to start
@@ -74,6 +78,7 @@ if os.path.join(REPO, "python") not in sys.path:
     sys.path.insert(0, os.path.join(REPO, "python"))
 
 import cdictbench  # noqa: E402  (benchmarks/, on sys.path as the script's folder)
+import interopbench  # noqa: E402
 
 import hpybridge  # noqa: E402
 from hpybridge import devel, gen  # noqa: E402
@@ -1267,6 +1272,12 @@ def main():
         lookup = time_lookup(args.reps, callgrind=not args.no_callgrind, workdir=args.keep)
         print("  %-9s %-32s %s" % ("time", "cdict lookup", "  ".join(lookup_rows(lookup)[2:5])), flush=True)
 
+    # The interop section (interopbench.py): issue 10's peer table, timings only.
+    interop, interop_pypy = None, None
+    if not args.only or args.only in "interop":
+        interop = interopbench.measure(python, child_env(None), args.reps)
+        print("\n".join(interopbench.report(interop, "time")), flush=True)
+
     pypy = {}
     have_pypy = args.pypy and os.path.exists(PYPY)
     if args.pypy and not have_pypy:
@@ -1284,6 +1295,9 @@ def main():
     if have_pypy and cdict is not None:
         cdict_pypy = cdictbench.measure(PYPY, child_env(None, True), args.pypy_reps, False)
         print("\n".join(cdictbench.report(cdict_pypy, "pypy")), flush=True)
+    if have_pypy and interop is not None:
+        interop_pypy = interopbench.measure(PYPY, child_env(None, True), args.pypy_reps)
+        print("\n".join(interopbench.report(interop_pypy, "pypy")), flush=True)
     if have_pypy:
         for p in paths:
             r = run_child(p, mods, "time", PYPY, reps=args.pypy_reps)
@@ -1387,6 +1401,14 @@ def main():
         if cdict_pypy is not None:
             print("\n__cdict__ entries, PyPy:\n" + "\n".join(cdictbench.rows(cdict_pypy)))
         for goal, verdict, detail in cdict_goals:
+            print("target: %s: %s" % (goal, verdict.upper()))
+            print("".join("    %s\n" % d for d in detail), end="")
+    interop_goals = interopbench.targets(interop) if interop is not None else []
+    if interop is not None:
+        print("\ninterop, CPython:\n" + "\n".join(interopbench.rows(interop)))
+        if interop_pypy is not None:
+            print("\ninterop, PyPy:\n" + "\n".join(interopbench.rows(interop_pypy)))
+        for goal, verdict, detail in interop_goals:
             print("target: %s: %s" % (goal, verdict.upper()))
             print("".join("    %s\n" % d for d in detail), end="")
     print("\n%d paths and %d fallback-stub providers in %.0f s" % (len(paths), len(cpaths), elapsed))
@@ -1494,6 +1516,22 @@ def main():
             md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
         md += ["", cdictbench.METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps,
                                         "calls": format(cdictbench.CALLGRIND_CALLS, ",")}]
+    if interop is not None:
+        md += ["", "## Interop: SciPy, numba, ctypes, cffi", "",
+               "Issue 10's peer table: `__cdict__` entries of an HPy extension inside SciPy and numba against their "
+               "own native callables and a Python function, and a foreign C function adopted with "
+               "`hpybridge.cfunction` against ctypes and cffi calling the same address, in one process (see Method "
+               "below). CPython, best of %d:" % args.reps, ""]
+        md += interopbench.rows(interop)
+        if interop_pypy is not None:
+            md += ["", "PyPy (%s), best of %d (no SciPy or numba there):" % (info.get("pypy", "?"), args.pypy_reps),
+                   ""]
+            md += interopbench.rows(interop_pypy)
+        if interop_goals:
+            md += ["", "Issue 10's targets (CPython):", ""]
+        for g, v, d in interop_goals:
+            md += ["- **%s**: %s." % (g, v)] + ["  - %s" % x for x in d]
+        md += ["", interopbench.METHOD % {"reps": args.reps, "pypy_reps": args.pypy_reps, "mode": "universal"}]
     if lookup:
         md += ["", "## Cached `__cdict__` lookup", "",
                "A C consumer in universal mode looks an entry of an object's type up by name and signature before "

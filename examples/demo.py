@@ -1,7 +1,9 @@
 """`make demo`: builds the examples and shows what loads where, then the geometry API at work: its
 HPy consumer in every pairing of modes, and its C-API and Cython consumers with the provider in
 each mode (through the CPython-API stubs); last, an HPy extension calling NumPy's C API through its
-capsule in each mode (CPython).
+capsule in each mode (CPython); last, the signals extension's `__cdict__` entries in SciPy's `quad`
+and `generic_filter`, in a numba `@njit` loop, and through ctypes and cffi, with the provider in each
+mode, timed against a Python function, SciPy's and numba's own native callables, ctypes and cffi.
 
 Run by the Makefile on CPython and then on PyPy: both load the very same `.hpy0.so` files (compare
 the sha256 columns). The runtime loads once per process, and an API is registered once per
@@ -114,7 +116,87 @@ def numpy_shapes():
                        check=True)
 
 
+INTEROP = """
+import math, sys, time
+import hpybridge
+signals = hpybridge.load_extension("signals", %(signals)r, mode=%(mode)r, register=True)
+bump, damped, window_mean = (signals.__cdict__[k] for k in ("bump", "damped", "window_mean"))
+
+def per_call(f, calls, reps=5):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter_ns(); f(); best = min(best, (time.perf_counter_ns() - t) / calls)
+    return best
+
+def show(what, value, ns, base=None):
+    print("    %%-58s %%-20.12g %%7.1f ns%%s" %% (what, value, ns, "  (%%.2fx)" %% (ns / base) if base else ""))
+
+print("  provider in %%s mode" %% %(mode)r)
+if sys.implementation.name == "pypy":
+    print("    SciPy and numba: not on PyPy 7.3.19 (no builds for it); ctypes and cffi below")
+else:
+    import numpy as np
+    from scipy import LowLevelCallable, ndimage
+    from scipy.integrate import quad
+    f = lambda t: math.exp(-t / 10.0) * math.cos(t)
+    for what, g in (("quad(lambda t: exp(-t/10) cos t, 0, 60)", f),
+                    ("quad(damped.lowlevelcallable(), 0, 60)", damped.lowlevelcallable()),
+                    ("quad(LowLevelCallable(damped.as_ctypes()), 0, 60)", LowLevelCallable(damped.as_ctypes()))):
+        value, _, info = quad(g, 0, 60, limit=200, full_output=1)[:3]
+        ns = per_call(lambda: quad(g, 0, 60, limit=200), info["neval"])
+        base = base if "lambda" not in what else ns
+        show(what + ", per evaluation", value, ns, base)
+    image = np.arange(10000.0).reshape(100, 100) %% 7
+    filtered = ndimage.generic_filter(image, window_mean.lowlevelcallable(), size=3)
+    assert np.allclose(filtered, ndimage.uniform_filter(image, size=3, mode="reflect"))
+    show("generic_filter(image, window_mean, size=3): mean", filtered.mean(),
+         per_call(lambda: ndimage.generic_filter(image, window_mean.lowlevelcallable(), size=3), image.size))
+
+    import numba.experimental.function_type  # noqa: F401
+    from numba import cfunc, njit
+    @njit
+    def total(g, n):
+        s = 0.0
+        for i in range(n):
+            s += g(i * 1e-5)
+        return s
+    @cfunc("float64(float64)")
+    def nb_bump(x):
+        return math.exp(-x * x)
+    n = 1_000_000
+    base = None
+    for what, g in (("@njit loop over a numba @cfunc bump", nb_bump), ("@njit loop over the bump entry", bump)):
+        value = total(g, n)
+        ns = per_call(lambda: total(g, n), n)
+        base = base or ns
+        show(what + ", per call", value, ns, base)
+
+import ctypes, cffi
+ffi = cffi.FFI()
+base = None
+for what, g in (("bump(0.5), the entry from Python", bump), ("bump.as_ctypes()(0.5)", bump.as_ctypes()),
+                ("bump.as_cffi(ffi)(0.5)", bump.as_cffi(ffi))):
+    ns = per_call(lambda: [g(0.5) for _ in range(100_000)], 100_000)
+    base = base or ns
+    show(what, g(0.5), ns, base)
+"""
+
+
+def interop():
+    """The signals extension's entries in SciPy, numba, ctypes and cffi, the provider in each mode."""
+    spec = importlib.util.spec_from_file_location("signals_build", os.path.join(HERE, "signals", "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    built = build.build_example()
+    print("interop (examples/signals, docs/interop.md): __cdict__ entries of an HPy extension in SciPy, numba, "
+          "ctypes and cffi; value, then time with the ratio to the first row of each group")
+    for mode in hpybridge.MODES:
+        subprocess.run([sys.executable, "-c", INTEROP % dict(signals=devel.copy_for_mode(built, mode), mode=mode)],
+                       check=True)
+
+
 if __name__ == "__main__":
     main()
     geometry()
     numpy_shapes()
+    interop()
