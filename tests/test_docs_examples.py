@@ -15,9 +15,8 @@ import sys
 
 import pytest
 
-from conftest import IS_PYPY
-
 import hpybridge
+from conftest import IS_PYPY
 from hpybridge import devel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +33,7 @@ def blocks():
     for page in PAGES:
         with open(page) as f:
             text = f.read()
-        for i, m in enumerate(BLOCK.finditer(text)):
+        for m in BLOCK.finditer(text):
             line = text.count("\n", 0, m.start()) + 2
             yield pytest.param(m.group(1), id="%s:%d" % (os.path.basename(page), line))
 
