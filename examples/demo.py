@@ -128,8 +128,9 @@ def per_call(f, calls, reps=5):
         t = time.perf_counter_ns(); f(); best = min(best, (time.perf_counter_ns() - t) / calls)
     return best
 
-def show(what, value, ns, base=None):
-    print("    %%-58s %%-20.12g %%7.1f ns%%s" %% (what, value, ns, "  (%%.2fx)" %% (ns / base) if base else ""))
+def show(what, value, ns=None, base=None):
+    print("    %%-66s %%-18.12g %%s%%s" %% (what, value, "%%7.1f ns" %% ns if ns is not None else "",
+                                          "  (%%.3gx)" %% (ns / base) if base else ""))
 
 print("  provider in %%s mode" %% %(mode)r)
 if sys.implementation.name == "pypy":
@@ -147,10 +148,14 @@ else:
         base = base if "lambda" not in what else ns
         show(what + ", per evaluation", value, ns, base)
     image = np.arange(10000.0).reshape(100, 100) %% 7
-    filtered = ndimage.generic_filter(image, window_mean.lowlevelcallable(), size=3)
-    assert np.allclose(filtered, ndimage.uniform_filter(image, size=3, mode="reflect"))
-    show("generic_filter(image, window_mean, size=3): mean", filtered.mean(),
-         per_call(lambda: ndimage.generic_filter(image, window_mean.lowlevelcallable(), size=3), image.size))
+    base = None
+    for what, g in (("generic_filter(image, np.mean, size=3), per pixel", np.mean),
+                    ("generic_filter(image, window_mean.lowlevelcallable(), size=3)", window_mean.lowlevelcallable())):
+        filtered = ndimage.generic_filter(image, g, size=3)
+        assert np.allclose(filtered, ndimage.uniform_filter(image, size=3))
+        ns = per_call(lambda: ndimage.generic_filter(image, g, size=3), image.size, reps=3)
+        base = base or ns
+        show(what, filtered.mean(), ns, base)
 
     import numba.experimental.function_type  # noqa: F401
     from numba import cfunc, njit
@@ -171,8 +176,23 @@ else:
         base = base or ns
         show(what + ", per call", value, ns, base)
 
-import ctypes, cffi
+import ctypes, ctypes.util, cffi
+libm = ctypes.CDLL(ctypes.util.find_library("m"))
+libm.cos.restype, libm.cos.argtypes = ctypes.c_double, [ctypes.c_double]
 ffi = cffi.FFI()
+ffi.cdef("double cos(double);")
+cos = hpybridge.cfunction(libm.cos)  # adopted: a CFunction at libm's cos
+if sys.implementation.name != "pypy":
+    from scipy import LowLevelCallable
+    from scipy.integrate import quad
+    show("quad(hpybridge.cfunction(libm.cos).lowlevelcallable(), 0, pi/2)",
+         quad(cos.lowlevelcallable(), 0, math.pi / 2)[0])
+base = None
+for what, g in (("hpybridge.cfunction(libm.cos)(0.5), adopted from ctypes", cos), ("ctypes libm.cos(0.5)", libm.cos),
+                ("cffi lib.cos(0.5)", ffi.dlopen(ctypes.util.find_library("m")).cos)):
+    ns = per_call(lambda: [g(0.5) for _ in range(100_000)], 100_000)
+    base = base or ns
+    show(what, g(0.5), ns, base)
 base = None
 for what, g in (("bump(0.5), the entry from Python", bump), ("bump.as_ctypes()(0.5)", bump.as_ctypes()),
                 ("bump.as_cffi(ffi)(0.5)", bump.as_cffi(ffi))):
