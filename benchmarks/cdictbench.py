@@ -26,6 +26,7 @@ CALLS = [
     ("capi.cosine", "C-API method (METH_O) calling `cos`", "float"),
     ("ctypes.cosine", "ctypes `CFUNCTYPE(c_double, c_double)`, cosine's address", "float"),
     ("cffi.cosine", "cffi ABI mode `ffi.cast(\"double (*)(double)\", ...)`, cosine's address", "float"),
+    ("adopted.cosine", "`hpybridge.cfunction(that ctypes function)`, adopted: the same address", "float"),
     ("cdict.cosine", "`cd[\"cosine\"](0.5)`, `double (double)`", "float"),
     ("cdict.ctx_cosine", "`cd[\"ctx_cosine\"](0.5)`, `double (HPyContext *, double)`", "float"),
     ("capi.same", "C-API method (METH_O) returning its argument", "object"),
@@ -82,6 +83,9 @@ def make(key):
             raise RuntimeError("PyPy 7.3.19's ctypes crashes (SIGSEGV) calling a PYFUNCTYPE with a py_object")
         import ctypes
         return ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)(same_address)
+    if key == "adopted.cosine":
+        import ctypes
+        return hpybridge.cfunction(ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(cosine_address))
     if key == "cffi.cosine":
         import cffi
         return cffi.FFI().cast("double (*)(double)", cosine_address)
@@ -232,6 +236,20 @@ def targets(r):
     return out
 
 
+def adopt_target(r):
+    """Issue 10's target for an adopted function, here with instructions too: (goal, verdict, details)."""
+    goal = "an adopted function called from Python at least 5x faster than ctypes calling the same address"
+    ns, ir = r.get("ns", {}), r.get("ir", {})
+    if "adopted.cosine" not in ns or "ctypes.cosine" not in ns:
+        return [(goal, "not measured", [r.get("error") or r["errors"].get("adopted.cosine", "?")])]
+    x = ns["ctypes.cosine"] / ns["adopted.cosine"]
+    detail = ["time: %.1f ns against %.1f ns: %.2fx" % (ns["adopted.cosine"], ns["ctypes.cosine"], x)]
+    if "adopted.cosine" in ir and "ctypes.cosine" in ir:
+        detail.append("instructions: %.0f against %.0f per call: %.2fx" % (
+            ir["adopted.cosine"], ir["ctypes.cosine"], ir["ctypes.cosine"] / ir["adopted.cosine"]))
+    return [(goal, "met" if x >= 5.0 else "NOT met", detail)]
+
+
 METHOD = """\
 Method: `benchcdprov` (benchmarks/benchcdprov.c, API benchmarks/benchcd.toml) exports `double
 cosine(double)` and `double ctx_cosine(HPyContext *, double)`, both returning libm's `cos(x)`, and
@@ -243,8 +261,9 @@ extension built for the interpreter with `devel.compile_capi_extension`), whose 
 restype set, a `CDLL`-style function that releases the GIL) at `cosine`'s own address; cffi's ABI mode
 (`ffi.cast("double (*)(double)", address)`) at the same address; and for `same` ctypes'
 `PYFUNCTYPE(py_object, py_object)` at a C `PyObject *same(PyObject *)` of benchcdcapi (cffi's ABI
-mode has no way to pass a Python object as a `PyObject *`). The argument is 0.5 (a float) or an
-`object()`.
+mode has no way to pass a Python object as a `PyObject *`); and the ctypes function at `cosine`'s
+address adopted with `hpybridge.cfunction` (issue 10: the same address as a `CFunction`). The
+argument is 0.5 (a float) or an `object()`.
 
 **Time**: a Python `for` loop in a function, `f(a)` per iteration (the loop's own cost included,
 about 10 ns on CPython), timed with `time.perf_counter_ns`; iterations calibrated to >= 25 ms per

@@ -1395,7 +1395,7 @@ def main():
         for goal, verdict, detail in goals + pypy_goals + capi_goals:
             print("target: %s: %s" % (goal, verdict.upper()))
             print("".join("    %s\n" % d for d in detail), end="")
-    cdict_goals = cdictbench.targets(cdict) if cdict is not None else []
+    cdict_goals = cdictbench.targets(cdict) + cdictbench.adopt_target(cdict) if cdict is not None else []
     if cdict is not None:
         print("\n__cdict__ entries, CPython:\n" + "\n".join(cdictbench.rows(cdict)))
         if cdict_pypy is not None:
