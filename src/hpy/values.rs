@@ -223,3 +223,14 @@ impl Builder {
         }
     }
 }
+
+/// The `N` arguments of a runtime function that takes exactly `N`, as `call` names them (e.g.
+/// `"box(ctype, value)"`), or a `TypeError` saying how many came.
+///
+/// # Safety
+/// `args` must point to `n` live handles (it may be null when `n` is 0).
+pub unsafe fn fixed_args<'a, const N: usize>(args: *const HPy, n: usize, call: &str) -> Result<&'a [HPy; N]> {
+    // SAFETY: the caller's contract; an empty slice needs no pointer.
+    let given = if n == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(args, n) } };
+    given.try_into().map_err(|_| Error::new(Exception::TypeError, format!("{call}: expected {N} arguments, got {n}")))
+}

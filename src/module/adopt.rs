@@ -8,7 +8,7 @@ use crate::cdict::function::CFunction;
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, Exception, Result};
-use crate::hpy::values::{close, items, str_arg, type_name, Builder};
+use crate::hpy::values::{close, fixed_args, items, str_arg, type_name, Builder};
 use crate::registry::cdict_lookup::probe_handle;
 use crate::registry::object_cdict::set_function;
 use hpy_sys::{_HPyCapsule_key, HPy, HPyContext};
@@ -52,12 +52,8 @@ pub unsafe extern "C" fn hpybridge_cdict_adopt(ctx: *mut HPyContext, args: *cons
     // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
     unsafe {
         boundary(ctx, || {
-            let [name, provider, address, signature, bound] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(
-                    Exception::TypeError,
-                    format!("cdict_adopt(name, provider, address, signature, bound): expected 5 arguments, got {n}"),
-                ));
-            };
+            let [name, provider, address, signature, bound] =
+                fixed_args(args, n, "cdict_adopt(name, provider, address, signature, bound)")?;
             let name = str_arg(ctx, *name, "cdict_adopt() name")?;
             let provider = str_arg(ctx, *provider, "cdict_adopt() provider")?;
             let address = word_arg(ctx, *address, "cdict_adopt() address")?;
@@ -86,12 +82,7 @@ pub unsafe extern "C" fn hpybridge_capsule_contents(ctx: *mut HPyContext, args: 
     // name is a NUL-terminated string it keeps while it lives, and it lives for this call.
     unsafe {
         boundary(ctx, || {
-            let [capsule, wanted] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(
-                    Exception::TypeError,
-                    format!("capsule_contents(capsule, name): expected 2 arguments, got {n}"),
-                ));
-            };
+            let [capsule, wanted] = fixed_args(args, n, "capsule_contents(capsule, name)")?;
             let found = type_name(ctx, *capsule);
             if found != "PyCapsule" {
                 return Err(Error::new(Exception::TypeError, format!("expected a PyCapsule, got {found}")));
@@ -159,12 +150,7 @@ pub unsafe extern "C" fn hpybridge_cdict_set_function(
     // data of a live `CFunction` instance lives as long as the instance, which `args` holds.
     unsafe {
         boundary(ctx, || {
-            let [obj, name, function] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(
-                    Exception::TypeError,
-                    format!("cdict_set(obj, name, function): expected 3 arguments, got {n}"),
-                ));
-            };
+            let [obj, name, function] = fixed_args(args, n, "cdict_set(obj, name, function)")?;
             probe_handle(*obj)?;
             let name = str_arg(ctx, *name, "cdict_set() name")?;
             let ty = check(hpy!(ctx, ctx_GetAttr_s, module, c"CFunction".as_ptr()))?;

@@ -7,7 +7,7 @@ use crate::cdict::entries::{api_entries, implementation};
 use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, Exception, Result};
-use crate::hpy::values::{close, int_arg, str_arg, Builder};
+use crate::hpy::values::{close, fixed_args, int_arg, str_arg, Builder};
 use hpy_sys::{HPy, HPyContext};
 
 /// `cdict_entries(api)`: the entries of the registered API `api`, in slot order, as a list of
@@ -98,12 +98,7 @@ pub unsafe extern "C" fn hpybridge_box(ctx: *mut HPyContext, args: *const HPy, n
     // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
     unsafe {
         boundary(ctx, || {
-            let [ctype, value] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(
-                    Exception::TypeError,
-                    format!("box(ctype, value): expected 2 arguments, got {n}"),
-                ));
-            };
+            let [ctype, value] = fixed_args(args, n, "box(ctype, value)")?;
             boxed(ctx, &str_arg(ctx, *ctype, "box() ctype")?, *value)
         })
     }
@@ -118,12 +113,7 @@ pub unsafe extern "C" fn hpybridge_unbox(ctx: *mut HPyContext, args: *const HPy,
     // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
     unsafe {
         boundary(ctx, || {
-            let [ctype, data] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(
-                    Exception::TypeError,
-                    format!("unbox(ctype, data): expected 2 arguments, got {n}"),
-                ));
-            };
+            let [ctype, data] = fixed_args(args, n, "unbox(ctype, data)")?;
             unboxed(ctx, &str_arg(ctx, *ctype, "unbox() ctype")?, *data)
         })
     }

@@ -8,7 +8,7 @@ use crate::cdict::function::CFunction;
 use crate::hpy;
 use crate::hpy::boundary::{boundary, boundary_without_context};
 use crate::hpy::error::{check, Error, Exception, PyError, Result};
-use crate::hpy::values::{close, int_arg, items, str_arg, Builder};
+use crate::hpy::values::{close, fixed_args, int_arg, items, str_arg, Builder};
 use crate::module::cdict::index_of;
 use capsules::signature::Signature;
 use hpy_sys::{HPy, HPyContext, HPy_NULL};
@@ -59,12 +59,7 @@ pub unsafe extern "C" fn hpybridge_cdict_function(
     // SAFETY: `ctx` is valid for this call, `module` and the `n` handles at `args` live in it.
     unsafe {
         boundary(ctx, || {
-            let [name, indices, doc] = std::slice::from_raw_parts(args, n) else {
-                return Err(Error::new(
-                    Exception::TypeError,
-                    format!("cdict_function(name, indices, doc): expected 3 arguments, got {n}"),
-                ));
-            };
+            let [name, indices, doc] = fixed_args(args, n, "cdict_function(name, indices, doc)")?;
             let mut resolved = Vec::new();
             for item in items(ctx, *indices, "cdict_function() indices")? {
                 let index = int_arg(ctx, item, "cdict_function() index");
