@@ -26,14 +26,14 @@ use crate::cdict::implementation::{Implementation, FLAG_CAPI};
 use crate::crossing::fallback::FallbackStubs;
 use crate::crossing::plan::trampolines;
 use crate::hpy::error::{Error, Exception, PyError, Result};
+use crate::hpy::host::{self, Gil};
 use capsules::fallback::fallback;
 use capsules::signature::{CType, Pointee, Signature};
 use capsules::wire::{ApiDecl, SlotDecl};
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::ffi::{c_int, c_void};
+use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
 use trampolines::Call;
 
 /// What a foreign caller calls.
@@ -163,35 +163,8 @@ fn with_gil_if_needed(function: *const c_void, signature: Signature, entered: bo
     Ok(Foreign { signature, address, uses_python })
 }
 
-/// The interpreter's `PyGILState_Ensure` and `PyGILState_Release` (CPython's names, else PyPy's).
-struct Gil {
-    ensure: unsafe extern "C" fn() -> c_int,
-    release: unsafe extern "C" fn(c_int),
-}
-
-static GIL: OnceLock<Option<Gil>> = OnceLock::new();
-
 fn gil() -> Result<&'static Gil> {
-    GIL.get_or_init(|| {
-        let find = |ensure: &std::ffi::CStr, release: &std::ffi::CStr| {
-            // SAFETY: dlsym only reads the dynamic linker's tables.
-            let (e, r) = unsafe {
-                (libc::dlsym(libc::RTLD_DEFAULT, ensure.as_ptr()), libc::dlsym(libc::RTLD_DEFAULT, release.as_ptr()))
-            };
-            // SAFETY: these are the interpreter's `PyGILState_STATE PyGILState_Ensure(void)` and
-            // `void PyGILState_Release(PyGILState_STATE)` (an enum: an int).
-            (!e.is_null() && !r.is_null()).then(|| unsafe {
-                Gil {
-                    ensure: std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> c_int>(e),
-                    release: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(c_int)>(r),
-                }
-            })
-        };
-        find(c"PyGILState_Ensure", c"PyGILState_Release")
-            .or_else(|| find(c"PyPyGILState_Ensure", c"PyPyGILState_Release"))
-    })
-    .as_ref()
-    .ok_or_else(|| {
+    host::gil().ok_or_else(|| {
         Error::new(Exception::RuntimeError, "this interpreter has no PyGILState_Ensure: entries cannot be exported")
     })
 }
@@ -201,15 +174,11 @@ fn gil() -> Result<&'static Gil> {
 /// # Safety
 /// Called by the wrapper only, on any thread, with or without the GIL.
 unsafe fn on_call_with_gil(call: &mut dyn Call, data: *const c_void) {
-    let gil = GIL.get().and_then(Option::as_ref).expect("found before the wrapper was made");
+    let gil = host::gil().expect("found before the wrapper was made");
     let done = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the interpreter is initialised (the runtime is loaded in it); `state` is
-        // released once on this thread; `data` has this call's signature.
-        unsafe {
-            let state = (gil.ensure)();
-            call.invoke(data);
-            (gil.release)(state);
-        }
+        // SAFETY: the interpreter is initialised (the runtime is loaded in it); `data` has this
+        // call's signature.
+        unsafe { gil.with(|| call.invoke(data)) }
     }));
     if done.is_err() {
         eprintln!("hpybridge: internal error in an exported entry's call; aborting");

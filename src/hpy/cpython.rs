@@ -8,6 +8,7 @@
 //! real `float` made by `PyFloat_FromDouble`, never assumed: a build with another header (a debug
 //! build's extra fields, say) gets `None`, and calls keep HPy's path.
 
+use crate::hpy::host::symbol;
 use hpy_sys::cpy_PyObject;
 use std::ffi::{c_double, c_int, c_longlong, c_ulonglong, c_void, CStr};
 use std::sync::OnceLock;
@@ -43,12 +44,6 @@ static CPYTHON: OnceLock<Option<CPython>> = OnceLock::new();
 /// CPython's object API, if this process is CPython and its layout is the one checked.
 pub fn cpython() -> Option<&'static CPython> {
     CPYTHON.get_or_init(find).as_ref()
-}
-
-fn symbol(name: &CStr) -> Option<*mut c_void> {
-    // SAFETY: dlsym only reads the dynamic linker's tables.
-    let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-    (!f.is_null()).then_some(f)
 }
 
 /// The function `name`, as the function pointer type `F`.

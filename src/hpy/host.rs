@@ -2,7 +2,10 @@
 //! functions HPy 0.9's universal ABI lacks and `__cdict__` calls need. A `PyObject *` argument
 //! must be released after the call (`Py_DecRef`), and HPy 0.9 has no way for a module to read
 //! another object's buffer (its `HPy_buffer` is for exporters only), so `T *` arguments use
-//! `PyObject_GetBuffer` / `PyBuffer_Release`.
+//! `PyObject_GetBuffer` / `PyBuffer_Release`. Exported entries that foreign callers (ctypes, cffi,
+//! SciPy, numba) may call without the GIL take it with `PyGILState_Ensure` / `Release` (`gil`).
+//! `symbol` is the one lookup of the interpreter's symbols (CPython's own object API for the native
+//! call path builds on it: `hpy::cpython`).
 //!
 //! Found once with `dlsym` under CPython's names, else PyPy's (`PyPy_DecRef`, ...): both export
 //! them to the extensions they load. An interpreter without them (none is known) simply has no
@@ -76,13 +79,15 @@ pub fn host() -> Option<&'static Host> {
     .as_ref()
 }
 
+/// The address of the interpreter's symbol `name` (CPython's or cpyext's), if it has one.
+pub fn symbol(name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym only reads the dynamic linker's tables.
+    let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!f.is_null()).then_some(f)
+}
+
 /// The three functions under one interpreter's names, if all exist.
 fn find(names: [&CStr; 3]) -> Option<Host> {
-    let symbol = |name: &CStr| {
-        // SAFETY: dlsym only reads the dynamic linker's tables.
-        let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-        (!f.is_null()).then_some(f)
-    };
     let [dec_ref, get_buffer, release_buffer] = names;
     let (dec_ref, get_buffer, release_buffer) = (symbol(dec_ref)?, symbol(get_buffer)?, symbol(release_buffer)?);
     // SAFETY: these are the interpreter's C API functions of these C signatures (`void
@@ -127,6 +132,51 @@ impl Host {
     pub unsafe fn release(&self, view: &mut View) {
         // SAFETY: the caller's contract.
         unsafe { (self.release_buffer)(view.as_mut_ptr()) }
+    }
+}
+
+/// The interpreter's `PyGILState_Ensure` and `PyGILState_Release` (CPython's names, else cpyext's):
+/// what C code called by a foreign caller that may not hold the GIL takes it with.
+pub struct Gil {
+    ensure: unsafe extern "C" fn() -> c_int,
+    release: unsafe extern "C" fn(c_int),
+}
+
+static GIL: OnceLock<Option<Gil>> = OnceLock::new();
+
+/// The interpreter's GIL functions, if it has them.
+pub fn gil() -> Option<&'static Gil> {
+    GIL.get_or_init(|| {
+        let find = |ensure: &CStr, release: &CStr| {
+            let (e, r) = (symbol(ensure)?, symbol(release)?);
+            // SAFETY: these are the interpreter's `PyGILState_STATE PyGILState_Ensure(void)` and
+            // `void PyGILState_Release(PyGILState_STATE)` (an enum: an int).
+            Some(unsafe {
+                Gil {
+                    ensure: std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> c_int>(e),
+                    release: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(c_int)>(r),
+                }
+            })
+        };
+        find(c"PyGILState_Ensure", c"PyGILState_Release")
+            .or_else(|| find(c"PyPyGILState_Ensure", c"PyPyGILState_Release"))
+    })
+    .as_ref()
+}
+
+impl Gil {
+    /// Runs `f` holding the GIL (taken and given back here; re-entrant for a thread holding it).
+    ///
+    /// # Safety
+    /// The interpreter is initialised.
+    pub unsafe fn with<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: the caller's contract; `state` is released once, on this thread.
+        unsafe {
+            let state = (self.ensure)();
+            let r = f();
+            (self.release)(state);
+            r
+        }
     }
 }
 
