@@ -20,6 +20,7 @@ use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::bind::Bind;
 use crate::code_memory::CodeMemory;
 use crate::drop_first::DropFirst;
+use crate::object_call::ObjectCall;
 use crate::prepend::Prepend;
 use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Mark, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
@@ -232,6 +233,10 @@ impl Backend for Dynasm {
         self.code.add(&bind_stub(&gprs, request)).map(Some)
     }
 
+    fn object_call_stub(&mut self, request: &ObjectCall) -> Result<Option<*const c_void>, Error> {
+        self.code.add(&object_call_stub(request)).map(Some)
+    }
+
     fn code_bytes(&self) -> usize {
         self.code.taken()
     }
@@ -440,6 +445,66 @@ fn adjust(ops: &mut VecAssembler<X64Relocation>, reg: Rq, a: Adjust) {
             ; cmovnz Rq(reg), r11
         ),
     }
+}
+
+/// The object-call stub of `request` (see `object_call`). Entered with the vectorcall
+/// convention's rdi, rsi, rdx, rcx, which it leaves untouched until it has accepted the call (rax,
+/// r11 and the argument xmm registers are scratch), so that a refused call tail-calls the general
+/// function with its arguments in place. Addresses are read RIP-relative from after the code.
+fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
+    let mut ops = assembler();
+    dynasm!(ops
+        ; test rcx, rcx
+        ; jnz ->general
+        ; mov rax, QWORD request.count_mask as i64
+        ; and rax, rdx
+        ; cmp rax, request.doubles as i32
+        ; jne ->general
+        ; mov r11, QWORD request.exact_type as i64
+    );
+    for (i, &xmm) in XMM_REGS.iter().enumerate().take(request.doubles) {
+        dynasm!(ops
+            ; mov rax, [rsi + 8 * i as i32]
+            ; cmp [rax + request.type_at], r11
+            ; jne ->general
+            ; movq Rx(xmm), QWORD [rax + request.value_at]
+        );
+    }
+    // Entered with rsp = 8 (mod 16): after the push and the slot for the result, 0 for the calls.
+    dynasm!(ops
+        ; push rbp
+        ; mov rbp, rsp
+        ; sub rsp, 16
+    );
+    if let Some(first) = request.first {
+        dynasm!(ops ; mov rdi, QWORD first as i64);
+    }
+    dynasm!(ops
+        ; call QWORD [->target]
+        ; movq QWORD [rsp], xmm0
+        ; call QWORD [->failed]
+        ; test rax, rax
+        ; jnz ->fail
+        ; movq xmm0, QWORD [rsp]
+        ; leave
+        ; jmp QWORD [->box_result]
+        ; ->fail:
+        ; xor eax, eax
+        ; leave
+        ; ret
+        ; ->general:
+        ; jmp QWORD [->general_fn]
+        ; .align 8
+        ; ->target:
+        ; .u64 request.target as u64
+        ; ->failed:
+        ; .u64 request.failed as u64
+        ; ->box_result:
+        ; .u64 request.box_result as u64
+        ; ->general_fn:
+        ; .u64 request.general as u64
+    );
+    ops.finalize().expect("the stub's labels are defined")
 }
 
 /// The invoker stub of a signature whose arguments are at `args`.

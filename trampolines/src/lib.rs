@@ -15,6 +15,10 @@
 //! - [`Trampolines::bind_last`]: calls a target that takes more parameters at the end, passing
 //!   fixed words for them (see `bind`).
 //!
+//! - [`Trampolines::object_call`]: a vectorcall-convention function that calls a C function of
+//!   `double`s with its argument objects' values, for an object model described by the caller (see
+//!   `object_call`); dynasm only.
+//!
 //! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
 //! function of a given signature, with the arguments and result as words (what [`Call`] holds).
 //!
@@ -30,6 +34,7 @@ mod drop_first;
 mod dynasm_backend;
 mod error;
 mod ffi_backend;
+mod object_call;
 mod prepend;
 
 use abi::Shape;
@@ -46,6 +51,7 @@ pub use abi::{widen, Value, MAX_ARGS};
 pub use capsules::signature::Signature;
 pub use dynasm_backend::RegisterInvoker;
 pub use error::Error;
+pub use object_call::{ObjectCall, MAX_DOUBLES};
 pub use prepend::Adjust;
 
 /// One intercepted call, as a handler sees it. Argument `i` is the `i`-th C parameter of the
@@ -347,6 +353,13 @@ impl Trampolines {
         Ok(code)
     }
 
+    /// An object-call stub for `request` (see [`ObjectCall`]): `None` if the backend has none
+    /// (libffi), then the caller keeps its general function.
+    pub fn object_call(&self, request: &ObjectCall) -> Result<Option<*const c_void>, Error> {
+        request.check()?;
+        self.backend().object_call_stub(request)
+    }
+
     /// Prepared calls of C functions with signature `sig`: what a handler's [`Call::invoke`] does,
     /// for a call that Rust makes itself (say, with one more argument than the call it handles).
     pub fn caller(&self, sig: &Signature) -> Result<Caller<'_>, Error> {
@@ -413,6 +426,10 @@ trait Backend: Send {
     }
     /// Likewise for [`Trampolines::bind_last`].
     fn bind_stub(&mut self, _request: &Bind) -> Result<Option<*const c_void>, Error> {
+        Ok(None)
+    }
+    /// Likewise for [`Trampolines::object_call`] (there is no generic one).
+    fn object_call_stub(&mut self, _request: &ObjectCall) -> Result<Option<*const c_void>, Error> {
         Ok(None)
     }
     fn code_bytes(&self) -> usize;

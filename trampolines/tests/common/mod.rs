@@ -64,9 +64,16 @@ pub unsafe fn pass(call: &mut dyn trampolines::Call, target: *const c_void) {
 /// reading 96 bytes stays inside the mapping.
 #[cfg(target_arch = "x86_64")]
 pub fn stub_instructions(code: *const c_void) -> Vec<String> {
+    stub_instructions_within(code, 96)
+}
+
+/// `stub_instructions` reading up to `len` bytes (at most a page: see there).
+#[cfg(target_arch = "x86_64")]
+pub fn stub_instructions_within(code: *const c_void, len: usize) -> Vec<String> {
     use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, Mnemonic};
+    assert!(len <= 4096, "within the stub's page");
     // SAFETY: as above; code memory is readable.
-    let bytes = unsafe { std::slice::from_raw_parts(code.cast::<u8>(), 96) };
+    let bytes = unsafe { std::slice::from_raw_parts(code.cast::<u8>(), len) };
     let mut decoder = Decoder::with_ip(64, bytes, code as u64, DecoderOptions::NONE);
     let mut formatter = IntelFormatter::new();
     let mut listing = Vec::new();
@@ -78,5 +85,5 @@ pub fn stub_instructions(code: *const c_void) -> Vec<String> {
             return listing;
         }
     }
-    panic!("no jmp or ret in the first 96 bytes: {listing:?}");
+    panic!("no jmp or ret in the first {len} bytes: {listing:?}");
 }
