@@ -42,6 +42,19 @@ refs = sys.getrefcount(marker) if hasattr(sys, "getrefcount") else 0
 r["errors"] = [outcome(cd["dup_fail"], marker) for _ in range(100)][-1:] + \
               [outcome(cd["scalar_fail"], 2.0), outcome(cd["scalar_fail"], 2)]
 r["refs"] = (sys.getrefcount(marker) if hasattr(sys, "getrefcount") else 0) - refs
+x, y = 12345.5, F(2.0)
+count = sys.getrefcount if hasattr(sys, "getrefcount") else lambda v: 0
+xy_refs = count(x), count(y)
+h, w, a, c3 = cd["halve"], cd["wsum2"], cd["answer"], cd["ctx_wsum3"]
+r["doubles"] = [h(3.0), h(F(3.0)), h(3), h(Idx()), h(*(5.0,)), h(4.0, **{}), list(map(h, [1.0, 2.0])),
+                outcome(h), outcome(h, 1.0, 2.0), outcome(lambda: h(x=1.0)), outcome(lambda: h(1.0, **{"k": 1})),
+                outcome(h, "x"), outcome(h, 2**2000),
+                w(1.0, 2.0), w(1.0, 2), w(F(1.0), 2.0), w(True, y), outcome(w, 1.0), outcome(w, 1.0, None),
+                a(), outcome(a, 1.0),
+                c3(1.0, 2.0, 3.0), c3(1, y, 3.0), outcome(c3, -1.0, 2.0, 3.0), outcome(c3, -1, 2.0, 3.0),
+                outcome(c3, 1.0, 2.0), [h(x) for _ in range(100)][-1], [c3(x, y, x) for _ in range(100)][-1],
+                [outcome(c3, -x, 0.0, 0.0) for _ in range(100)][-1]]
+r["doubles_refs"] = [count(x) - xy_refs[0], count(y) - xy_refs[1]]
 result = r
 """
 
@@ -73,3 +86,71 @@ def test_native_and_hpy_paths_agree(cdictnative, prov_mode, runtime_mode):
                            ["ValueError", "scalar_fail: an exception with a result"]]
     # The result a failing provider returned was released, whichever path took the call.
     assert r["refs"] == 0 or IS_PYPY
+    takes = 'module.%s() takes %s ("%s"), got %d'
+    expected = "expected a float (or an object with __float__ or __index__), got"
+    negative = ["ValueError", "ctx_wsum3: a is negative"]
+    assert r["doubles"] == [
+        1.5, 1.5, 1.5, 3.5, 2.5, 2.0, [0.5, 1.0],
+        ["TypeError", takes % ("halve", "1 argument", "double (double)", 0)],
+        ["TypeError", takes % ("halve", "1 argument", "double (double)", 2)],
+        ["TypeError", "module.halve() takes no keyword arguments"],
+        ["TypeError", "module.halve() takes no keyword arguments"],
+        ["TypeError", "module.halve() argument 1 (double): %s str" % expected],
+        ["OverflowError", "module.halve() argument 1 (double): int too large to convert to a double"],
+        21.0, 21.0, 21.0, 21.0,
+        ["TypeError", takes % ("wsum2", "2 arguments", "double (double, double)", 1)],
+        ["TypeError", "module.wsum2() argument 2 (double): %s NoneType" % expected],
+        42.0, ["TypeError", takes % ("answer", "0 arguments", "double (void)", 1)],
+        321.0, 321.0, negative, negative,
+        ["TypeError", takes % ("ctx_wsum3", "3 arguments", "double (HPyContext *, double, double, double)", 2)],
+        6172.75, 12345.5 + 20 + 1234550, negative,
+    ]
+    # Arguments are borrowed, whichever path took the call (a float subclass's instance included).
+    assert r["doubles_refs"] == [0, 0] or IS_PYPY
+
+
+WHICH = r"""
+import ctypes, sys
+cd = cdictnative.__cdict__
+runtime = ctypes.CDLL(sys.modules["hpybridge._runtime"].__file__)
+native = ctypes.cast(runtime.hpybridge_cfunction_vectorcall, ctypes.c_void_p).value
+
+def which(f):
+    # CPython 3.11's PyTypeObject: tp_basicsize at byte 32 (checked), tp_vectorcall_offset at 56.
+    t = type(f)
+    assert ctypes.c_ssize_t.from_address(id(t) + 32).value == t.__basicsize__
+    offset = ctypes.c_ssize_t.from_address(id(t) + 56).value
+    address = ctypes.c_size_t.from_address(id(f) + offset).value
+    if address == native:
+        return "native"
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            span, _, _, _, _, *path = line.split()
+            lo, hi = (int(a, 16) for a in span.split("-"))
+            if lo <= address < hi:
+                path = " ".join(path)
+                return "stub" if "hpybridge-trampolines" in path else "hpy"
+    return "unmapped"
+
+result = {name: which(cd[name]) for name in ("halve", "wsum2", "answer", "ctx_wsum3", "scalar_fail", "mix", "pick")}
+"""
+
+
+@pytest.mark.skipif(IS_PYPY, reason="PyPy has no vectorcall slot: its calls take HPy's path")
+@pytest.mark.parametrize("backend", ["dynasm", "libffi"])
+@pytest.mark.parametrize("runtime_mode", MODES)
+@pytest.mark.parametrize("prov_mode", MODES)
+def test_object_call_stubs_serve_double_signatures(cdictnative, prov_mode, runtime_mode, backend):
+    """Which vectorcall function each instance got: an object-call stub (in the trampolines' code
+    memory) for `double ([HPyContext *,] double, ...)` where the provider is entered at its home
+    context, the runtime's own native function for the other instances, HPy's trampoline on a debug
+    runtime. The libffi backend makes no stubs."""
+    env = {"HPY": "hpybridge:%s" % runtime_mode, "HPYBRIDGE_TRAMPOLINES": backend}
+    r = run_modules([("cdictnative", cdictnative, prov_mode)], WHICH, env)
+    if runtime_mode == "debug":
+        assert set(r.values()) == {"hpy"}, r
+        return
+    stub = "stub" if backend == "dynasm" else "native"
+    home = stub if prov_mode in ("universal", "trace") else "native"
+    assert r == {"halve": stub, "wsum2": stub, "answer": stub, "ctx_wsum3": home, "scalar_fail": home,
+                 "mix": "native", "pick": "native"}

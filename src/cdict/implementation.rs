@@ -75,6 +75,9 @@ pub struct Implementation {
     /// How calls cross from the runtime's family to the provider's and back, found on the first
     /// call (it needs a valid runtime context).
     crossing: OnceLock<Crossing>,
+    /// The object-call stub of `doubles` signatures on CPython (`object_call`), made by the first
+    /// instance that asks: its address, or `None` if there is none.
+    object_call: OnceLock<Option<usize>>,
 }
 
 // SAFETY: immutable after construction but for the `OnceLock`; its pointers are process-lifetime
@@ -170,6 +173,7 @@ impl Implementation {
             doubles: caller.register_invoker().filter(|_| native && all_doubles),
             caller,
             crossing: OnceLock::new(),
+            object_call: OnceLock::new(),
         })
     }
 
@@ -320,6 +324,38 @@ impl Implementation {
         unsafe { native_result(api, Kind::Double, word) }
     }
 
+    /// The object-call stub of this implementation (src/module/cfunction_vectorcall.rs), made on
+    /// first use: a CPython vectorcall function that takes exactly the calls `call_doubles` takes
+    /// (no keywords, the right count, every argument exactly a `float`), calls the function
+    /// directly (a context argument is the provider's home context) and sends every other call to
+    /// `general`, HPy's trampoline of the call slot. `None` where `call_doubles` does not apply
+    /// (other signatures, a context that needs a crossing) or the backend has no such stub (libffi):
+    /// the instance then gets the runtime's general vectorcall function.
+    ///
+    /// # Safety
+    /// `ctx` is the runtime's context, a CPython universal or trace context (the caller checked),
+    /// valid now; `general` a vectorcall function for every call of this implementation's instances.
+    pub unsafe fn object_call(
+        &self,
+        ctx: *mut HPyContext,
+        api: &CPython,
+        general: *const c_void,
+    ) -> Option<*const c_void> {
+        let code = self.object_call.get_or_init(|| {
+            self.doubles?;
+            let first = if self.takes_context {
+                // SAFETY: the caller's contract.
+                Some(unsafe { self.crossing(ctx) }.native.then_some(self.home as u64)?)
+            } else {
+                None
+            };
+            let request = api.float_call(self.function, first, self.params.len(), general);
+            // A factory that cannot make it (code memory exhausted, say) leaves the general path.
+            trampolines().ok()?.object_call(&request).ok()?.map(|code| code as usize)
+        });
+        code.map(|code| code as *const c_void)
+    }
+
     /// Converts `args` for this implementation: `Error::Raise` if one does not fit (then nothing
     /// stays borrowed), `Error::Set` if Python code a conversion ran raised.
     ///
@@ -368,24 +404,8 @@ impl Implementation {
         let mut failed = false;
         let word = if self.takes_context {
             let mut word = 0;
-            // SAFETY: `ctx` is valid now; `home` is the provider's home context, valid for calls
-            // unless it is a CPython debug context (which `between` does not use).
-            let crossing = *self.crossing.get_or_init(|| unsafe {
-                let runtime = RUNTIME_FAMILY.get_or_init(|| Family::of(ctx));
-                let provider = self.family.as_ref().expect("implementations taking a context have a family");
-                let to_provider = Transfer::between(runtime, ctx, provider, self.home);
-                let to_runtime = Transfer::between(provider, self.home, runtime, ctx);
-                let runtime_debug = runtime.mode() == Some(Mode::Debug);
-                Crossing {
-                    to_provider,
-                    to_runtime,
-                    runtime_debug,
-                    native: !runtime_debug
-                        && provider.entry() == Entry::Home
-                        && to_provider == Transfer::Shared
-                        && to_runtime == Transfer::Shared,
-                }
-            });
+            // SAFETY: `ctx` is valid now.
+            let crossing = unsafe { self.crossing(ctx) };
             let runtime = RUNTIME_FAMILY.get().expect("set above");
             // The runtime's own CPython debug context stays valid while it waits for this call.
             let waiting = if runtime.entry() == Entry::ThroughTrampolineCall { ctx } else { std::ptr::null_mut() };
@@ -408,6 +428,32 @@ impl Implementation {
         let result = unsafe { self.result(ctx, word, failed) };
         drop(m); // buffers and objects are the caller's again
         result
+    }
+
+    /// How calls of this implementation, which takes a context, cross between the runtime's family
+    /// and the provider's: found once.
+    ///
+    /// # Safety
+    /// `ctx` is the runtime's context, valid now.
+    unsafe fn crossing(&self, ctx: *mut HPyContext) -> Crossing {
+        // SAFETY: `ctx` is valid now; `home` is the provider's home context, valid for calls
+        // unless it is a CPython debug context (which `between` does not use).
+        *self.crossing.get_or_init(|| unsafe {
+            let runtime = RUNTIME_FAMILY.get_or_init(|| Family::of(ctx));
+            let provider = self.family.as_ref().expect("implementations taking a context have a family");
+            let to_provider = Transfer::between(runtime, ctx, provider, self.home);
+            let to_runtime = Transfer::between(provider, self.home, runtime, ctx);
+            let runtime_debug = runtime.mode() == Some(Mode::Debug);
+            Crossing {
+                to_provider,
+                to_runtime,
+                runtime_debug,
+                native: !runtime_debug
+                    && provider.entry() == Entry::Home
+                    && to_provider == Transfer::Shared
+                    && to_runtime == Transfer::Shared,
+            }
+        })
     }
 
     /// The call in the provider's context `provider`: moves handle arguments in, calls, closes

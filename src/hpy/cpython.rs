@@ -12,8 +12,12 @@ use crate::hpy::host::symbol;
 use hpy_sys::cpy_PyObject;
 use std::ffi::{c_double, c_int, c_longlong, c_ulonglong, c_void, CStr};
 use std::sync::OnceLock;
+use trampolines::ObjectCall;
 
 type Object = *mut cpy_PyObject;
+
+/// `PY_VECTORCALL_ARGUMENTS_OFFSET`: a flag in a vectorcall's `nargsf`, not part of the count.
+pub const VECTORCALL_ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
 
 /// The CPython functions and objects the native call path uses, and the layout it reads.
 pub struct CPython {
@@ -97,6 +101,30 @@ impl CPython {
             let holds = self.type_of(f) == self.float_type && self.float_value(f) == PROBE;
             (self.dec_ref)(f);
             holds
+        }
+    }
+
+    /// An object-call stub's request (`trampolines::ObjectCall`) for CPython's vectorcall and
+    /// `float`s: arguments of exactly `PyFloat_Type`, their value where `layout_holds` found it,
+    /// `PyErr_Occurred` after the call, `PyFloat_FromDouble` for the result; `general` gets the rest.
+    pub fn float_call(
+        &self,
+        target: *const c_void,
+        first: Option<u64>,
+        doubles: usize,
+        general: *const c_void,
+    ) -> ObjectCall {
+        ObjectCall {
+            target,
+            first,
+            doubles,
+            count_mask: !(VECTORCALL_ARGUMENTS_OFFSET as u64),
+            type_at: self.type_at as i32,
+            exact_type: self.float_type as u64,
+            value_at: self.fval_at as i32,
+            failed: self.err_occurred as *const c_void,
+            box_result: self.float_from_double as *const c_void,
+            general,
         }
     }
 

@@ -224,11 +224,10 @@ int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module)
     return rc;
 }
 
-/* On CPython's universal and trace runtimes each instance gets the runtime's native vectorcall
- * function (src/module/cfunction_vectorcall.rs), which takes scalar calls itself and hands every
- * other call to HPy's trampoline of the call slot above. */
-static HPyCallFunction cfunction_native_call = {.impl = cfunction_call_impl};
-
+/* On CPython's universal and trace runtimes each instance gets a native vectorcall function of the
+ * runtime's (src/module/cfunction_vectorcall.rs), which takes scalar calls itself and hands every
+ * other call to HPy's trampoline of the call slot above. HPy_SetCallFunction only copies the
+ * function's address into the instance, so the HPyCallFunction may live on the stack. */
 HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function)
 {
     CFunctionObject *data;
@@ -237,10 +236,11 @@ HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *functi
         return h;
     data->function = function;
     cpy_vectorcallfunc hpy_trampoline = (cpy_vectorcallfunc)cfunction_call.slot.cpy_trampoline;
-    int native = hpybridge_cfunction_native_call(ctx, h, data, hpy_trampoline);
+    cpy_vectorcallfunc vectorcall = NULL;
+    int native = hpybridge_cfunction_native_call(ctx, h, data, hpy_trampoline, &vectorcall);
     if (native == 1) {
-        cfunction_native_call.cpy_trampoline = hpybridge_cfunction_vectorcall;
-        native = HPy_SetCallFunction(ctx, h, &cfunction_native_call);
+        HPyCallFunction call = {.impl = cfunction_call_impl, .cpy_trampoline = vectorcall};
+        native = HPy_SetCallFunction(ctx, h, &call);
     }
     if (native < 0) {
         HPy_Close(ctx, h);

@@ -12,12 +12,20 @@
 //! the offset of an instance's data from its object is learnt from the first instance and checked
 //! for every later one (an instance that differs keeps HPy's path). Debug-mode runtimes and PyPy
 //! never enable it.
+//!
+//! An instance whose (first) implementation is `double ([HPyContext *,] double, ...)`, callable at
+//! the provider's home context, gets an object-call stub instead (`Implementation::object_call`,
+//! made once per implementation by the trampolines' dynasm backend): it checks the call's shape and
+//! the arguments' exact `float` type, calls the C function directly and boxes its result with
+//! CPython's own functions, and sends every call it does not take to HPy's trampoline, as
+//! `call_doubles` here would. The stub is generated code: it cannot panic, and it raises nothing
+//! itself (an exception it reports was set by the provider or `PyFloat_FromDouble`).
 
 use crate::cdict::function::CFunction;
 use crate::cdict::implementation::{null_without_exception, Native as Outcome};
 use crate::crossing::family::{Family, Interpreter, Mode};
 use crate::hpy::boundary::boundary;
-use crate::hpy::cpython::{cpython, CPython};
+use crate::hpy::cpython::{cpython, CPython, VECTORCALL_ARGUMENTS_OFFSET as ARGUMENTS_OFFSET};
 use crate::hpy::error::{Error, Result};
 use hpy_sys::{cpy_PyObject, HPy, HPyContext};
 use std::ffi::{c_int, c_void};
@@ -28,9 +36,6 @@ use std::sync::OnceLock;
 /// does not take.
 type Vectorcall =
     unsafe extern "C" fn(*mut cpy_PyObject, *const *mut cpy_PyObject, usize, *mut cpy_PyObject) -> *mut cpy_PyObject;
-
-/// `PY_VECTORCALL_ARGUMENTS_OFFSET`: a flag in `nargsf`, not part of the count.
-const ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
 
 /// What the native path needs, fixed by the first instance.
 struct Native {
@@ -53,27 +58,56 @@ static NATIVE: OnceLock<Option<Native>> = OnceLock::new();
 /// by `enable` before it lets cfunction.c install the function.
 static INSTALLED: AtomicPtr<Native> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Whether the new instance `h` (in the runtime's context `ctx`), whose data is at `data`, gets the
-/// native vectorcall function `hpybridge_cfunction_vectorcall`: 1 if so (cfunction.c then installs
-/// it with `HPy_SetCallFunction`), 0 if it keeps HPy's. `fallback` is HPy's trampoline of the call
-/// slot.
+/// Whether the new instance `h` (in the runtime's context `ctx`), whose data is at `data`, gets a
+/// native vectorcall function: 1 if so, stored in `*vectorcall` (cfunction.c then installs it with
+/// `HPy_SetCallFunction`): the implementation's object-call stub or `hpybridge_cfunction_vectorcall`;
+/// 0 if it keeps HPy's. `fallback` is HPy's trampoline of the call slot.
 ///
 /// # Safety
-/// Called by cfunction.c with the context of the call, a live new instance and its data.
+/// Called by cfunction.c with the context of the call, a live new instance and its data, whose
+/// `CFunction` is set, and a writable `vectorcall`.
 #[no_mangle]
 pub unsafe extern "C" fn hpybridge_cfunction_native_call(
     ctx: *mut HPyContext,
     h: HPy,
     data: *const c_void,
     fallback: Vectorcall,
+    vectorcall: *mut Option<Vectorcall>,
 ) -> c_int {
     // SAFETY: the caller's contract.
-    unsafe { boundary(ctx, || Ok(c_int::from(enable(ctx, h, data, fallback)))) }
+    unsafe {
+        boundary(ctx, || {
+            let chosen = enable(ctx, h, data, fallback);
+            *vectorcall = chosen;
+            Ok(c_int::from(chosen.is_some()))
+        })
+    }
 }
 
 /// # Safety
 /// As `hpybridge_cfunction_native_call`.
-unsafe fn enable(ctx: *mut HPyContext, h: HPy, data: *const c_void, fallback: Vectorcall) -> bool {
+unsafe fn enable(ctx: *mut HPyContext, h: HPy, data: *const c_void, fallback: Vectorcall) -> Option<Vectorcall> {
+    // SAFETY: the caller's contract.
+    if !unsafe { installable(ctx, h, data, fallback) } {
+        return None;
+    }
+    let native = NATIVE.get().and_then(Option::as_ref)?;
+    // SAFETY: the instance's data starts with its `CFunction`, set before this is called, which
+    // lives as long as the instance; `ctx` is valid now.
+    let stub = unsafe {
+        let f = &**data.cast::<*const CFunction>();
+        f.implementations[0].1.object_call(ctx, native.api, fallback as *const c_void)
+    };
+    let Some(code) = stub else { return Some(hpybridge_cfunction_vectorcall) };
+    // SAFETY: an object-call stub has the vectorcall convention (`trampolines::ObjectCall`).
+    Some(unsafe { std::mem::transmute::<*const c_void, Vectorcall>(code) })
+}
+
+/// Whether the native path may serve the new instance (the checks of the module's comment).
+///
+/// # Safety
+/// As `hpybridge_cfunction_native_call`.
+unsafe fn installable(ctx: *mut HPyContext, h: HPy, data: *const c_void, fallback: Vectorcall) -> bool {
     let native = NATIVE.get_or_init(|| {
         // SAFETY: `ctx` is valid for the current call.
         let family = unsafe { Family::of(ctx) };

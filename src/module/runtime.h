@@ -36,8 +36,10 @@ int hpybridge_cfunction_add_type(HPyContext *ctx, HPy module);
 HPy hpybridge_cfunction_new_object(HPyContext *ctx, HPy type, const void *function);
 const void *hpybridge_cfunction_data(HPyContext *ctx, HPy obj);
 /* The native call path on CPython (src/module/cfunction_vectorcall.rs): whether instance `h` gets
-   hpybridge_cfunction_vectorcall (1), keeps HPy's `fallback` (0), or -1 with an exception. */
-int hpybridge_cfunction_native_call(HPyContext *ctx, HPy h, const void *data, cpy_vectorcallfunc fallback);
+   a vectorcall function of the runtime's, stored in `*vectorcall` (1: hpybridge_cfunction_vectorcall
+   or a stub made for its implementation), keeps HPy's `fallback` (0), or -1 with an exception. */
+int hpybridge_cfunction_native_call(HPyContext *ctx, HPy h, const void *data, cpy_vectorcallfunc fallback,
+                                    cpy_vectorcallfunc *vectorcall);
 cpy_PyObject *hpybridge_cfunction_vectorcall(cpy_PyObject *callable, cpy_PyObject *const *args, size_t nargsf,
                                              cpy_PyObject *kwnames);
 

@@ -36,6 +36,18 @@ static double mix(HPyContext *ctx, double d, long l, bool b, float f, unsigned c
     return d + (double)l * 10 + (b ? 100 : 0) + (double)f * 1000 + (double)u * 10000;
 }
 
+/* Served by object-call stubs on CPython's universal and trace runtimes (docs/cdict.md §8). */
+static double halve(double x) { return x / 2; }
+static double wsum2(double a, double b) { return a + 10 * b; }
+static double answer(void) { return 42.0; }
+
+static double ctx_wsum3(HPyContext *ctx, double a, double b, double c)
+{
+    if (a < 0) /* an exception with a result */
+        HPyErr_SetString(ctx, ctx->h_ValueError, "ctx_wsum3: a is negative");
+    return a + 10 * b + 100 * c;
+}
+
 static int8_t neg8(int8_t x) { return (int8_t)-x; }
 static uint16_t inv16(uint16_t x) { return (uint16_t)~x; }
 static bool not_(bool x) { return !x; }
@@ -59,6 +71,10 @@ static int exec_impl(HPyContext *ctx, HPy module)
         {"not_", "bool (bool)", (void *)not_},
         {"halff", "float (float)", (void *)halff},
         {"nothing", "void (double)", (void *)nothing},
+        {"halve", "double (double)", (void *)halve},
+        {"wsum2", "double (double, double)", (void *)wsum2},
+        {"answer", "double (void)", (void *)answer},
+        {"ctx_wsum3", "double (HPyContext *, double, double, double)", (void *)ctx_wsum3},
     };
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
         if (HPyBridge_CDictSet(ctx, module, entries[i].name, entries[i].signature, entries[i].function) < 0)
