@@ -55,6 +55,14 @@ r["doubles"] = [h(3.0), h(F(3.0)), h(3), h(Idx()), h(*(5.0,)), h(4.0, **{}), lis
                 outcome(c3, 1.0, 2.0), [h(x) for _ in range(100)][-1], [c3(x, y, x) for _ in range(100)][-1],
                 [outcome(c3, -x, 0.0, 0.0) for _ in range(100)][-1]]
 r["doubles_refs"] = [count(x) - xy_refs[0], count(y) - xy_refs[1]]
+ch, o1, o2 = cd["choose"], object(), object()
+o_refs = count(o1), count(o2)
+r["objects"] = [ch(o1, 1.0, o2) is o1, ch(o1, -1.0, o2) is o2, ch(o1, F(-2.0), o2) is o2, ch(o1, 3, o2) is o1,
+                outcome(ch, o1, 0.0, o2), outcome(ch, o1, float("nan"), o2), outcome(ch, o1, 1.0),
+                outcome(lambda: ch(o1, 1.0, o2, k=1)), outcome(ch, o1, "x", o2),
+                [ch(o1, 1.0, o2) for _ in range(100)][-1] is o1, [ch(o1, -1.0, o2) for _ in range(100)][-1] is o2,
+                [outcome(ch, o1, float("nan"), o2) for _ in range(100)][-1], [outcome(ch, o1, 0.0, o2) for _ in range(100)][-1]]
+r["objects_refs"] = [count(o1) - o_refs[0], count(o2) - o_refs[1]]
 result = r
 """
 
@@ -107,6 +115,17 @@ def test_native_and_hpy_paths_agree(cdictnative, prov_mode, runtime_mode):
     ]
     # Arguments are borrowed, whichever path took the call (a float subclass's instance included).
     assert r["doubles_refs"] == [0, 0] or IS_PYPY
+    null = ["SystemError", "module.choose() returned NULL without setting an exception"]
+    nan = ["ValueError", "choose: x is NaN"]
+    assert r["objects"] == [
+        True, True, True, True, null, nan,
+        ["TypeError", takes % ("choose", "3 arguments", "HPy (HPyContext *, HPy, double, HPy)", 2)],
+        ["TypeError", "module.choose() takes no keyword arguments"],
+        ["TypeError", "module.choose() argument 2 (double): %s str" % expected],
+        True, True, nan, null,
+    ]
+    # Handle arguments borrowed, results owned by the caller, the result of a failed call released.
+    assert r["objects_refs"] == [0, 0] or IS_PYPY
 
 
 WHICH = r"""
@@ -132,7 +151,8 @@ def which(f):
                 return "stub" if "hpybridge-trampolines" in path else "hpy"
     return "unmapped"
 
-result = {name: which(cd[name]) for name in ("halve", "wsum2", "answer", "ctx_wsum3", "scalar_fail", "mix", "pick")}
+names = ("halve", "wsum2", "answer", "ctx_wsum3", "scalar_fail", "choose", "dup_fail", "null_handle", "mix", "pick")
+result = {name: which(cd[name]) for name in names}
 """
 
 
@@ -142,7 +162,7 @@ result = {name: which(cd[name]) for name in ("halve", "wsum2", "answer", "ctx_ws
 @pytest.mark.parametrize("prov_mode", MODES)
 def test_object_call_stubs_serve_double_signatures(cdictnative, prov_mode, runtime_mode, backend):
     """Which vectorcall function each instance got: an object-call stub (in the trampolines' code
-    memory) for `double ([HPyContext *,] double, ...)` where the provider is entered at its home
+    memory) for signatures of `double` and `HPy` only where the provider is entered at its home
     context, the runtime's own native function for the other instances, HPy's trampoline on a debug
     runtime. The libffi backend makes no stubs."""
     env = {"HPY": "hpybridge:%s" % runtime_mode, "HPYBRIDGE_TRAMPOLINES": backend}
@@ -153,4 +173,4 @@ def test_object_call_stubs_serve_double_signatures(cdictnative, prov_mode, runti
     stub = "stub" if backend == "dynasm" else "native"
     home = stub if prov_mode in ("universal", "trace") else "native"
     assert r == {"halve": stub, "wsum2": stub, "answer": stub, "ctx_wsum3": home, "scalar_fail": home,
-                 "mix": "native", "pick": "native"}
+                 "choose": home, "dup_fail": home, "null_handle": home, "mix": "native", "pick": "native"}

@@ -24,7 +24,7 @@ use hpy_sys::{cpy_PyObject, HPy, HPyContext};
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use trampolines::{widen, Caller, RegisterInvoker, MAX_ARGS};
+use trampolines::{widen, Caller, Part, RegisterInvoker, MAX_ARGS};
 
 /// The implementation is a CPython-API stub (`PyObject *` instead of `HPy`, no context).
 pub const FLAG_CAPI: u32 = 1;
@@ -75,8 +75,8 @@ pub struct Implementation {
     /// How calls cross from the runtime's family to the provider's and back, found on the first
     /// call (it needs a valid runtime context).
     crossing: OnceLock<Crossing>,
-    /// The object-call stub of `doubles` signatures on CPython (`object_call`), made by the first
-    /// instance that asks: its address, or `None` if there is none.
+    /// The object-call stub of `double` and `HPy` signatures on CPython (`object_call`), made by
+    /// the first instance that asks: its address, or `None` if there is none.
     object_call: OnceLock<Option<usize>>,
 }
 
@@ -325,31 +325,45 @@ impl Implementation {
     }
 
     /// The object-call stub of this implementation (src/module/cfunction_vectorcall.rs), made on
-    /// first use: a CPython vectorcall function that takes exactly the calls `call_doubles` takes
-    /// (no keywords, the right count, every argument exactly a `float`), calls the function
-    /// directly (a context argument is the provider's home context) and sends every other call to
-    /// `general`, HPy's trampoline of the call slot. `None` where `call_doubles` does not apply
-    /// (other signatures, a context that needs a crossing) or the backend has no such stub (libffi):
-    /// the instance then gets the runtime's general vectorcall function.
+    /// first use, for `call_native`'s signatures of `double` and `HPy` parameters only and a
+    /// `double` or `HPy` result, nothing bound: a CPython vectorcall function that takes exactly
+    /// the calls `call_native` takes of them (no keywords, the right count, every `double`
+    /// argument exactly a `float`), calls the function directly (a context argument is the
+    /// provider's home context, a handle the object's address plus one) and sends every other call
+    /// to `general`, HPy's trampoline of the call slot; `null_result` makes the error of an `HPy`
+    /// result NULL without an exception. `None` for other signatures, a context that needs a
+    /// crossing, or a backend without such stubs (libffi): the instance then gets the runtime's
+    /// general vectorcall function.
     ///
     /// # Safety
     /// `ctx` is the runtime's context, a CPython universal or trace context (the caller checked),
-    /// valid now; `general` a vectorcall function for every call of this implementation's instances.
+    /// valid now; `general` a vectorcall function for every call of this implementation's
+    /// instances, `null_result` a function of `trampolines::ObjectCall::null_result`'s type.
     pub unsafe fn object_call(
         &self,
         ctx: *mut HPyContext,
         api: &CPython,
+        null_result: *const c_void,
         general: *const c_void,
     ) -> Option<*const c_void> {
         let code = self.object_call.get_or_init(|| {
-            self.doubles?;
+            let part = |kind: &Kind| match kind {
+                Kind::Double => Some(Part::Double),
+                Kind::Handle => Some(Part::Object),
+                _ => None,
+            };
+            let params = self.params.iter().map(part).collect::<Option<Vec<_>>>()?;
+            let ret = part(&self.ret)?;
+            if !self.native || !self.bound.is_empty() {
+                return None;
+            }
             let first = if self.takes_context {
                 // SAFETY: the caller's contract.
                 Some(unsafe { self.crossing(ctx) }.native.then_some(self.home as u64)?)
             } else {
                 None
             };
-            let request = api.float_call(self.function, first, self.params.len(), general);
+            let request = api.object_call(self.function, first, (params, ret), null_result, general);
             // A factory that cannot make it (code memory exhausted, say) leaves the general path.
             trampolines().ok()?.object_call(&request).ok()?.map(|code| code as usize)
         });

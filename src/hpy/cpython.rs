@@ -12,7 +12,7 @@ use crate::hpy::host::symbol;
 use hpy_sys::cpy_PyObject;
 use std::ffi::{c_double, c_int, c_longlong, c_ulonglong, c_void, CStr};
 use std::sync::OnceLock;
-use trampolines::ObjectCall;
+use trampolines::{ObjectCall, Part};
 
 type Object = *mut cpy_PyObject;
 
@@ -104,26 +104,33 @@ impl CPython {
         }
     }
 
-    /// An object-call stub's request (`trampolines::ObjectCall`) for CPython's vectorcall and
-    /// `float`s: arguments of exactly `PyFloat_Type`, their value where `layout_holds` found it,
-    /// `PyErr_Occurred` after the call, `PyFloat_FromDouble` for the result; `general` gets the rest.
-    pub fn float_call(
+    /// An object-call stub's request (`trampolines::ObjectCall`) for CPython's vectorcall, its
+    /// `float`s and a context whose handles are objects' addresses plus one: `double` arguments
+    /// exactly of `PyFloat_Type`, their value where `layout_holds` found it, `PyErr_Occurred` after
+    /// the call, `PyFloat_FromDouble` and `Py_DecRef` for results; `null_result` makes the error of
+    /// a NULL handle result, `general` takes every other call.
+    pub fn object_call(
         &self,
         target: *const c_void,
         first: Option<u64>,
-        doubles: usize,
+        (params, ret): (Vec<Part>, Part),
+        null_result: *const c_void,
         general: *const c_void,
     ) -> ObjectCall {
         ObjectCall {
             target,
             first,
-            doubles,
+            params,
+            ret,
             count_mask: !(VECTORCALL_ARGUMENTS_OFFSET as u64),
             type_at: self.type_at as i32,
             exact_type: self.float_type as u64,
             value_at: self.fval_at as i32,
+            object_add: 1,
             failed: self.err_occurred as *const c_void,
             box_result: self.float_from_double as *const c_void,
+            release: self.dec_ref as *const c_void,
+            null_result,
             general,
         }
     }

@@ -13,13 +13,15 @@
 //! for every later one (an instance that differs keeps HPy's path). Debug-mode runtimes and PyPy
 //! never enable it.
 //!
-//! An instance whose (first) implementation is `double ([HPyContext *,] double, ...)`, callable at
-//! the provider's home context, gets an object-call stub instead (`Implementation::object_call`,
-//! made once per implementation by the trampolines' dynasm backend): it checks the call's shape and
-//! the arguments' exact `float` type, calls the C function directly and boxes its result with
-//! CPython's own functions, and sends every call it does not take to HPy's trampoline, as
-//! `call_doubles` here would. The stub is generated code: it cannot panic, and it raises nothing
-//! itself (an exception it reports was set by the provider or `PyFloat_FromDouble`).
+//! An instance whose (first) implementation has only `double` and `HPy` parameters and a `double`
+//! or `HPy` result (`double ([HPyContext *,] double, ...)`, `HPy (HPyContext *, HPy)`, ...),
+//! callable at the provider's home context, gets an object-call stub instead
+//! (`Implementation::object_call`, made once per implementation by the trampolines' dynasm
+//! backend): it checks the call's shape and the `double` arguments' exact `float` type, calls the
+//! C function directly and makes its result with CPython's own functions, and sends every call it
+//! does not take to HPy's trampoline, as `call_native` here would. The stub is generated code: it
+//! cannot panic, and raises nothing itself but through `hpybridge_cfunction_null_result` (an
+//! exception it reports was set by the provider or `PyFloat_FromDouble`).
 
 use crate::cdict::function::CFunction;
 use crate::cdict::implementation::{null_without_exception, Native as Outcome};
@@ -96,7 +98,8 @@ unsafe fn enable(ctx: *mut HPyContext, h: HPy, data: *const c_void, fallback: Ve
     // lives as long as the instance; `ctx` is valid now.
     let stub = unsafe {
         let f = &**data.cast::<*const CFunction>();
-        f.implementations[0].1.object_call(ctx, native.api, fallback as *const c_void)
+        let null_result = hpybridge_cfunction_null_result as *const c_void;
+        f.implementations[0].1.object_call(ctx, native.api, null_result, fallback as *const c_void)
     };
     let Some(code) = stub else { return Some(hpybridge_cfunction_vectorcall) };
     // SAFETY: an object-call stub has the vectorcall convention (`trampolines::ObjectCall`).
@@ -124,6 +127,23 @@ unsafe fn installable(ctx: *mut HPyContext, h: HPy, data: *const c_void, fallbac
     native.ctx == ctx
         && native.fallback as usize == fallback as usize
         && (h._i as usize) - 1 + native.data_at == data as usize
+}
+
+/// What an object-call stub returns for an `HPy` result NULL without an exception: NULL with the
+/// `SystemError` naming the entry, as `hpybridge_cfunction_vectorcall` raises it.
+///
+/// # Safety
+/// Called by an object-call stub, with the GIL held, with the live `CFunction` instance it serves.
+unsafe extern "C" fn hpybridge_cfunction_null_result(callable: *mut cpy_PyObject) -> *mut cpy_PyObject {
+    // SAFETY: set before any instance gets a stub, never changed.
+    let native = unsafe { &*INSTALLED.load(Ordering::Acquire) };
+    // SAFETY: as in `hpybridge_cfunction_vectorcall`.
+    unsafe {
+        boundary(native.ctx, || -> Result<*mut cpy_PyObject> {
+            let f = &**callable.cast::<u8>().add(native.data_at).cast::<*const CFunction>();
+            Err(null_without_exception(&f.implementations[0].1.entry))
+        })
+    }
 }
 
 /// The vectorcall function of `CFunction` instances on CPython's universal and trace runtimes.

@@ -48,6 +48,18 @@ static double ctx_wsum3(HPyContext *ctx, double a, double b, double c)
     return a + 10 * b + 100 * c;
 }
 
+/* a if x > 0, b if x < 0, NULL without an exception if x is 0, an exception with a if x is NaN. */
+static HPy choose(HPyContext *ctx, HPy a, double x, HPy b)
+{
+    if (x != x) {
+        HPyErr_SetString(ctx, ctx->h_ValueError, "choose: x is NaN");
+        return HPy_Dup(ctx, a);
+    }
+    if (x == 0)
+        return HPy_NULL;
+    return HPy_Dup(ctx, x > 0 ? a : b);
+}
+
 static int8_t neg8(int8_t x) { return (int8_t)-x; }
 static uint16_t inv16(uint16_t x) { return (uint16_t)~x; }
 static bool not_(bool x) { return !x; }
@@ -75,6 +87,7 @@ static int exec_impl(HPyContext *ctx, HPy module)
         {"wsum2", "double (double, double)", (void *)wsum2},
         {"answer", "double (void)", (void *)answer},
         {"ctx_wsum3", "double (HPyContext *, double, double, double)", (void *)ctx_wsum3},
+        {"choose", "HPy (HPyContext *, HPy, double, HPy)", (void *)choose},
     };
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
         if (HPyBridge_CDictSet(ctx, module, entries[i].name, entries[i].signature, entries[i].function) < 0)

@@ -20,7 +20,7 @@ use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::bind::Bind;
 use crate::code_memory::CodeMemory;
 use crate::drop_first::DropFirst;
-use crate::object_call::ObjectCall;
+use crate::object_call::{ObjectCall, Part};
 use crate::prepend::Prepend;
 use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Mark, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
@@ -458,36 +458,84 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
         ; jnz ->general
         ; mov rax, QWORD request.count_mask as i64
         ; and rax, rdx
-        ; cmp rax, request.doubles as i32
+        ; cmp rax, request.params.len() as i32
         ; jne ->general
-        ; mov r11, QWORD request.exact_type as i64
     );
-    for (i, &xmm) in XMM_REGS.iter().enumerate().take(request.doubles) {
+    // The checks (and loads) of the doubles first, while the caller's arguments are in place.
+    let doubles = request.params.iter().enumerate().filter(|(_, p)| **p == Part::Double);
+    for (k, (i, _)) in doubles.enumerate() {
+        if k == 0 {
+            dynasm!(ops ; mov r11, QWORD request.exact_type as i64);
+        }
         dynasm!(ops
             ; mov rax, [rsi + 8 * i as i32]
             ; cmp [rax + request.type_at], r11
             ; jne ->general
-            ; movq Rx(xmm), QWORD [rax + request.value_at]
+            ; movq Rx(XMM_REGS[k]), QWORD [rax + request.value_at]
         );
     }
-    // Entered with rsp = 8 (mod 16): after the push and the slot for the result, 0 for the calls.
+    // Accepted. Entered with rsp = 8 (mod 16): after the push and two slots (the result, the
+    // callable), 0 for the calls.
     dynasm!(ops
         ; push rbp
         ; mov rbp, rsp
         ; sub rsp, 16
     );
-    if let Some(first) = request.first {
-        dynasm!(ops ; mov rdi, QWORD first as i64);
+    if request.ret == Part::Object {
+        dynasm!(ops ; mov [rsp + 8], rdi);
+    }
+    let objects = request.params.iter().enumerate().filter(|(_, p)| **p == Part::Object);
+    let first = usize::from(request.first.is_some());
+    for (k, (i, _)) in objects.enumerate() {
+        // The argument array's register, rsi, is register 1: loaded last if it is an argument's.
+        if k == 0 {
+            dynasm!(ops ; mov r11, rsi);
+        }
+        let reg = GPR_REGS[first + k];
+        dynasm!(ops
+            ; mov Rq(reg), [r11 + 8 * i as i32]
+            ; add Rq(reg), request.object_add
+        );
+    }
+    if let Some(word) = request.first {
+        dynasm!(ops ; mov rdi, QWORD word as i64);
+    }
+    dynasm!(ops ; call QWORD [->target]);
+    match request.ret {
+        Part::Double => dynasm!(ops
+            ; movq QWORD [rsp], xmm0
+            ; call QWORD [->failed]
+            ; test rax, rax
+            ; jnz ->fail
+            ; movq xmm0, QWORD [rsp]
+            ; leave
+            ; jmp QWORD [->box_result]
+        ),
+        Part::Object => dynasm!(ops
+            ; mov [rsp], rax
+            ; call QWORD [->failed]
+            ; test rax, rax
+            ; jnz ->release
+            ; mov rax, [rsp]
+            ; test rax, rax
+            ; jz ->null
+            ; sub rax, request.object_add
+            ; leave
+            ; ret
+            ; ->release:
+            ; mov rdi, [rsp]
+            ; test rdi, rdi
+            ; jz ->fail
+            ; sub rdi, request.object_add
+            ; call QWORD [->release_fn]
+            ; jmp ->fail
+            ; ->null:
+            ; mov rdi, [rsp + 8]
+            ; leave
+            ; jmp QWORD [->null_result]
+        ),
     }
     dynasm!(ops
-        ; call QWORD [->target]
-        ; movq QWORD [rsp], xmm0
-        ; call QWORD [->failed]
-        ; test rax, rax
-        ; jnz ->fail
-        ; movq xmm0, QWORD [rsp]
-        ; leave
-        ; jmp QWORD [->box_result]
         ; ->fail:
         ; xor eax, eax
         ; leave
@@ -501,6 +549,10 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
         ; .u64 request.failed as u64
         ; ->box_result:
         ; .u64 request.box_result as u64
+        ; ->release_fn:
+        ; .u64 request.release as u64
+        ; ->null_result:
+        ; .u64 request.null_result as u64
         ; ->general_fn:
         ; .u64 request.general as u64
     );

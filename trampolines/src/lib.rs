@@ -16,8 +16,8 @@
 //!   fixed words for them (see `bind`).
 //!
 //! - [`Trampolines::object_call`]: a vectorcall-convention function that calls a C function of
-//!   `double`s with its argument objects' values, for an object model described by the caller (see
-//!   `object_call`); dynasm only.
+//!   `double`s and objects with its argument objects, for an object model described by the caller
+//!   (see `object_call`); dynasm only.
 //!
 //! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
 //! function of a given signature, with the arguments and result as words (what [`Call`] holds).
@@ -51,7 +51,7 @@ pub use abi::{widen, Value, MAX_ARGS};
 pub use capsules::signature::Signature;
 pub use dynasm_backend::RegisterInvoker;
 pub use error::Error;
-pub use object_call::{ObjectCall, MAX_DOUBLES};
+pub use object_call::{ObjectCall, Part, MAX_DOUBLES, MAX_OBJECTS};
 pub use prepend::Adjust;
 
 /// One intercepted call, as a handler sees it. Argument `i` is the `i`-th C parameter of the

@@ -1,7 +1,9 @@
 //! `object_call`: a vectorcall-convention stub over an object model the test makes up (a type
-//! word at byte 8, a `double` at byte 16): accepted calls reach the target with the objects'
-//! values and are boxed; a failed target gives null; everything else reaches the general function
-//! with the stub's arguments untouched. libffi has no such stub; too many doubles are refused.
+//! word at byte 8, a `double` at byte 16, objects passed as their address plus one): accepted
+//! calls reach the target with the objects' values or adjusted addresses, and a result is boxed or
+//! adjusted back; a failed target gives null (an object result released); a null object result
+//! becomes the caller's error; everything else reaches the general function with the stub's
+//! arguments untouched. libffi has no such stub; too many parameters are refused.
 
 #[macro_use]
 mod common;
@@ -11,9 +13,9 @@ use common::stub_instructions_within;
 use common::{addr, LIMIT};
 use std::cell::Cell;
 use std::ffi::c_void;
-use trampolines::{BackendKind, ObjectCall, Trampolines, MAX_DOUBLES};
+use trampolines::{BackendKind, ObjectCall, Part, Trampolines, MAX_DOUBLES, MAX_OBJECTS};
 
-for_both_backends!(calls, refused);
+for_both_backends!(calls, objects, refused);
 
 /// An object of the made-up model: a word, the type, a value.
 #[repr(C)]
@@ -36,6 +38,8 @@ thread_local! {
     static BOXED: Cell<Option<f64>> = const { Cell::new(None) };
     static GENERAL: Cell<Option<(usize, usize, usize, usize)>> = const { Cell::new(None) };
     static FIRST: Cell<u64> = const { Cell::new(0) };
+    static RELEASED: Cell<usize> = const { Cell::new(0) };
+    static NULL_OF: Cell<usize> = const { Cell::new(0) };
 }
 
 const BOXED_MARK: usize = 0xb0;
@@ -70,17 +74,44 @@ extern "C" fn weighted(first: u64, a: f64, b: f64, c: f64) -> f64 {
 
 type Vectorcall = unsafe extern "C" fn(usize, *const *const Obj, usize, usize) -> *const c_void;
 
+extern "C" fn release(obj: usize) {
+    RELEASED.set(obj);
+}
+
+const NULL_MARK: usize = 0x4e;
+
+extern "C" fn null_result(callable: usize) -> *const c_void {
+    NULL_OF.set(callable);
+    NULL_MARK as *const c_void
+}
+
+/// `(first, a, x, b)`: `a` or `b` (chosen by `x`'s sign, 0 if `x` is 0), as the objects came.
+extern "C" fn pick(first: u64, a: usize, x: f64, b: usize) -> usize {
+    FIRST.set(first);
+    if x == 0.0 {
+        0
+    } else if x > 0.0 {
+        a
+    } else {
+        b
+    }
+}
+
 fn request(target: *const c_void, first: Option<u64>, doubles: usize) -> ObjectCall {
     ObjectCall {
         target,
         first,
-        doubles,
+        params: vec![Part::Double; doubles],
+        ret: Part::Double,
         count_mask: !(FLAG as u64),
         type_at: 8,
         exact_type: &FLOAT as *const u8 as u64,
         value_at: 16,
+        object_add: 1,
         failed: addr(failed as extern "C" fn() -> *const c_void),
         box_result: addr(box_result as extern "C" fn(f64) -> *const c_void),
+        release: addr(release as extern "C" fn(usize)),
+        null_result: addr(null_result as extern "C" fn(usize) -> *const c_void),
         general: addr(general as extern "C" fn(usize, usize, usize, usize) -> *const c_void),
     }
 }
@@ -136,11 +167,53 @@ fn calls(kind: BackendKind) {
     assert_eq!(outcome(one, &mixed[1..2], 1, 0), Err([0x1234, m + 8, 1, 0]), "another type");
 }
 
+fn objects(kind: BackendKind) {
+    let t = Trampolines::new(kind, LIMIT);
+    let mut r = request(addr(pick as extern "C" fn(u64, usize, f64, usize) -> usize), Some(5), 0);
+    r.params = vec![Part::Object, Part::Double, Part::Object];
+    r.ret = Part::Object;
+    let Some(code) = t.object_call(&r).expect("made") else {
+        assert_eq!(kind, BackendKind::Libffi, "only libffi has no stub");
+        return;
+    };
+    // SAFETY: made for this convention.
+    let f: Vectorcall = unsafe { std::mem::transmute(code) };
+    let (a, b, pos, zero) = (float(1.0), Obj { refs: 1, ty: &OTHER, value: 0.0 }, float(1.0), float(0.0));
+    let neg = float(-1.0);
+    let (pa, pb) = (&a as *const Obj as usize, &b as *const Obj as usize);
+    let call = |x: &Obj, nargsf: usize| {
+        GENERAL.set(None);
+        NULL_OF.set(0);
+        RELEASED.set(0);
+        FIRST.set(0);
+        let args = [&a as *const Obj, x, &b];
+        // SAFETY: the stub's convention, three live objects.
+        (unsafe { f(0x1234, args.as_ptr(), nargsf, 0) } as usize, GENERAL.get().map(|g| g.2))
+    };
+    assert_eq!(call(&pos, 3 | FLAG), (pa, None), "the object result, its address again");
+    assert_eq!(FIRST.get(), 5);
+    assert_eq!(call(&neg, 3), (pb, None), "an object of any type");
+    assert_eq!(call(&zero, 3), (NULL_MARK, None), "a null result: the caller's error");
+    assert_eq!(NULL_OF.get(), 0x1234, "for the callable");
+    FAIL.set(true);
+    assert_eq!(call(&pos, 3), (0, None), "a failed call");
+    assert_eq!(RELEASED.get(), pa, "releases its object result");
+    assert_eq!(call(&zero, 3), (0, None), "a failed call with a null result");
+    assert_eq!(RELEASED.get(), 0, "releases nothing");
+    FAIL.set(false);
+    assert_eq!(call(&b, 3), (GENERAL_MARK, Some(3)), "a double argument of another type");
+    assert_eq!(call(&pos, 2), (GENERAL_MARK, Some(2)), "another count");
+}
+
 fn refused(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let e = t.object_call(&request(addr(half as extern "C" fn(f64) -> f64), None, MAX_DOUBLES + 1));
     let e = e.expect_err("too many doubles").to_string();
-    assert!(e.contains("takes at most 8 doubles"), "{e}");
+    assert!(e.contains("at most 8 doubles and 6 objects"), "{e}");
+    let mut r = request(addr(half as extern "C" fn(f64) -> f64), Some(0), 0);
+    r.params = vec![Part::Object; MAX_OBJECTS];
+    let e = t.object_call(&r).expect_err("too many objects").to_string();
+    assert!(e.starts_with("unsupported signature \"double (uint64_t, obj, obj, obj, obj, obj, obj)\""), "{e}");
     let mut r = request(addr(half as extern "C" fn(f64) -> f64), None, 1);
     r.box_result = std::ptr::null();
     assert!(t.object_call(&r).expect_err("a null function").to_string().contains("a null function"));
