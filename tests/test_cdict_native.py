@@ -61,7 +61,8 @@ r["objects"] = [ch(o1, 1.0, o2) is o1, ch(o1, -1.0, o2) is o2, ch(o1, F(-2.0), o
                 outcome(ch, o1, 0.0, o2), outcome(ch, o1, float("nan"), o2), outcome(ch, o1, 1.0),
                 outcome(lambda: ch(o1, 1.0, o2, k=1)), outcome(ch, o1, "x", o2),
                 [ch(o1, 1.0, o2) for _ in range(100)][-1] is o1, [ch(o1, -1.0, o2) for _ in range(100)][-1] is o2,
-                [outcome(ch, o1, float("nan"), o2) for _ in range(100)][-1], [outcome(ch, o1, 0.0, o2) for _ in range(100)][-1]]
+                [outcome(ch, o1, float("nan"), o2) for _ in range(100)][-1],
+                [outcome(ch, o1, 0.0, o2) for _ in range(100)][-1]]
 r["objects_refs"] = [count(o1) - o_refs[0], count(o2) - o_refs[1]]
 result = r
 """

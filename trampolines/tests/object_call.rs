@@ -10,7 +10,7 @@ mod common;
 
 #[cfg(target_arch = "x86_64")]
 use common::stub_instructions_within;
-use common::{addr, LIMIT};
+use common::{addr, as_fn, LIMIT};
 use std::cell::Cell;
 use std::ffi::c_void;
 use trampolines::{BackendKind, ObjectCall, Part, Trampolines, MAX_DOUBLES, MAX_OBJECTS};
@@ -142,7 +142,7 @@ fn calls(kind: BackendKind) {
         return;
     };
     // SAFETY: made for this convention.
-    let (one, three): (Vectorcall, Vectorcall) = unsafe { (std::mem::transmute(one), std::mem::transmute(three)) };
+    let (one, three): (Vectorcall, Vectorcall) = unsafe { (as_fn(one), as_fn(three)) };
     let (a, b, c) = (float(3.0), float(0.5), float(-2.0));
     let args = [&a as *const Obj, &b, &c];
     assert_eq!(outcome(one, &args[..1], 1, 0), Ok(Some(1.5)));
@@ -177,7 +177,7 @@ fn objects(kind: BackendKind) {
         return;
     };
     // SAFETY: made for this convention.
-    let f: Vectorcall = unsafe { std::mem::transmute(code) };
+    let f: Vectorcall = unsafe { as_fn(code) };
     let (a, b, pos, zero) = (float(1.0), Obj { refs: 1, ty: &OTHER, value: 0.0 }, float(1.0), float(0.0));
     let neg = float(-1.0);
     let (pa, pb) = (&a as *const Obj as usize, &b as *const Obj as usize);
