@@ -456,11 +456,22 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
     dynasm!(ops
         ; test rcx, rcx
         ; jnz ->general
-        ; mov rax, QWORD request.count_mask as i64
-        ; and rax, rdx
-        ; cmp rax, request.params.len() as i32
-        ; jne ->general
     );
+    let count = request.params.len() as i32;
+    if request.count_mask == u64::MAX >> 1 {
+        // Only the top bit is a flag (CPython's): doubling drops it.
+        dynasm!(ops
+            ; lea rax, [rdx + rdx]
+            ; cmp rax, 2 * count
+        );
+    } else {
+        dynasm!(ops
+            ; mov rax, QWORD request.count_mask as i64
+            ; and rax, rdx
+            ; cmp rax, count
+        );
+    }
+    dynasm!(ops ; jne ->general);
     // The checks (and loads) of the doubles first, while the caller's arguments are in place.
     let doubles = request.params.iter().enumerate().filter(|(_, p)| **p == Part::Double);
     for (k, (i, _)) in doubles.enumerate() {

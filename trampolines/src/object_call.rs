@@ -12,8 +12,8 @@
 //! `double ([HPyContext *,] double, ...)` or `HPy (HPyContext *, HPy, ...)` on CPython, with
 //! CPython's layout checked at run time (src/hpy/cpython.rs).
 //!
-//! The dynasm backend assembles it (`dynasm_backend::object_call_stub`): two tests and a masked
-//! compare for the call's shape, four instructions per `double` argument (load, type compare,
+//! The dynasm backend assembles it (`dynasm_backend::object_call_stub`): two tests and a doubled
+//! (or masked) compare for the call's shape, four instructions per `double` argument (load, type compare,
 //! branch, value load) and two per object, the call, the error check, and the result. libffi
 //! has no such stub (`None`): the caller keeps its general function.
 

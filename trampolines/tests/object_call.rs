@@ -131,6 +131,10 @@ fn outcome(f: Vectorcall, args: &[*const Obj], nargsf: usize, kwnames: usize) ->
     }
 }
 
+fn p0(args: &[*const Obj]) -> usize {
+    args.as_ptr() as usize
+}
+
 fn calls(kind: BackendKind) {
     let t = Trampolines::new(kind, LIMIT);
     let one = t.object_call(&request(addr(half as extern "C" fn(f64) -> f64), None, 1)).expect("made");
@@ -150,6 +154,14 @@ fn calls(kind: BackendKind) {
     FIRST.set(0);
     assert_eq!(outcome(three, &args, 3, 0), Ok(Some(3.0 + 5.0 - 200.0)));
     assert_eq!(FIRST.get(), 77, "the first word");
+
+    // Another mask: the count is masked, not doubled.
+    let mut r = request(addr(half as extern "C" fn(f64) -> f64), None, 1);
+    r.count_mask = 0xff;
+    // SAFETY: made for this convention.
+    let masked: Vectorcall = unsafe { as_fn(t.object_call(&r).expect("made").expect("dynasm")) };
+    assert_eq!(outcome(masked, &args[..1], 0x7701, 0), Ok(Some(1.5)), "bits outside the mask are flags");
+    assert_eq!(outcome(masked, &args[..1], 0x102, 0), Err([0x1234, p0(&args), 0x102, 0]));
 
     FAIL.set(true);
     assert_eq!(outcome(three, &args, 3, 0), Ok(None), "a failed call gives null, its result unboxed");
@@ -226,8 +238,9 @@ fn few_instructions() {
     let t = Trampolines::new(BackendKind::Dynasm, LIMIT);
     let code = t.object_call(&request(addr(half as extern "C" fn(f64) -> f64), None, 1)).expect("made");
     let listing = stub_instructions_within(code.expect("dynasm has the stub"), 256);
-    // The shape and the type (7), the argument (4), the frame (3), the call and the error check
-    // (5), the result (3, the last a jump into the boxing function, where `stub_instructions`
-    // stops).
-    assert_eq!(listing.len(), 22, "{listing:#?}");
+    // The shape and the type (6, the count doubled to drop the flag bit), the argument (4), the
+    // frame (3), the call and the error check (5), the result (3, the last a jump into the boxing
+    // function, where `stub_instructions` stops).
+    assert_eq!(listing.len(), 21, "{listing:#?}");
+    assert!(listing.iter().any(|i| i.starts_with("lea rax,[rdx+rdx]")), "{listing:#?}");
 }
