@@ -57,7 +57,7 @@ unsafe impl Sync for Native {}
 static NATIVE: OnceLock<Option<Native>> = OnceLock::new();
 
 /// `NATIVE`'s value once it is `Some`, for the call: one load instead of `OnceLock::get`. Stored
-/// by `enable` before it lets cfunction.c install the function.
+/// by `installable` before cfunction.c may install any native function.
 static INSTALLED: AtomicPtr<Native> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Whether the new instance `h` (in the runtime's context `ctx`), whose data is at `data`, gets a
