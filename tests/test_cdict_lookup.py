@@ -105,7 +105,7 @@ result = r
 def test_misses_dynamic_entries_and_invalidation(ducks, mode):
     r = run_modules(load_ducks(ducks, mode, mode, mode), LOOKUPS)
     # A miss is NULL without an exception: wrong signature, unknown name, objects without entries,
-    # a module's __cdict__ (its API's entries, not looked up from C yet), another signature's entry.
+    # a name the module's API __cdict__ does not have, another signature's entry.
     assert r["misses"] == [None] * 7
     # Signatures compare canonically; one object's pointer is the same every time.
     assert r["spellings"] == [True, True, True]
@@ -175,6 +175,60 @@ def test_call_site_cache(ducks, a, b, c):
     assert r["python"] == [42.0, [True, r["Q"][2]] if cached else [False, None], 2.0]
     assert r["replaced"] == [42.0, 5.0, 42.0]
     assert r["alternating"] == [5.0, 42.0, 5.0, 42.0, 5.0, 42.0, 3 * (5.0 + 42.0)]
+
+
+MODULE_ENTRIES = r"""
+import sys
+P = duckpa.make(3.0, 4.0)
+HPY_RADIUS, CAPI_RADIUS = "double (HPyContext *, HPy)", "double (PyObject *)"
+def calls():
+    p = duckcons.module_point(duckpa, 6.0, 8.0)
+    return [type(p).__name__, duckcons.norm(p), duckcons.module_radius(duckpa, P), duckcons.module_radius(duckpa, p)]
+if "debug" in MODES_HERE:
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        for _ in range(20):
+            calls(); outcome(duckcons.module_radius, duckpa, 1.5); duckcons.lookup(duckpa, "nope", HPY_RADIUS)
+r = {}
+r["calls"] = calls()
+r["raises"] = outcome(duckcons.module_radius, duckpa, 1.5)
+addr = lambda name, sig: duckcons.lookup(duckpa, name, sig)
+r["misses"] = [addr("radius", "double (HPyContext *, double)"), addr("nope", HPY_RADIUS), addr("norm", NORM),
+               addr("point", "HPy (HPyContext *, double)"), addr("radius", "long (PyObject *)"),
+               duckcons.lookup(duckpb, "radius", HPY_RADIUS), duckcons.module_point(duckpb, 1.0, 2.0),
+               duckcons.lookup(sys, "radius", HPY_RADIUS)]
+r["errors"] = [outcome(duckcons.lookup, duckpa, "radius", "double (HPyContext *, HPy")]
+r["same"] = [addr("radius", HPY_RADIUS) == addr("radius", "double(HPyContext *c, HPy o)"),
+             addr("radius", CAPI_RADIUS) == addr("radius", "double(PyObject*o)"),
+             addr("radius", CAPI_RADIUS) != addr("radius", HPY_RADIUS),
+             addr("point", "PyObject * (double, double)") is not None]
+if not IS_PYPY:
+    # The CPython-API forms are the API's stubs, callable with the GIL held (ctypes' PYFUNCTYPE).
+    import ctypes
+    radius = ctypes.PYFUNCTYPE(ctypes.c_double, ctypes.py_object)(addr("radius", CAPI_RADIUS))
+    point = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_double, ctypes.c_double)(
+        addr("point", "PyObject * (double, double)"))
+    r["stubs"] = [radius(P), type(point(1.0, 0.0)).__name__, duckcons.norm(point(0.0, 2.0))]
+result = r
+""".replace("NORM", repr(NORM))
+
+
+@pytest.mark.parametrize("a,c", list(itertools.product(MODES, MODES)))
+def test_module_entries(ducks, a, c):
+    """HPyBridge_CDictLookup on a provider module: its API's entries, in their HPy form (what an
+    import of the API holds for the consumer's family) and their CPython-API form (the API's
+    stubs), in every pairing of provider and consumer modes."""
+    body = "MODES_HERE = %r\nIS_PYPY = %r\n" % ((a, c), IS_PYPY) + MODULE_ENTRIES
+    r = run_modules(load_ducks(ducks, a, "universal", c), body)
+    # point returns the provider's new object as the consumer's handle; radius takes a handle.
+    assert r["calls"] == ["Point", 10.0, 5.0, 10.0]
+    assert r["raises"] == ["TypeError", "radius() expects a duckpa.Point"]
+    # Wrong signature, unknown name, a type entry's name, a module without an API, a Python module.
+    assert r["misses"] == [None] * 8
+    assert r["errors"][0][0] == "SignatureSyntaxError"
+    assert r["same"] == [True, True, True, True]
+    if not IS_PYPY:
+        assert r["stubs"] == [5.0, "Point", 2.0]
 
 
 @pytest.mark.parametrize("mode", MODES)
