@@ -231,6 +231,59 @@ def test_module_entries(ducks, a, c):
         assert r["stubs"] == [5.0, "Point", 2.0]
 
 
+RUNTIME_CACHE = r"""
+import hpybridge
+info = hpybridge._runtime.lookup_cache_info
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+class C:
+    pass
+c = C(); duckcons.set_norm(c, NORM)
+r = {}
+def hits(o):
+    # norm_loop looks norm up (string literals) before its loop and before each of its 5 calls.
+    first = duckcons.norm_loop(o, 5, 1)
+    before = info()["hits"]
+    again = duckcons.norm_loop(o, 5, 1)
+    return [first, again, info()["hits"] - before]
+r["P"] = hits(P) + [id(type(P)) in info()["kept"]]
+r["Q"] = hits(Q)
+# An instance of a Python class may have its own __cdict__: never cached.
+r["python"] = hits(c) + [id(C) in info()["kept"]]
+# A module has a __dict__: its entries are never cached either.
+before = info()["hits"]
+r["module"] = [duckcons.module_radius(duckpa, P) for _ in range(3)] + [info()["hits"] - before]
+# Replacing the entry of a cached type: the next lookup sees it, and is cached again.
+duckcons.set_norm(type(Q), NORM)
+r["replaced"] = hits(Q) + hits(P)
+r["debug_modes"] = info()["debug_modes"]
+if "debug" in MODES_HERE:
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        for _ in range(20):
+            duckcons.norm(P); duckcons.norm(Q); duckcons.scaled(P, 2.0); duckcons.lookup(P, "nope", NORM)
+result = r
+""".replace("NORM", repr(NORM))
+
+
+@pytest.mark.parametrize("a,c", list(itertools.product(MODES, MODES)))
+def test_runtime_cache(ducks, a, c):
+    """HPyBridge_CDictLookup's own cache: CPython universal, trace and debug-mode consumers get cached
+    answers for types without an instance __dict__ (debug handles read through HPy's DebugHandle, a
+    layout checked once per debug mode); PyPy consumers, Python-class instances and modules never;
+    replacing an entry invalidates."""
+    body = "MODES_HERE = %r\n" % ((a, c),) + RUNTIME_CACHE
+    r = run_modules(load_ducks(ducks, a, a, c), body)
+    cached = not IS_PYPY
+    # Once filled, each of norm_loop's 6 lookups is answered from the cache.
+    n = 6 if cached else 0
+    assert r["P"] == [25.0, 25.0, n, cached]
+    assert r["Q"] == [10.0, 10.0, n]
+    assert r["python"] == [210.0, 210.0, 0, False]
+    assert r["module"] == [5.0, 5.0, 5.0, 0]
+    assert r["replaced"] == [210.0, 210.0, n, 25.0, 25.0, n]
+    assert r["debug_modes"] == (1 if c == "debug" and not IS_PYPY else 0)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_runtime_api_1_2_consumer(ducks, mode):
     """An extension built with runtime API 1.2's hpybridge.h (five slots) works with this runtime."""
