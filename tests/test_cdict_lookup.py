@@ -231,6 +231,23 @@ def test_module_entries(ducks, a, c):
         assert r["stubs"] == [5.0, "Point", 2.0]
 
 
+@pytest.fixture(scope="module")
+def duckimp():
+    headers = generate_headers(read_text(os.path.join(EXT, "duckpa.toml")), "duckpa")
+    return build_with_headers("duckimp", "duckimp.c", headers)
+
+
+@pytest.mark.parametrize("a,c", list(itertools.product(MODES, MODES)))
+def test_module_entry_is_the_import(ducks, duckimp, a, c):
+    """A lookup of a module's API entry gives what import_<api>() holds in that slot for the
+    consumer's family: the same call plans, not a second mechanism."""
+    pa = ducks[0]
+    r = run_modules([("duckpa", pa, a), ("duckimp", duckimp, c)],
+                    "result = [duckimp.lookup(duckpa, 'point', 'HPy (HPyContext *, double, double)'), "
+                    "duckimp.lookup(duckpa, 'radius', 'double (HPyContext *, HPy)'), duckimp.imported()]")
+    assert r[:2] == r[2] and None not in r[:2]
+
+
 RUNTIME_CACHE = r"""
 import hpybridge
 info = hpybridge._runtime.lookup_cache_info
@@ -255,6 +272,25 @@ r["module"] = [duckcons.module_radius(duckpa, P) for _ in range(3)] + [info()["h
 # Replacing the entry of a cached type: the next lookup sees it, and is cached again.
 duckcons.set_norm(type(Q), NORM)
 r["replaced"] = hits(Q) + hits(P)
+# Types without an instance __dict__ whose instances still answer each for itself: a __slots__
+# member named __cdict__ (set through HPyBridge_CDictSet), a __getattr__. Never cached: each
+# instance gets its own answer, through the runtime's cache and through a call site's.
+class Slotted:
+    __slots__ = ("__cdict__",)
+s1, s2 = Slotted(), Slotted()
+duckcons.set_norm(s2, NORM)
+own = {}
+class Dynamic:
+    __slots__ = ()
+    def __getattr__(self, name):
+        if name == "__cdict__" and id(self) in own:
+            return own[id(self)]
+        raise AttributeError(name)
+d1, d2 = Dynamic(), Dynamic()
+own[id(d2)] = c.__cdict__
+r["per_instance"] = [[duckcons.norm_loop(o, 2, 1) for o in (s1, s2, s1, s2, d1, d2, d1, d2)],
+                     [duckcons.norm(o) for o in (s1, s2, s1, s2, d1, d2, d1, d2)],
+                     id(Slotted) in info()["kept"] or id(Dynamic) in info()["kept"]]
 r["debug_modes"] = info()["debug_modes"]
 if "debug" in MODES_HERE:
     from hpy.debug import LeakDetector
@@ -281,6 +317,7 @@ def test_runtime_cache(ducks, a, c):
     assert r["python"] == [210.0, 210.0, 0, False]
     assert r["module"] == [5.0, 5.0, 5.0, 0]
     assert r["replaced"] == [210.0, 210.0, n, 25.0, 25.0, n]
+    assert r["per_instance"] == [[None, 84.0] * 4, [None, 42.0] * 4, False]
     assert r["debug_modes"] == (1 if c == "debug" and not IS_PYPY else 0)
 
 

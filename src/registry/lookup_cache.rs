@@ -10,7 +10,8 @@
 //!
 //! An answer is cached only when it is the type's answer for every instance:
 //! - the type's instances cannot have a `__cdict__` of their own (`__dictoffset__` 0: no
-//!   instance `__dict__`);
+//!   instance `__dict__`; and `hpybridge.cdict._same_for_instances`: no `__getattr__`, object's
+//!   `__getattribute__`, no `__cdict__` descriptor such as a `__slots__` member);
 //! - the name and signature live in read-only memory of a loaded object (string literals, never
 //!   rewritten; extension modules are never unloaded), so their addresses name their contents;
 //! - the type is kept alive from then on (one reference, never released, taken in a universal
@@ -32,7 +33,7 @@ use crate::hpy;
 use crate::hpy::private::{debug_ctx_info, wrapped_universal};
 use crate::hpy::values::close;
 use capsules::wire::abi::HPyBridge_CDictSite;
-use hpy_sys::{HPy, HPyContext};
+use hpy_sys::{HPy, HPyContext, HPy_NULL};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
@@ -386,7 +387,7 @@ pub unsafe fn type_answers(ctx: *mut HPyContext, obj: HPy, ty: usize, keeper: *m
         let no_dict = !offset.is_null() && hpy!(ctx, ctx_Long_AsSsize_t, offset) == 0;
         close(ctx, offset);
         hpy!(ctx, ctx_Err_Clear);
-        if !no_dict {
+        if !no_dict || !same_for_instances(ctx, t) {
             close(ctx, t);
             return false;
         }
@@ -399,6 +400,31 @@ pub unsafe fn type_answers(ctx: *mut HPyContext, obj: HPy, ty: usize, keeper: *m
         close(ctx, t);
     }
     true
+}
+
+/// `hpybridge.cdict._same_for_instances(t)`: whether attribute lookup on `t`'s instances cannot
+/// give one of them a `__cdict__` of its own (a `__getattr__`, a `__slots__` member named
+/// `__cdict__`, ...); false if it cannot tell, its error cleared.
+///
+/// # Safety
+/// `ctx` must be valid for the current call and `t` a live handle of a type in it.
+unsafe fn same_for_instances(ctx: *mut HPyContext, t: HPy) -> bool {
+    // SAFETY: the caller's contract; every handle made here is closed once.
+    unsafe {
+        let module = hpy!(ctx, ctx_Import_ImportModule, c"hpybridge.cdict".as_ptr());
+        let f =
+            if module.is_null() { module } else { hpy!(ctx, ctx_GetAttr_s, module, c"_same_for_instances".as_ptr()) };
+        close(ctx, module);
+        let mut args = [t];
+        let tuple = if f.is_null() { f } else { hpy!(ctx, ctx_Tuple_FromArray, args.as_mut_ptr(), 1) };
+        let r = if tuple.is_null() { tuple } else { hpy!(ctx, ctx_CallTupleDict, f, tuple, HPy_NULL) };
+        close(ctx, tuple);
+        close(ctx, f);
+        let yes = !r.is_null() && hpy!(ctx, ctx_Is, r, (*ctx).h_True) != 0;
+        close(ctx, r);
+        hpy!(ctx, ctx_Err_Clear);
+        yes
+    }
 }
 
 /// Fills a consumer's call-site cache (`HPyBridge_CDictSite`, hpybridge.h) with `code`, the answer
