@@ -49,6 +49,10 @@ static STABLE_CONTEXTS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 /// `DebugHandle` does: its 16 rotating copies, with room to spare.
 static DEBUG_CONTEXTS: [AtomicUsize; 32] = [const { AtomicUsize::new(0) }; 32];
 
+/// Contexts found not to be served (PyPy's, unknown ones, debug modes that failed the check), so
+/// that their lookups skip the checks; a few fixed pointers (PyPy has one context per mode).
+static UNSERVED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+
 /// Debug modes (their shared `HPyDebugInfo`) checked, and what the check found.
 static DEBUG_MODES: Mutex<Vec<(usize, bool)>> = Mutex::new(Vec::new());
 
@@ -233,12 +237,22 @@ unsafe fn consumer(ctx: *mut HPyContext) -> Option<Consumer> {
     if DEBUG_CONTEXTS.iter().any(|s| s.load(Ordering::Relaxed) == c) {
         return Some(debug(ctx));
     }
+    if UNSERVED.iter().any(|s| s.load(Ordering::Relaxed) == c) {
+        return None;
+    }
     // SAFETY: `ctx` is valid for the current call.
     if unsafe { stable(ctx) } {
         return Some(Consumer { key: c, debug: false, keeper: ctx });
     }
     // SAFETY: as above.
     if !unsafe { debug_mode(ctx) } {
+        // CPython's debug contexts are remembered here too: at most the 16 copies of a failed mode,
+        // beyond which their lookups check again, and stay uncached.
+        for s in &UNSERVED {
+            if s.compare_exchange(0, c, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                break;
+            }
+        }
         return None;
     }
     for s in &DEBUG_CONTEXTS {
