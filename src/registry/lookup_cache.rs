@@ -445,7 +445,8 @@ unsafe fn same_for_instances(ctx: *mut HPyContext, t: HPy) -> bool {
 /// for `obj` looked up from `version` on, if it holds for every instance of `obj`'s type (as
 /// `fill`'s rules, but for the strings: a site is used with one name and signature). The site's
 /// context is written last (a site with a NULL context is empty); sites are read and written under
-/// the GIL.
+/// the GIL. Never for a debug-mode consumer: the site's inline check reads the object header from
+/// the handle itself (hpybridge.h).
 ///
 /// # Safety
 /// `ctx` must be valid for the current call, `obj` a live handle in it, and `site` a consumer's
@@ -457,9 +458,10 @@ pub unsafe fn fill_site(
     version: u64,
     code: *const c_void,
 ) {
-    // SAFETY: the caller's contract; `stable` makes `raw_type` valid.
+    // SAFETY: the caller's contract; a consumer served other than through debug handles names
+    // objects stably (`stable`), which makes `raw_type` valid.
     unsafe {
-        if site.is_null() || !stable(ctx) {
+        if site.is_null() || !consumer(ctx).is_some_and(|c| !c.debug) {
             return;
         }
         let ty = raw_type(obj);
