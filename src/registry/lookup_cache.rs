@@ -461,7 +461,7 @@ pub unsafe fn fill_site(
     // SAFETY: the caller's contract; a consumer served other than through debug handles names
     // objects stably (`stable`), which makes `raw_type` valid.
     unsafe {
-        if site.is_null() || !consumer(ctx).is_some_and(|c| !c.debug) {
+        if site.is_null() || consumer(ctx).is_none_or(|c| c.debug) {
             return;
         }
         let ty = raw_type(obj);
