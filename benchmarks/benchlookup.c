@@ -4,7 +4,9 @@
    HPyBridge_CDictSet; the loops call it n times, chained: through a function pointer read from
    volatile memory (loop_direct), through HPyBridge_CDictLookup(ctx, obj, "inc", ...) before each
    call (loop_lookup, the runtime's cache), or through HPYBRIDGE_CDICT_LOOKUP before each call
-   (loop_site, the call site's cache, inline). The loops are noipa and aligned alike; under callgrind each switches
+   (loop_site, the call site's cache, inline), or through HPyBridge_CDictLookup with the strings on the
+   stack (loop_uncached: the runtime's uncached path). benchmarks/run.py also loads a debug-mode copy, whose
+   lookups the runtime's cache answers too (the call site's cache serves universal and trace only). The loops are noipa and aligned alike; under callgrind each switches
    collection on around itself and dumps after (benchcallgrind.h). */
 #include <time.h>
 #include <hpy.h>
@@ -63,6 +65,21 @@ static NOIPA double benchlookup_loop_site(HPyContext *ctx, HPy obj, long n)
     return x;
 }
 
+/* The same lookups with the name and signature copied to the stack: the runtime caches only strings
+   in read-only memory, so every lookup here takes its uncached path (what lookups cost uncached). */
+static NOIPA double benchlookup_loop_uncached(HPyContext *ctx, HPy obj, long n)
+{
+    char name[] = "inc", sig[] = INC_SIG;
+    double x = 0.0;
+    for (long i = 0; i < n; i++) {
+        inc_fn f = (inc_fn)HPyBridge_CDictLookup(ctx, obj, name, sig);
+        if (f == NULL)
+            return -1.0;
+        x = f(ctx, obj, x);
+    }
+    return x;
+}
+
 static double now_ns(void)
 {
     struct timespec t;
@@ -70,7 +87,8 @@ static double now_ns(void)
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-/* time(which, obj, n): runs loop `which` (0 direct, 1 lookup, 2 site) n times and returns its nanoseconds. */
+/* time(which, obj, n): runs loop `which` (0 direct, 1 lookup, 2 site, 3 uncached) n times and returns its
+   nanoseconds. */
 HPyDef_METH(time_, "time", HPyFunc_VARARGS)
 static HPy time__impl(HPyContext *ctx, HPy self, const HPy *args, size_t nargs)
 {
@@ -82,11 +100,15 @@ static HPy time__impl(HPyContext *ctx, HPy self, const HPy *args, size_t nargs)
         return HPy_NULL;
     double x, t0 = now_ns();
     CALLGRIND_TOGGLE_COLLECT;
-    x = which == 2 ? benchlookup_loop_site(ctx, obj, n)
-        : which ? benchlookup_loop_lookup(ctx, obj, n) : benchlookup_loop_direct(ctx, obj, n);
+    x = which == 3   ? benchlookup_loop_uncached(ctx, obj, n)
+        : which == 2 ? benchlookup_loop_site(ctx, obj, n)
+        : which      ? benchlookup_loop_lookup(ctx, obj, n)
+                     : benchlookup_loop_direct(ctx, obj, n);
     CALLGRIND_TOGGLE_COLLECT;
     double t = now_ns() - t0;
-    if (which == 2)
+    if (which == 3)
+        CALLGRIND_DUMP_STATS_AT("benchlookup_loop_uncached");
+    else if (which == 2)
         CALLGRIND_DUMP_STATS_AT("benchlookup_loop_site");
     else if (which)
         CALLGRIND_DUMP_STATS_AT("benchlookup_loop_lookup");

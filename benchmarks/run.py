@@ -747,7 +747,15 @@ try:
         for which in loops.values():
             m.time(which, obj, cfg["calls"])
     else:
-        measure([(k, "inc") for k in loops], lambda key, n: m.time(loops[key[0]], obj, n))
+        # A debug-mode copy too (time only: its loops would dump under the same names), and both
+        # modes' uncached lookups.
+        d = hpybridge.load_extension("benchlookup", cfg["debug_path"], mode="debug")
+        dobj = d.make()
+        runs = {"direct": (m, obj, 0), "lookup": (m, obj, 1), "site": (m, obj, 2), "uncached": (m, obj, 3),
+                "debug_direct": (d, dobj, 0), "debug_lookup": (d, dobj, 1), "debug_uncached": (d, dobj, 3)}
+        for mod, o, which in runs.values():
+            mod.time(which, o, cfg["warm"])
+        measure([(k, "inc") for k in runs], lambda key, n: runs[key[0]][0].time(runs[key[0]][2], runs[key[0]][1], n))
 except Exception as e:
     out["error"] = "%s: %s" % (type(e).__name__, e)
 result()
@@ -761,7 +769,8 @@ def time_lookup(reps, callgrind=True, workdir=None):
                                        include_dirs=[HERE, hpybridge.get_include()])
     except devel.BuildError as e:
         return {"error": str(e)}
-    cfg = {"path": devel.copy_for_mode(path, "universal"), "kind": "time", "warm": WARM_CALLS,
+    cfg = {"path": devel.copy_for_mode(path, "universal"), "debug_path": devel.copy_for_mode(path, "debug"),
+           "kind": "time", "warm": WARM_CALLS,
            "calls": CALLGRIND_CALLS, "target_ns": TARGET_NS, "reps": reps}
     r = run_measuring(_LOOKUP_CHILD, cfg, sys.executable, timeout=900)
     if "error" in r or not callgrind:
@@ -789,15 +798,26 @@ def time_lookup(reps, callgrind=True, workdir=None):
 
 
 def lookup_rows(r):
-    lines = ["| loop (universal consumer, CPython) | ns/call | Ir/call |", "|---|---:|---:|"]
+    lines = ["| loop (CPython; universal consumer unless named) | ns/call | Ir/call |", "|---|---:|---:|"]
     if "ns" not in r:
         return lines + ["| not measured: %s |  |  |" % r.get("error", "?")[:300]]
     ir = r.get("ir", {})
     for which, label in (("direct", "plain indirect call of `inc`"),
                          ("lookup", "`HPyBridge_CDictLookup` (runtime's cache) + call of `inc`"),
-                         ("site", "`HPYBRIDGE_CDICT_LOOKUP` (call site's cache, inline) + call of `inc`")):
-        lines.append("| %s | %.2f | %s |" % (label, r["ns"][which + "/inc"],
-                                              "%.1f" % ir[which] if which in ir else r.get("ir_error", "")[:100]))
+                         ("site", "`HPYBRIDGE_CDICT_LOOKUP` (call site's cache, inline) + call of `inc`"),
+                         ("uncached", "`HPyBridge_CDictLookup`, strings on the stack (uncached) + call"),
+                         ("debug_direct", "debug-mode consumer: plain indirect call of `inc`"),
+                         ("debug_lookup", "debug-mode consumer: `HPyBridge_CDictLookup` (runtime's cache) + call"),
+                         ("debug_uncached", "debug-mode consumer: `HPyBridge_CDictLookup`, uncached, + call")):
+        if which + "/inc" not in r["ns"]:
+            continue
+        if which in ir:
+            count = "%.1f" % ir[which]
+        elif which.startswith("debug") or which == "uncached":
+            count = "(time only)"
+        else:
+            count = r.get("ir_error", "")[:100]
+        lines.append("| %s | %.2f | %s |" % (label, r["ns"][which + "/inc"], count))
     lines.append("")
     for which, what in (("lookup", "A lookup from the runtime's cache"),
                         ("site", "A lookup from the call site's cache")):
@@ -805,6 +825,12 @@ def lookup_rows(r):
         lines.append("%s adds %.2f ns%s per call (target: within %.0f ns of the plain call: %s)." % (
             what, added, " and %.0f instructions" % (ir[which] - ir["direct"]) if ir else "", LOOKUP_TARGET_NS,
             "met" if added <= LOOKUP_TARGET_NS else "not met"))
+    if "debug_lookup/inc" in r["ns"]:
+        ns = r["ns"]
+        lines.append("A debug-mode consumer's lookup adds %.2f ns from the runtime's cache, %.2f ns uncached "
+                     "(a universal consumer's uncached: %.2f ns)." % (
+                         ns["debug_lookup/inc"] - ns["debug_direct/inc"], ns["debug_uncached/inc"]
+                         - ns["debug_direct/inc"], ns["uncached/inc"] - ns["direct/inc"]))
     return lines
 
 
@@ -815,7 +841,11 @@ Method: `benchlookup` (benchmarks/benchlookup.c), an HPy universal extension, de
 volatile memory (the plain indirect call), after `HPyBridge_CDictLookup(ctx, obj, "inc", ...)` on
 every iteration (answered from the runtime's lookup cache after the first), and after
 `HPYBRIDGE_CDICT_LOOKUP(ctx, obj, "inc", ...)` on every iteration (answered inline from the call
-site's cache after the first: compares of the context, the type and the version word). Same
+site's cache after the first: compares of the context, the type and the version word), and with the
+name and signature copied to the stack (the runtime caches only strings in read-only memory: the
+uncached path). The same loops run in a debug-mode copy of the extension, whose lookups the
+runtime's cache answers through HPy's `DebugHandle` (the call site's cache serves universal and
+trace consumers only, so its loop is not run there). Same
 process, loops timed in C, calls calibrated to >= 25 ms per repetition, best of %(reps)d;
 instructions by callgrind over %(calls)s calls.
 """

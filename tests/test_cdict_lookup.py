@@ -105,7 +105,7 @@ result = r
 def test_misses_dynamic_entries_and_invalidation(ducks, mode):
     r = run_modules(load_ducks(ducks, mode, mode, mode), LOOKUPS)
     # A miss is NULL without an exception: wrong signature, unknown name, objects without entries,
-    # a module's __cdict__ (its API's entries, not looked up from C yet), another signature's entry.
+    # a name the module's API __cdict__ does not have, another signature's entry.
     assert r["misses"] == [None] * 7
     # Signatures compare canonically; one object's pointer is the same every time.
     assert r["spellings"] == [True, True, True]
@@ -175,6 +175,150 @@ def test_call_site_cache(ducks, a, b, c):
     assert r["python"] == [42.0, [True, r["Q"][2]] if cached else [False, None], 2.0]
     assert r["replaced"] == [42.0, 5.0, 42.0]
     assert r["alternating"] == [5.0, 42.0, 5.0, 42.0, 5.0, 42.0, 3 * (5.0 + 42.0)]
+
+
+MODULE_ENTRIES = r"""
+import sys
+P = duckpa.make(3.0, 4.0)
+HPY_RADIUS, CAPI_RADIUS = "double (HPyContext *, HPy)", "double (PyObject *)"
+def calls():
+    p = duckcons.module_point(duckpa, 6.0, 8.0)
+    return [type(p).__name__, duckcons.norm(p), duckcons.module_radius(duckpa, P), duckcons.module_radius(duckpa, p)]
+if "debug" in MODES_HERE:
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        for _ in range(20):
+            calls(); outcome(duckcons.module_radius, duckpa, 1.5); duckcons.lookup(duckpa, "nope", HPY_RADIUS)
+r = {}
+r["calls"] = calls()
+r["raises"] = outcome(duckcons.module_radius, duckpa, 1.5)
+addr = lambda name, sig: duckcons.lookup(duckpa, name, sig)
+r["misses"] = [addr("radius", "double (HPyContext *, double)"), addr("nope", HPY_RADIUS), addr("norm", NORM),
+               addr("point", "HPy (HPyContext *, double)"), addr("radius", "long (PyObject *)"),
+               duckcons.lookup(duckpb, "radius", HPY_RADIUS), duckcons.module_point(duckpb, 1.0, 2.0),
+               duckcons.lookup(sys, "radius", HPY_RADIUS)]
+r["errors"] = [outcome(duckcons.lookup, duckpa, "radius", "double (HPyContext *, HPy")]
+r["same"] = [addr("radius", HPY_RADIUS) == addr("radius", "double(HPyContext *c, HPy o)"),
+             addr("radius", CAPI_RADIUS) == addr("radius", "double(PyObject*o)"),
+             addr("radius", CAPI_RADIUS) != addr("radius", HPY_RADIUS),
+             addr("point", "PyObject * (double, double)") is not None]
+if not IS_PYPY:
+    # The CPython-API forms are the API's stubs, callable with the GIL held (ctypes' PYFUNCTYPE).
+    import ctypes
+    radius = ctypes.PYFUNCTYPE(ctypes.c_double, ctypes.py_object)(addr("radius", CAPI_RADIUS))
+    point = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_double, ctypes.c_double)(
+        addr("point", "PyObject * (double, double)"))
+    r["stubs"] = [radius(P), type(point(1.0, 0.0)).__name__, duckcons.norm(point(0.0, 2.0))]
+result = r
+""".replace("NORM", repr(NORM))
+
+
+@pytest.mark.parametrize("a,c", list(itertools.product(MODES, MODES)))
+def test_module_entries(ducks, a, c):
+    """HPyBridge_CDictLookup on a provider module: its API's entries, in their HPy form (what an
+    import of the API holds for the consumer's family) and their CPython-API form (the API's
+    stubs), in every pairing of provider and consumer modes."""
+    body = "MODES_HERE = %r\nIS_PYPY = %r\n" % ((a, c), IS_PYPY) + MODULE_ENTRIES
+    r = run_modules(load_ducks(ducks, a, "universal", c), body)
+    # point returns the provider's new object as the consumer's handle; radius takes a handle.
+    assert r["calls"] == ["Point", 10.0, 5.0, 10.0]
+    assert r["raises"] == ["TypeError", "radius() expects a duckpa.Point"]
+    # Wrong signature, unknown name, a type entry's name, a module without an API, a Python module.
+    assert r["misses"] == [None] * 8
+    assert r["errors"][0][0] == "SignatureSyntaxError"
+    assert r["same"] == [True, True, True, True]
+    if not IS_PYPY:
+        assert r["stubs"] == [5.0, "Point", 2.0]
+
+
+@pytest.fixture(scope="module")
+def duckimp():
+    headers = generate_headers(read_text(os.path.join(EXT, "duckpa.toml")), "duckpa")
+    return build_with_headers("duckimp", "duckimp.c", headers)
+
+
+@pytest.mark.parametrize("a,c", list(itertools.product(MODES, MODES)))
+def test_module_entry_is_the_import(ducks, duckimp, a, c):
+    """A lookup of a module's API entry gives what import_<api>() holds in that slot for the
+    consumer's family: the same call plans, not a second mechanism."""
+    pa = ducks[0]
+    r = run_modules([("duckpa", pa, a), ("duckimp", duckimp, c)],
+                    "result = [duckimp.lookup(duckpa, 'point', 'HPy (HPyContext *, double, double)'), "
+                    "duckimp.lookup(duckpa, 'radius', 'double (HPyContext *, HPy)'), duckimp.imported()]")
+    assert r[:2] == r[2] and None not in r[:2]
+
+
+RUNTIME_CACHE = r"""
+import hpybridge
+info = hpybridge._runtime.lookup_cache_info
+P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
+class C:
+    pass
+c = C(); duckcons.set_norm(c, NORM)
+r = {}
+def hits(o):
+    # norm_loop looks norm up (string literals) before its loop and before each of its 5 calls.
+    first = duckcons.norm_loop(o, 5, 1)
+    before = info()["hits"]
+    again = duckcons.norm_loop(o, 5, 1)
+    return [first, again, info()["hits"] - before]
+r["P"] = hits(P) + [id(type(P)) in info()["kept"]]
+r["Q"] = hits(Q)
+# An instance of a Python class may have its own __cdict__: never cached.
+r["python"] = hits(c) + [id(C) in info()["kept"]]
+# A module has a __dict__: its entries are never cached either.
+before = info()["hits"]
+r["module"] = [duckcons.module_radius(duckpa, P) for _ in range(3)] + [info()["hits"] - before]
+# Replacing the entry of a cached type: the next lookup sees it, and is cached again.
+duckcons.set_norm(type(Q), NORM)
+r["replaced"] = hits(Q) + hits(P)
+# Types without an instance __dict__ whose instances still answer each for itself: a __slots__
+# member named __cdict__ (set through HPyBridge_CDictSet), a __getattr__. Never cached: each
+# instance gets its own answer, through the runtime's cache and through a call site's.
+class Slotted:
+    __slots__ = ("__cdict__",)
+s1, s2 = Slotted(), Slotted()
+duckcons.set_norm(s2, NORM)
+own = {}
+class Dynamic:
+    __slots__ = ()
+    def __getattr__(self, name):
+        if name == "__cdict__" and id(self) in own:
+            return own[id(self)]
+        raise AttributeError(name)
+d1, d2 = Dynamic(), Dynamic()
+own[id(d2)] = c.__cdict__
+r["per_instance"] = [[duckcons.norm_loop(o, 2, 1) for o in (s1, s2, s1, s2, d1, d2, d1, d2)],
+                     [duckcons.norm(o) for o in (s1, s2, s1, s2, d1, d2, d1, d2)],
+                     id(Slotted) in info()["kept"] or id(Dynamic) in info()["kept"]]
+r["debug_modes"] = info()["debug_modes"]
+if "debug" in MODES_HERE:
+    from hpy.debug import LeakDetector
+    with LeakDetector():
+        for _ in range(20):
+            duckcons.norm(P); duckcons.norm(Q); duckcons.scaled(P, 2.0); duckcons.lookup(P, "nope", NORM)
+result = r
+""".replace("NORM", repr(NORM))
+
+
+@pytest.mark.parametrize("a,c", list(itertools.product(MODES, MODES)))
+def test_runtime_cache(ducks, a, c):
+    """HPyBridge_CDictLookup's own cache: CPython universal, trace and debug-mode consumers get cached
+    answers for types without an instance __dict__ (debug handles read through HPy's DebugHandle, a
+    layout checked once per debug mode); PyPy consumers, Python-class instances and modules never;
+    replacing an entry invalidates."""
+    body = "MODES_HERE = %r\n" % ((a, c),) + RUNTIME_CACHE
+    r = run_modules(load_ducks(ducks, a, a, c), body)
+    cached = not IS_PYPY
+    # Once filled, each of norm_loop's 6 lookups is answered from the cache.
+    n = 6 if cached else 0
+    assert r["P"] == [25.0, 25.0, n, cached]
+    assert r["Q"] == [10.0, 10.0, n]
+    assert r["python"] == [210.0, 210.0, 0, False]
+    assert r["module"] == [5.0, 5.0, 5.0, 0]
+    assert r["replaced"] == [210.0, 210.0, n, 25.0, 25.0, n]
+    assert r["per_instance"] == [[None, 84.0] * 4, [None, 42.0] * 4, False]
+    assert r["debug_modes"] == (1 if c == "debug" and not IS_PYPY else 0)
 
 
 @pytest.mark.parametrize("mode", MODES)

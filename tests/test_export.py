@@ -381,6 +381,7 @@ P = duckpa.make(3.0, 4.0); Q = duckpb.make(2.0, 1.0)
 r = {}
 def calls():
     s, t = duckcapi.scaled(P, 2.0), duckcapi.scaled(Q, 3.0)
+    duckcapi.module_radius(duckpa, duckcapi.module_point(duckpa, 1.0, 2.0)); outcome(duckcapi.module_radius, duckpa, 1)
     return [duckcapi.norm(P), duckcapi.norm(Q), duckcapi.total([P, Q, P, Q]), type(s).__name__, duckcapi.norm(s),
             type(t).__name__, duckcapi.norm(t), duckcapi.tag(P, 1), duckcapi.tag(Q, 1)]
 if %(debug)r:
@@ -396,13 +397,22 @@ r["same"] = [duckcapi.lookup(P, "norm", "double (PyObject *)") == duckcapi.looku
              duckcapi.lookup(P, "tag", "long (long)") == A["tag"].foreign_form()[1]]
 r["misses"] = [duckcapi.lookup(P, "norm", "double (double)"), duckcapi.lookup(P, "nope", "long (long)"),
                duckcapi.lookup(1, "norm", "double (PyObject *)"), duckcapi.lookup(Q, "tag", "long (long)"),
-               duckcapi.lookup(duckpa, "point", "PyObject * (double, double)")]
+               duckcapi.lookup(duckpa, "point", "PyObject * (double)"),
+               duckcapi.lookup(duckpa, "norm", "double (PyObject *)"),
+               duckcapi.lookup(duckpb, "radius", "double (PyObject *)"), duckcapi.module_point(duckpb, 1.0, 2.0)]
+# A module's API entries: their CPython-API stubs, as the module's __cdict__ exports them.
+M = duckpa.__cdict__
+p = duckcapi.module_point(duckpa, 6.0, 8.0)
+r["module"] = [type(p).__name__, duckcapi.norm(p), duckcapi.module_radius(duckpa, P), duckcapi.module_radius(duckpa, p),
+               outcome(duckcapi.module_radius, duckpa, 1.5),
+               duckcapi.lookup(duckpa, "radius", "double(PyObject*o)") == M["radius"].foreign_form()[1],
+               duckcapi.lookup(duckpa, "point", "PyObject * (double, double)") == M["point"].foreign_form()[1]]
 r["errors"] = [outcome(duckcapi.lookup, P, "norm", "double (HPyContext *, HPy)"),
                outcome(duckcapi.lookup, P, "norm", "double (dobule"), outcome(duckcapi.lookup, P, "norm", "HPy (HPy)")]
 if not IS_PYPY:
     before = [sys.getrefcount(P), sys.getrefcount(Q)]
     for _ in range(1000):
-        duckcapi.norm(P); duckcapi.scaled(Q, 2.0)
+        duckcapi.norm(P); duckcapi.scaled(Q, 2.0); duckcapi.module_radius(duckpa, P)
     r["refcounts"] = before == [sys.getrefcount(P), sys.getrefcount(Q)]
 errors = []
 def worker(k):
@@ -432,7 +442,8 @@ def test_cdict_lookup_capi(ducks, duckcapi, a, b):
                     CAPI_LOOKUP % {"capi": duckcapi, "is_pypy": IS_PYPY, "debug": debug})
     assert r["calls"] == [5.0, 2.0, 14.0, "Point", 10.0, "Polar", 6.0, 1001, None]
     assert r["same"] == [True, True, True]
-    assert r["misses"] == [None] * 5
+    assert r["misses"] == [None] * 8
+    assert r["module"] == ["Point", 10.0, 5.0, 10.0, ["TypeError", "radius() expects a duckpa.Point"], True, True]
     assert r["errors"][0] == ["TypeError", 'HPyBridge_CDictLookup_CAPI(): "double (HPyContext *, HPy)" is not a '
                               'CPython-API signature (its CPython-API form is "double (PyObject *)")']
     assert r["errors"][1][0] == "SignatureSyntaxError"

@@ -145,6 +145,21 @@ def _own_table(obj: Any) -> int | None:
     return cdict._table if isinstance(cdict, ObjectCDict) else None
 
 
+def _same_for_instances(t: type) -> bool:
+    """Whether `obj.__cdict__` is the same for every instance `obj` of `t`, given that they have no
+    `__dict__` (the runtime's lookup cache asks once per type before it answers for the type,
+    docs/cdict.md §7): attribute lookup is object's own (`__getattribute__`, no `__getattr__`), and
+    what the MRO has as `__cdict__`, if anything, is no descriptor that could answer per instance (a
+    `__slots__` member, a property). Pure Python: it runs inside a consumer's lookup."""
+    if getattr(t, "__getattribute__", None) is not object.__getattribute__ or hasattr(t, "__getattr__"):
+        return False
+    for klass in t.__mro__:
+        namespace = klass.__dict__
+        if "__cdict__" in namespace:
+            return not hasattr(type(namespace["__cdict__"]), "__get__")
+    return True
+
+
 def _set_entry(obj: Any, table: int, name: str, signature: str, index: int, family: str, provider: str,
                flags: int, refused: str | None) -> None:
     """Called by the runtime (`HPyBridge_CDictSet`): `obj.__cdict__` becomes a new mapping, its own

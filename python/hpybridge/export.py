@@ -294,12 +294,12 @@ def foreign_form(foreign: Foreign) -> tuple[str, int]:
 
 def cdict_lookup_capi(obj: Any, name: str, signature: str) -> int | None:
     """What `HPyBridge_CDictLookup_CAPI(obj, name, signature)` calls: the address of the foreign
-    form of `obj`'s entry `name` whose CPython-API form is `signature`, or None if `obj` has none
-    (no `__cdict__`, a module's, no such name or form). `SignatureSyntaxError` for a malformed
-    signature, `TypeError` for an HPy one. Lookup order as `HPyBridge_CDictLookup`: the object's
+    form of `obj`'s entry `name` whose CPython-API form is `signature` (a module's API entries
+    too), or None if `obj` has none (no `__cdict__`, no such name or form). `SignatureSyntaxError`
+    for a malformed signature, `TypeError` for an HPy one. Lookup order as `HPyBridge_CDictLookup`: the object's
     own `__cdict__`, then its type's (Python's attribute lookup)."""
     import hpybridge
-    from hpybridge.cdict import ObjectCDict
+    from hpybridge.cdict import ModuleCDict, ObjectCDict
     from hpybridge.errors import NoFallbackError
 
     wanted = hpybridge.parse_signature(signature)
@@ -315,9 +315,17 @@ def cdict_lookup_capi(obj: Any, name: str, signature: str) -> int | None:
         cdict = obj.__cdict__
     except AttributeError:
         return None
-    if not isinstance(cdict, ObjectCDict) or name not in cdict:
+    if not isinstance(cdict, (ObjectCDict, ModuleCDict)) or name not in cdict:
         return None
     entry = cdict[name]
+    # The entry's own foreign form first: a module entry's is the CPython-API stub made when its API
+    # was exported (docs/fallback-stubs.md), the one `import_<api>_capi()` hands out.
+    try:
+        form, address = entry.foreign_form()
+        if hpybridge.parse_signature(form) == wanted:
+            return address
+    except NoFallbackError:
+        pass
     for implementation in entry.signatures:
         try:
             if hpybridge.fallback_signature(implementation) != wanted:

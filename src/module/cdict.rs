@@ -1,5 +1,5 @@
 //! The `__cdict__` functions `hpybridge._runtime` offers Python (defined as methods in module.c):
-//! `cdict_entries`, `cdict_call`, `box`, `unbox`. Each goes through the FFI boundary.
+//! `cdict_entries`, `cdict_call`, `box`, `unbox`, `lookup_cache_info`. Each goes through the FFI boundary.
 
 use crate::cdict::boxing::{boxed, unboxed};
 use crate::cdict::dispatch::call;
@@ -8,6 +8,7 @@ use crate::hpy;
 use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, Exception, Result};
 use crate::hpy::values::{close, fixed_args, int_arg, str_arg, Builder};
+use crate::registry::lookup_cache;
 use hpy_sys::{HPy, HPyContext};
 
 /// `cdict_entries(api)`: the entries of the registered API `api`, in slot order, as a list of
@@ -79,6 +80,27 @@ pub unsafe extern "C" fn hpybridge_cdict_call(ctx: *mut HPyContext, args: *const
                 index_of(index?)
             };
             call(ctx, (0..n).map(|i| index(i).and_then(implementation)), call_args)
+        })
+    }
+}
+
+/// `lookup_cache_info()`: what `HPyBridge_CDictLookup`'s cache did so far (`registry::lookup_cache`).
+///
+/// # Safety
+/// Called by module.c with the context of the call.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_lookup_cache_info(ctx: *mut HPyContext) -> HPy {
+    // SAFETY: `ctx` is valid for this call.
+    unsafe {
+        boundary(ctx, || {
+            let (hits, fills, kept, debug_modes) = lookup_cache::info();
+            let b = Builder(ctx);
+            b.dict([
+                (c"hits", b.int(hits as i64)),
+                (c"fills", b.int(fills as i64)),
+                (c"kept", b.list(kept.iter().map(|&ty| b.int(ty as i64)))),
+                (c"debug_modes", b.int(debug_modes as i64)),
+            ])
         })
     }
 }

@@ -106,6 +106,16 @@ static HPy trampoline_info_impl(HPyContext *ctx, HPy self)
     return hpybridge_trampoline_info(ctx);
 }
 
+HPyDef_METH(lookup_cache_info, "lookup_cache_info", HPyFunc_NOARGS,
+            .doc = "lookup_cache_info() -> dict: HPyBridge_CDictLookup's cache so far: answers given from it "
+                   "(hits), answers stored (fills), types kept alive for it (kept, their addresses) and debug "
+                   "modes whose handles it reads (debug_modes).")
+static HPy lookup_cache_info_impl(HPyContext *ctx, HPy self)
+{
+    (void)self;
+    return hpybridge_lookup_cache_info(ctx);
+}
+
 HPyDef_METH(cdict_entries, "cdict_entries", HPyFunc_O,
             .doc = "cdict_entries(api) -> list: the __cdict__ entries of a registered API, each (name, "
                    "[(signature, index, family, provider, flags, refused), ...]) (docs/cdict.md).")
@@ -181,7 +191,8 @@ static int exec_impl(HPyContext *ctx, HPy module)
 }
 
 static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &foreign_signature,
-                                     &import_capi, &apis, &count_calls, &call_counts, &trampoline_info, &cdict_entries,
+                                     &import_capi, &apis, &count_calls, &call_counts, &trampoline_info, &lookup_cache_info,
+                                     &cdict_entries,
                                      &cdict_call, &cdict_function, &cdict_adopt, &capsule_contents, &cdict_set,
                                      &box, &unbox, &exec, NULL};
 

@@ -13,6 +13,7 @@ HPy hpybridge_apis(HPyContext *ctx);
 HPy hpybridge_count_calls(HPyContext *ctx, HPy on);
 HPy hpybridge_call_counts(HPyContext *ctx);
 HPy hpybridge_trampoline_info(HPyContext *ctx);
+HPy hpybridge_lookup_cache_info(HPyContext *ctx);
 HPy hpybridge_cdict_entries(HPyContext *ctx, HPy api);
 HPy hpybridge_cdict_call(HPyContext *ctx, const HPy *args, size_t n);
 HPy hpybridge_box(HPyContext *ctx, const HPy *args, size_t n);

@@ -2,7 +2,8 @@
 //! gets a function pointer valid for its own context family (docs/cdict.md §7): the provider's own
 //! function in the same family, else what an API table slot would hold for that consumer family
 //! (`crossing::plan`: a context swap or a translating trampoline), made once per entry and family;
-//! for an adopted foreign function with bound trailing arguments, a binding stub (docs/cdict.md §10).
+//! for an adopted foreign function with bound trailing arguments, a binding stub (docs/cdict.md §10);
+//! for a module's API entry, what an import of the API would hold (`module_lookup`).
 //! NULL without an exception if the object has no such entry. Answers are cached per thread and
 //! type where that is safe (`lookup_cache`).
 
@@ -14,6 +15,7 @@ use crate::hpy::boundary::boundary;
 use crate::hpy::error::{Error, Exception, PyError, Result};
 use crate::hpy::values::close;
 use crate::registry::lookup_cache::{fill, fill_site, probe, Probe, VERSION};
+use crate::registry::module_lookup::{module_apis, module_entry};
 use crate::registry::object_cdict::{table, text_arg, Bound, ENTRIES, PLANS};
 use capsules::signature::Signature;
 use capsules::wire::abi::HPyBridge_CDictSite;
@@ -124,7 +126,16 @@ unsafe fn lookup(
     let (name, text) = unsafe { (text_arg(name, CALL, "the name")?, text_arg(signature, CALL, "the signature")?) };
     let canonical = canonical(&text)?;
     // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
-    let Some(number) = (unsafe { table_of(ctx, obj) }) else { return Ok(std::ptr::null()) };
+    let number = match unsafe { source_of(ctx, obj) } {
+        None => return Ok(std::ptr::null()),
+        Some(Source::Table(number)) => number,
+        Some(Source::Module(apis)) => {
+            // SAFETY: `ctx` is valid for the current call.
+            let consumer = unsafe { Family::of(ctx) };
+            // SAFETY: as above, and `consumer` is its family.
+            return unsafe { module_entry(ctx, &apis, &name, &canonical, &consumer, CALL) };
+        }
+    };
     let Some(&index) = table(number)?.get(&(name.clone(), canonical)) else { return Ok(std::ptr::null()) };
     let entry = ENTRIES.read()[index].clone();
     // SAFETY: `ctx` is valid for the current call.
@@ -177,12 +188,20 @@ fn binding_stub(bound: &Bound, function: *const c_void) -> Result<*const c_void>
     Ok(*bound.stub.get_or_init(|| code as usize) as *const c_void)
 }
 
-/// The lookup table number of `obj.__cdict__` (its own, else its type's, by the MRO), if it is a
-/// mapping made by `cdict_set`; any error on the way is cleared (the object has no entries).
+/// Where `obj.__cdict__`'s entries are.
+enum Source {
+    /// A mapping made by `cdict_set` (`ObjectCDict`): its lookup table's number.
+    Table(usize),
+    /// A module's `__cdict__` of its exported APIs (`ModuleCDict`): their names (`module_lookup`).
+    Module(Vec<String>),
+}
+
+/// Where the entries of `obj.__cdict__` (its own, else its type's, by the MRO) are, if it is a
+/// mapping the runtime made; any error on the way is cleared (the object has no entries).
 ///
 /// # Safety
 /// `ctx` must be valid for the current call and `obj` a live handle in it.
-unsafe fn table_of(ctx: *mut HPyContext, obj: HPy) -> Option<usize> {
+unsafe fn source_of(ctx: *mut HPyContext, obj: HPy) -> Option<Source> {
     // SAFETY: the caller's contract; every handle made here is closed once.
     unsafe {
         let cdict = hpy!(ctx, ctx_GetAttr_s, obj, c"__cdict__".as_ptr());
@@ -191,11 +210,13 @@ unsafe fn table_of(ctx: *mut HPyContext, obj: HPy) -> Option<usize> {
             return None;
         }
         let number = hpy!(ctx, ctx_GetAttr_s, cdict, c"_table".as_ptr());
-        close(ctx, cdict);
         if number.is_null() {
             hpy!(ctx, ctx_Err_Clear);
-            return None;
+            let apis = module_apis(ctx, cdict);
+            close(ctx, cdict);
+            return apis.map(Source::Module);
         }
+        close(ctx, cdict);
         let n = if hpy!(ctx, ctx_TypeCheck, number, (*ctx).h_LongType) != 0 {
             hpy!(ctx, ctx_Long_AsSsize_t, number)
         } else {
@@ -206,6 +227,6 @@ unsafe fn table_of(ctx: *mut HPyContext, obj: HPy) -> Option<usize> {
             hpy!(ctx, ctx_Err_Clear);
             return None;
         }
-        Some(n as usize)
+        Some(Source::Table(n as usize))
     }
 }

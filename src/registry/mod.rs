@@ -21,6 +21,7 @@ pub mod import;
 pub mod import_capi;
 pub mod import_foreign;
 pub mod lookup_cache;
+pub mod module_lookup;
 pub mod object_cdict;
 pub mod own_api;
 use parking_lot::Mutex;

@@ -1,13 +1,15 @@
 /* duckcapi: a plain C-API consumer (Python.h, no HPy) of the "duck" __cdict__ entries
    (tests/test_export.py): it asks each object for its entries in their CPython-API form with
    HPyBridge_CDictLookup_CAPI (hpybridge_capi.h) and calls what it gets, whatever the objects'
-   providers and HPy modes. Built for the interpreter that runs the tests: on PyPy through cpyext. */
+   providers and HPy modes; module_point and module_radius ask a provider module for its API's
+   entries. Built for the interpreter that runs the tests: on PyPy through cpyext. */
 #include <Python.h>
 #include "hpybridge_capi.h"
 
 typedef double (*norm_fn)(PyObject *);
 typedef PyObject *(*scaled_fn)(PyObject *, double);
 typedef long (*tag_fn)(long);
+typedef PyObject *(*point_fn)(double, double);
 
 /* norm(obj): the object's norm entry's result, or None if it has none. */
 static PyObject *norm(PyObject *self, PyObject *obj)
@@ -86,6 +88,44 @@ static PyObject *tag(PyObject *self, PyObject *args)
     return PyLong_FromLong(f(n));
 }
 
+/* module_point(module, x, y): the module's API entry point in its CPython-API form,
+   "PyObject * (double, double)" (a new reference), or None. */
+static PyObject *module_point(PyObject *self, PyObject *args)
+{
+    PyObject *module;
+    double x, y;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Odd", &module, &x, &y))
+        return NULL;
+    point_fn f = (point_fn)HPyBridge_CDictLookup_CAPI(module, "point", "PyObject * (double, double)");
+    if (f == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return f(x, y);
+}
+
+/* module_radius(module, obj): the module's API entry radius, "double (PyObject *)", applied to obj
+   (the provider's exception comes through), or None. */
+static PyObject *module_radius(PyObject *self, PyObject *args)
+{
+    PyObject *module, *obj;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &module, &obj))
+        return NULL;
+    norm_fn f = (norm_fn)HPyBridge_CDictLookup_CAPI(module, "radius", "double (PyObject *)");
+    if (f == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    double r = f(obj);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyFloat_FromDouble(r);
+}
+
 /* lookup(obj, name, signature): the address, or None (for the error cases). */
 static PyObject *lookup(PyObject *self, PyObject *args)
 {
@@ -109,6 +149,8 @@ static PyMethodDef methods[] = {
     {"scaled", scaled, METH_VARARGS, NULL},
     {"tag", tag, METH_VARARGS, NULL},
     {"lookup", lookup, METH_VARARGS, NULL},
+    {"module_point", module_point, METH_VARARGS, NULL},
+    {"module_radius", module_radius, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

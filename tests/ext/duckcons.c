@@ -2,7 +2,8 @@
    (tests/test_cdict_lookup.py): it asks each object for its entries by name and signature
    and calls what it gets, whatever the objects' providers and modes. norm, total, scaled and tag
    look up through call-site caches (HPyBridge_CDictLookupAt, HPYBRIDGE_CDICT_LOOKUP), lookup and
-   norm_loop through HPyBridge_CDictLookup: both must give the same answers. */
+   norm_loop through HPyBridge_CDictLookup: both must give the same answers. module_point and
+   module_radius look up a provider module's API entries (its module __cdict__). */
 #include <hpy.h>
 #include "hpybridge.h"
 
@@ -11,6 +12,7 @@
 typedef double (*norm_fn)(HPyContext *, HPy);
 typedef HPy (*scaled_fn)(HPyContext *, HPy, double);
 typedef long (*tag_fn)(long);
+typedef HPy (*point_fn)(HPyContext *, double, double);
 
 /* norm's call site cache, which norm_site_state reports. */
 static HPyBridge_CDictSite norm_site;
@@ -100,6 +102,40 @@ static HPy lookup_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
     if (f == NULL)
         return HPyErr_Occurred(ctx) ? HPy_NULL : HPy_Dup(ctx, ctx->h_None);
     return HPyLong_FromUnsignedLongLong(ctx, (unsigned long long)(size_t)f);
+}
+
+/* module_point(module, x, y): the module's API entry point, "HPy (HPyContext *, double, double)",
+   called (a new object of the provider's, as the consumer's handle), or None if it has none. */
+HPyDef_METH(module_point, "module_point", HPyFunc_VARARGS)
+static HPy module_point_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    HPy module;
+    double x, y;
+    if (!HPyArg_Parse(ctx, NULL, args, n, "Odd", &module, &x, &y))
+        return HPy_NULL;
+    point_fn f = (point_fn)HPyBridge_CDictLookup(ctx, module, "point", "HPy (HPyContext *, double, double)");
+    if (f == NULL)
+        return HPyErr_Occurred(ctx) ? HPy_NULL : HPy_Dup(ctx, ctx->h_None);
+    return f(ctx, x, y);
+}
+
+/* module_radius(module, obj): the module's API entry radius, "double (HPyContext *, HPy)", applied
+   to obj (the provider's exception comes through), or None if it has none. */
+HPyDef_METH(module_radius, "module_radius", HPyFunc_VARARGS)
+static HPy module_radius_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
+{
+    (void)self;
+    HPy module, obj;
+    if (!HPyArg_Parse(ctx, NULL, args, n, "OO", &module, &obj))
+        return HPy_NULL;
+    norm_fn f = (norm_fn)HPyBridge_CDictLookup(ctx, module, "radius", "double (HPyContext *ctx, HPy p)");
+    if (f == NULL)
+        return HPyErr_Occurred(ctx) ? HPy_NULL : HPy_Dup(ctx, ctx->h_None);
+    double r = f(ctx, obj);
+    if (HPyErr_Occurred(ctx))
+        return HPy_NULL;
+    return HPyFloat_FromDouble(ctx, r);
 }
 
 /* with_null(which): HPyBridge_CDictLookup (0), HPyBridge_CDictSet (1) or norm's site lookup (2) of
@@ -195,7 +231,8 @@ static HPy norm_site_state_impl(HPyContext *ctx, HPy self)
 }
 
 static HPyDef *module_defines[] = {&norm, &total, &scaled, &tag, &lookup, &set_norm, &set_raw, &norm_loop,
-                                   &with_null, &norm_site_state, NULL};
+                                   &with_null, &norm_site_state, &module_point, &module_radius,
+                                   NULL};
 static HPyModuleDef moduledef = {.doc = "a consumer of the duck entries that knows no provider",
                                  .defines = module_defines};
 HPy_MODINIT(duckcons, moduledef)

@@ -1,6 +1,7 @@
 /* duckpa: one of two independent providers of the "duck" __cdict__ entries (tests/test_cdict_lookup.py):
    its type Point (cartesian x, y) answers for norm, scaled and tag through its type's __cdict__,
-   declared in duckpa.toml's [[types]] and registered by the generated register_Point_cdict. */
+   declared in duckpa.toml's [[types]] and registered by the generated register_Point_cdict; its
+   API (point, radius) is its module's __cdict__. */
 #include <math.h>
 #include <hpy.h>
 #include "duckpa_export.h"
@@ -29,6 +30,18 @@ double duckpa_Point_norm(HPyContext *ctx, HPy self)
 {
     PointObject *p = PointObject_AsStruct(ctx, self);
     return hypot(p->x, p->y);
+}
+
+double duckpa_radius(HPyContext *ctx, HPy p)
+{
+    HPy type = HPyGlobal_Load(ctx, point_type);
+    int is_point = HPy_TypeCheck(ctx, p, type);
+    HPy_Close(ctx, type);
+    if (!is_point) {
+        HPyErr_SetString(ctx, ctx->h_TypeError, "radius() expects a duckpa.Point");
+        return -1.0;
+    }
+    return duckpa_Point_norm(ctx, p);
 }
 
 HPy duckpa_Point_scaled(HPyContext *ctx, HPy self, double k)
