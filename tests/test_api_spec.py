@@ -61,7 +61,7 @@ def test_a_good_spec(tmp_path):
     (('since = "1.1"', 'since = "2.0"'),
      "spec.toml: [[functions]] #2 'hypot': since: expected a version of major 1 (the API is 1.1), found \"2.0\""),
     (('since = "1.1"', 'sinse = "1.1"'),
-     "spec.toml: [[functions]] #2 'hypot': unknown key 'sinse'; expected keys: doc, name, signature, since"),
+     "spec.toml: [[functions]] #2 'hypot': unknown key 'sinse'; expected keys: doc, name, nogil, signature, since"),
     (('version = "1.1"', 'version = 1.1'),
      "spec.toml: [api] 'calc': version: expected a quoted version string such as \"1.0\", found a float 1.1"),
     (('module = "calcprov"', 'module = "calc-prov"'),

@@ -322,7 +322,8 @@ def test_calls_through_cdict(cdictprov, prov_mode, runtime_mode):
                            *refused,
                            ["TypeError", "CFunction objects cannot be pickled: they hold C function pointers"],
                            "cdictprov.same",
-                           "cdictprov.same: function 'same' of the cdt API, HPy (HPyContext *, HPy); "
+                           "obj itself, a new handle\n\ncdictprov.same: function 'same' of the cdt API, "
+                           "HPy (HPyContext *, HPy); "
                            "PyObject * (PyObject *)", 1.0]
 
 

@@ -402,7 +402,7 @@ def test_types_in_specs(tmp_path):
     assert spec_error(tmp_path, entry % ("n", "double (")).startswith(
         "bad.toml: [[types]] #1 'P' entry #1 'n': signature: ")
     assert spec_error(tmp_path, entry % ("n", "int (void)") + 'oops = 1\n') == (
-        "bad.toml: [[types]] #1 'P' entry #1 'n': unknown key 'oops'; expected keys: doc, name, signature")
+        "bad.toml: [[types]] #1 'P' entry #1 'n': unknown key 'oops'; expected keys: doc, name, nogil, signature")
     assert spec_error(tmp_path, entry % ("n", "int (void)") + entry.split("\n", 2)[2] % ("n", "int (void)")) == (
         "bad.toml: [[types]] #1 'P' entry #2 'n': name: expected a name unique in the type, found 'n' again (it "
         "is entry #1)")

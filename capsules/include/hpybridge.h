@@ -7,7 +7,9 @@
  *   HPyBridge_Export(ctx, module, table)   a provider registers and publishes its API;
  *   HPyBridge_Import(ctx, module, wanted)  a consumer gets function pointers fit for its context;
  *   HPyBridge_ImportForeign(ctx, decl)     a consumer gets a foreign module's C-API functions in HPy form;
+ *   HPyBridge_ExportEx(ctx, module, table, info)   the same, with each slot's flags and doc string;
  *   HPyBridge_CDictSet(ctx, obj, name, signature, function)   adds an entry to obj's own __cdict__;
+ *   HPyBridge_CDictSetEx(ctx, obj, name, signature, function, flags, doc)   the same, with flags and a doc;
  *   HPyBridge_CDictLookup(ctx, obj, name, signature)          an object's entry, fit for ctx's family;
  *   HPYBRIDGE_CDICT_LOOKUP(ctx, obj, name, signature)         the same, cached inline per call site.
  * Each returns an error value with a Python exception set on failure (a lookup that finds nothing
@@ -40,6 +42,8 @@ enum {
     HPYBRIDGE_SLOT_CDICT_SET,      /* since 1.2 */
     HPYBRIDGE_SLOT_CDICT_LOOKUP,   /* since 1.2 */
     HPYBRIDGE_SLOT_CDICT_LOOKUP_SITE, /* since 1.3 */
+    HPYBRIDGE_SLOT_EXPORT_API_EX,     /* since 1.4 */
+    HPYBRIDGE_SLOT_CDICT_SET_EX,      /* since 1.4 */
     HPYBRIDGE_RUNTIME_SLOTS
 };
 static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = {
@@ -49,6 +53,8 @@ static const HPyBridge_Slot _HPyBridge_runtime_slots[HPYBRIDGE_RUNTIME_SLOTS] = 
     {"cdict_set", "int (HPyContext *, HPy, char *, char *, void *, HPyContext *)", NULL},
     {"cdict_lookup", "void * (HPyContext *, HPy, char *, char *)", NULL},
     {"cdict_lookup_site", "void * (HPyContext *, HPy, char *, char *, void *)", NULL},
+    {"export_api_ex", "int (HPyContext *, HPy, void *, HPyContext *, void *)", NULL},
+    {"cdict_set_ex", "int (HPyContext *, HPy, char *, char *, void *, HPyContext *, uint32_t, char *)", NULL},
 };
 /* PyPy 7.3.19's HPy (0.9.1.dev) inserts the member h_DictType just before ctx_Capsule_New, so from
    there on every context member sits one HPy later than in HPy 0.9.0's universal ABI, although both
@@ -84,6 +90,10 @@ typedef void *const *(*HPyBridge_ImportFunc)(HPyContext *, const char *, const H
 typedef void *const *(*HPyBridge_ImportForeignFunc)(HPyContext *, const HPyBridge_ForeignDecl *);
 typedef int (*HPyBridge_CDictSetFunc)(HPyContext *, HPy, const char *, const char *, void *, HPyContext *);
 typedef void *(*HPyBridge_CDictLookupFunc)(HPyContext *, HPy, const char *, const char *);
+typedef int (*HPyBridge_ExportExFunc)(HPyContext *, HPy, const HPyBridge_APITable *, HPyContext *,
+                                      const HPyBridge_EntryInfo *);
+typedef int (*HPyBridge_CDictSetExFunc)(HPyContext *, HPy, const char *, const char *, void *, HPyContext *, uint32_t,
+                                        const char *);
 typedef void *(*HPyBridge_CDictLookupSiteFunc)(HPyContext *, HPy, const char *, const char *, HPyBridge_CDictSite *);
 
 static inline void *_HPyBridge_Fail(HPyContext *ctx, const char *msg)
@@ -140,6 +150,21 @@ static inline int HPyBridge_Export(HPyContext *ctx, HPy module, const HPyBridge_
                                                                                    _ctx_for_trampolines);
 }
 
+/* HPyBridge_Export with what the provider says about each slot (runtime API 1.4): `info` is NULL or
+   an array of table->slot_count HPyBridge_EntryInfo parallel to the slots, each slot's flags
+   (HPYBRIDGE_ENTRY_NOGIL) and doc string (NULL: none), shown by the module's __cdict__ entries.
+   A flag a slot's signature cannot have (NOGIL with HPyContext *, HPy or PyObject *) is refused
+   with an exception, and nothing is exported. `python -m hpybridge gen` writes the call. */
+static inline int HPyBridge_ExportEx(HPyContext *ctx, HPy module, const HPyBridge_APITable *table,
+                                     const HPyBridge_EntryInfo *info)
+{
+    const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+    if (rt == NULL)
+        return -1;
+    return ((HPyBridge_ExportExFunc)rt->slots[HPYBRIDGE_SLOT_EXPORT_API_EX].function)(ctx, module, table,
+                                                                                       _ctx_for_trampolines, info);
+}
+
 /* For a consumer: imports `module`, checks that its API matches `wanted` (name, major, minor, and
    the name and signature of each of wanted's slots) and returns wanted->slot_count function
    pointers that are valid to call with `ctx`'s family of contexts. NULL with an exception if not. */
@@ -177,6 +202,18 @@ static inline int HPyBridge_CDictSet(HPyContext *ctx, HPy obj, const char *name,
         return -1;
     return ((HPyBridge_CDictSetFunc)rt->slots[HPYBRIDGE_SLOT_CDICT_SET].function)(ctx, obj, name, signature, function,
                                                                                  _ctx_for_trampolines);
+}
+
+/* HPyBridge_CDictSet with flags (0 or HPYBRIDGE_ENTRY_NOGIL) and a doc string (NULL: none) for the
+   entry (runtime API 1.4). */
+static inline int HPyBridge_CDictSetEx(HPyContext *ctx, HPy obj, const char *name, const char *signature,
+                                       void *function, uint32_t flags, const char *doc)
+{
+    const HPyBridge_APITable *rt = HPyBridge_Runtime(ctx);
+    if (rt == NULL)
+        return -1;
+    return ((HPyBridge_CDictSetExFunc)rt->slots[HPYBRIDGE_SLOT_CDICT_SET_EX].function)(
+        ctx, obj, name, signature, function, _ctx_for_trampolines, flags, doc);
 }
 
 /* The function pointer of `obj`'s `__cdict__` entry `name` with signature `signature` (compared

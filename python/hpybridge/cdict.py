@@ -20,7 +20,8 @@ def _runtime() -> Any:
 
 #: The implementation is a CPython-API stub: `PyObject *` where the HPy one has `HPy`, no context.
 FLAG_CAPI = 1
-#: The implementation may be called without the GIL (reserved: nothing sets it yet).
+#: The implementation may be called without the GIL (the provider's `nogil`, HPYBRIDGE_ENTRY_NOGIL):
+#: Python calls of one that takes a pointer release the GIL around the C call.
 FLAG_NOGIL = 2
 #: The implementation is a foreign C function adopted by `hpybridge.cfunction` (no context, no family).
 FLAG_FOREIGN = 4
@@ -46,6 +47,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
+def _doc(provider_doc: str | None, about: str) -> str:
+    """A `CFunction`'s `doc`: the provider's text for the entry (its spec's `doc`), then what it is."""
+    return "%s\n\n%s" % (provider_doc, about) if provider_doc else about
+
+
 class ModuleCDict(Mapping):
     """A module's `__cdict__`: read-only, entry name -> CFunction, over every API the module
     exports. Entries are made on first use; an entry name exported by two of the module's APIs
@@ -61,12 +67,12 @@ class ModuleCDict(Mapping):
         if self._entries is None:
             entries: dict[str, Any] = {}
             for api in self._apis:
-                for name, raw in _runtime().cdict_entries(api):
+                for name, raw, spec_doc in _runtime().cdict_entries(api):
                     if name in entries:
                         continue
                     provider = raw[0][3]
-                    doc = "%s.%s: function %r of the %s API, %s" % (
-                        provider, name, name, api, "; ".join(sig for sig, *_ in raw))
+                    doc = _doc(spec_doc, "%s.%s: function %r of the %s API, %s" % (
+                        provider, name, name, api, "; ".join(sig for sig, *_ in raw)))
                     entries[name] = _runtime().cdict_function(
                         "%s.%s" % (provider, name), tuple(index for _, index, *_ in raw), doc)
             self._entries = entries
@@ -105,19 +111,22 @@ class ObjectCDict(Mapping):
     made: adding an entry makes a new mapping, with a new lookup table in the runtime (`_table`,
     what `HPyBridge_CDictLookup` reads)."""
 
-    __slots__ = ("_table", "_owner", "_raw", "_entries")
+    __slots__ = ("_table", "_owner", "_raw", "_docs", "_entries")
 
-    def __init__(self, owner: str, table: int, raw: dict[str, list[tuple[Implementation, int]]]) -> None:
+    def __init__(self, owner: str, table: int, raw: dict[str, list[tuple[Implementation, int]]],
+                 docs: dict[str, str] | None = None) -> None:
         self._owner = owner
         self._table = table
         self._raw = raw
+        self._docs = docs or {}
         self._entries: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         entry = self._entries.get(name)
         if entry is None:
             implementations = self._raw[name]
-            doc = "%s.%s: %s" % (self._owner, name, "; ".join(i.signature for i, _ in implementations))
+            doc = _doc(self._docs.get(name), "%s.%s: %s" % (
+                self._owner, name, "; ".join(i.signature for i, _ in implementations)))
             entry = self._entries[name] = _runtime().cdict_function(
                 "%s.%s" % (self._owner, name), tuple(index for _, index in implementations), doc)
         return entry
@@ -161,10 +170,10 @@ def _same_for_instances(t: type) -> bool:
 
 
 def _set_entry(obj: Any, table: int, name: str, signature: str, index: int, family: str, provider: str,
-               flags: int, refused: str | None) -> None:
+               flags: int, refused: str | None, doc: str | None = None) -> None:
     """Called by the runtime (`HPyBridge_CDictSet`): `obj.__cdict__` becomes a new mapping, its own
     entries and this one (replacing an implementation of the same signature), over lookup table
-    `table`. Pure Python on purpose, like `_exported`."""
+    `table`; `doc`, if given, becomes the entry's doc. Pure Python on purpose, like `_exported`."""
     owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
     if isinstance(obj, type):
         what = "type %r" % owner
@@ -177,14 +186,17 @@ def _set_entry(obj: Any, table: int, name: str, signature: str, index: int, fami
         raise TypeError("HPyBridge_CDictSet(): %s already has a __cdict__ of another kind (%s)" % (
             what, type(old).__name__))
     raw = {k: list(v) for k, v in old._raw.items()} if old is not None else {}
+    docs = dict(old._docs) if old is not None else {}
+    if doc:
+        docs[name] = doc
     implementations = [(i, n) for i, n in raw.get(name, []) if i.signature != signature]
     implementations.append((Implementation(signature, family, provider, flags, refused), index))
     raw[name] = implementations
     try:
         if isinstance(obj, type):
-            type.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw))
+            type.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw, docs))
         else:
-            object.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw))
+            object.__setattr__(obj, "__cdict__", ObjectCDict(owner, table, raw, docs))
     except (AttributeError, TypeError) as e:
         raise TypeError("HPyBridge_CDictSet(): cannot set the __cdict__ of %s: %s" % (what, e)) from None
 

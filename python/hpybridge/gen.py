@@ -60,9 +60,9 @@ _C_KEYWORDS = frozenset("""
 """.split())
 
 _API_KEYS = {"name", "module", "version", "doc"}
-_FUNCTION_KEYS = {"name", "signature", "since", "doc"}
+_FUNCTION_KEYS = {"name", "signature", "since", "doc", "nogil"}
 _TYPE_KEYS = {"name", "doc", "entries"}
-_ENTRY_KEYS = {"name", "signature", "doc"}
+_ENTRY_KEYS = {"name", "signature", "doc", "nogil"}
 _FOREIGN_KEYS = {"name", "module", "capsule", "capsule_name", "size", "pyx_capi", "doc"}
 _FOREIGN_FUNCTION_KEYS = {"name", "signature", "index", "key", "doc"}
 
@@ -87,6 +87,8 @@ class Function:
     # there is none: then C-API consumers get no function in that slot.
     fallback: str | None = None
     no_fallback: str = ""
+    # `nogil = true`: may be called without the GIL (HPYBRIDGE_ENTRY_NOGIL, docs/cdict.md §2).
+    nogil: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Entry:
     doc: str = ""
     ret: str = ""
     args: str = ""
+    nogil: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,24 @@ def _doc(where, table):
     return doc.strip()
 
 
+# What needs the interpreter, so the GIL: a context, a handle (or a pointer to handles), an object.
+_NEEDS_GIL = re.compile(r"\b(HPyContext|HPy|PyObject|cpy_PyObject)\b")
+
+
+def _nogil(where, table, canonical):
+    """The entry's `nogil` key: False if absent; True only for a signature that needs no interpreter."""
+    if "nogil" not in table:
+        return False
+    value = table["nogil"]
+    if not isinstance(value, bool):
+        raise SpecError("%s: nogil: expected true or false, found %s" % (where, _found(value)))
+    found = _NEEDS_GIL.search(canonical)
+    if value and found:
+        raise SpecError('%s: nogil: expected a signature without HPyContext *, HPy or PyObject * (they need the '
+                        'GIL), found %s in "%s"' % (where, found.group(1), canonical))
+    return value
+
+
 def _parse_signature():
     try:
         import hpybridge
@@ -374,7 +395,7 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         ret, args = _c_parts(signature, canonical, parse)
         fallback, no_fallback = _fallback_form(canonical)
         functions.append(Function(fname, signature, canonical, since, _doc(where, entry), ret, args, fallback,
-                                  no_fallback))
+                                  no_fallback, _nogil(where, entry, canonical)))
     types = _load_types(label, name, data.get("types", []), parse, SignatureSyntaxError)
     return Spec(label, name, module, major, minor, api_doc, tuple(functions), types)
 
@@ -404,7 +425,8 @@ def _load_types(label, api, tables, parse, SignatureSyntaxError):
             ewhere, ename = _entry_name("%s entry #%d" % (where, j + 1), entry, _ENTRY_KEYS, names, j, "entry", "type")
             signature, canonical = _entry_signature(ewhere, entry, parse, SignatureSyntaxError)
             ret, args = _c_parts(signature, canonical, parse)
-            made.append(Entry(ename, signature, parse(signature, keep_const=True), _doc(ewhere, entry), ret, args))
+            made.append(Entry(ename, signature, parse(signature, keep_const=True), _doc(ewhere, entry), ret, args,
+                              _nogil(ewhere, entry, canonical)))
         types.append(TypeDecl(tname, _doc(where, table), tuple(made)))
     return tuple(types)
 
@@ -685,6 +707,14 @@ def render_export_header(spec):
     out += [
         "};",
         "",
+        "/* Each slot's flags and doc string, in slot order (HPyBridge_ExportEx): what the module's",
+        "   __cdict__ entries show. */",
+        "static const HPyBridge_EntryInfo _%s_export_info[%d] HPYBRIDGE_GEN_UNUSED = {" % (name, len(spec.functions)),
+    ]
+    out += ["    {%s, %s}," % (_entry_flags(f), _c_text(f.doc)) for f in spec.functions]
+    out += [
+        "};",
+        "",
         "static const HPyBridge_APITable %s_export_table HPYBRIDGE_GEN_UNUSED = {" % name,
         "    HPYBRIDGE_MAGIC, HPYBRIDGE_LAYOUT_VERSION, \"%s\", %s_API_MAJOR, %s_API_MINOR," % (name, up, up),
         "    %d, 0, NULL, _%s_export_slots," % (len(spec.functions), name),
@@ -696,7 +726,7 @@ def render_export_header(spec):
         "   exception set (hpybridge.errors.APIRegistrationError if the API is already registered). */",
         "static inline int export_%s(HPyContext *ctx, HPy module)" % name,
         "{",
-        "    return HPyBridge_Export(ctx, module, &%s_export_table);" % name,
+        "    return HPyBridge_ExportEx(ctx, module, &%s_export_table, _%s_export_info);" % (name, name),
         "}",
         "",
     ]
@@ -707,6 +737,19 @@ def render_export_header(spec):
         "",
     ]
     return "\n".join(out)
+
+
+def _entry_flags(f):
+    return "HPYBRIDGE_ENTRY_NOGIL" if f.nogil else "0"
+
+
+def _c_text(text):
+    """`text` as a C string literal (NULL if empty), escaped so that any UTF-8 doc survives."""
+    if not text:
+        return "NULL"
+    escaped = "".join(c if c.isascii() and c.isprintable() and c not in '\\"' else
+                      "".join("\\%03o" % b for b in c.encode()) for c in text)
+    return '"%s"' % escaped
 
 
 def _type_registration(api, t):
@@ -721,16 +764,20 @@ def _type_registration(api, t):
         out.append("%s;" % _declarator(e.ret, "%s_%s_%s" % (api, t.name, e.name), e.args))
     out += ["", "static const HPyBridge_Slot _%s_%s_cdict[%d] HPYBRIDGE_GEN_UNUSED = {" % (api, t.name, len(t.entries))]
     out += ['    {"%s", "%s", (void *)%s_%s_%s},' % (e.name, e.qualified, api, t.name, e.name) for e in t.entries]
+    out += ["};", "static const HPyBridge_EntryInfo _%s_%s_cdict_info[%d] HPYBRIDGE_GEN_UNUSED = {"
+            % (api, t.name, len(t.entries))]
+    out += ["    {%s, %s}," % (_entry_flags(e), _c_text(e.doc)) for e in t.entries]
     out += [
         "};",
         "",
-        "/* Adds the entries above to `type`'s own __cdict__ (HPyBridge_CDictSet): every instance answers",
-        "   for them. Returns 0, or -1 with an exception set. */",
+        "/* Adds the entries above, with their flags and docs, to `type`'s own __cdict__",
+        "   (HPyBridge_CDictSetEx): every instance answers for them. Returns 0, or -1 with an exception set. */",
         "static inline int register_%s_cdict(HPyContext *ctx, HPy type)" % t.name,
         "{",
         "    for (size_t i = 0; i < %d; i++) {" % len(t.entries),
         "        const HPyBridge_Slot *e = &_%s_%s_cdict[i];" % (api, t.name),
-        "        if (HPyBridge_CDictSet(ctx, type, e->name, e->signature, e->function) < 0)",
+        "        const HPyBridge_EntryInfo *info = &_%s_%s_cdict_info[i];" % (api, t.name),
+        "        if (HPyBridge_CDictSetEx(ctx, type, e->name, e->signature, e->function, info->flags, info->doc) < 0)",
         "            return -1;",
         "    }",
         "    return 0;",

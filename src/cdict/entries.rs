@@ -20,6 +20,8 @@ static BY_API: Mutex<Option<HashMap<String, Arc<[Entry]>>>> = Mutex::new(None);
 pub struct Entry {
     pub name: String,
     pub implementations: Vec<usize>,
+    /// The provider's doc string for it (`HPyBridge_ExportEx`), if any.
+    pub doc: Option<String>,
 }
 
 /// The entries of the registered API `api`: per slot its HPy implementation, then its CPython-API
@@ -37,7 +39,7 @@ pub fn api_entries(api: &str) -> Result<Arc<[Entry]>> {
             return Err(Error::new(Exception::ValueError, format!("no API named {api:?} is registered")));
         };
         let home = a.published.table.provider_ctx;
-        for (slot, stub) in a.decl.slots.iter().zip(a.capi.stubs.decl.slots.iter()) {
+        for ((slot, stub), info) in a.decl.slots.iter().zip(a.capi.stubs.decl.slots.iter()).zip(&a.info) {
             let entry = format!("{}.{}", a.module, slot.name);
             let mut implementations = vec![Implementation::new(
                 entry.clone(),
@@ -46,7 +48,8 @@ pub fn api_entries(api: &str) -> Result<Arc<[Entry]>> {
                 &a.module,
                 Some(a.family.clone()),
                 home,
-            )?];
+            )?
+            .with_flags(info.flags)];
             if !stub.function.is_null() && !is_own_fallback(&slot.signature) {
                 implementations.push(Implementation::new(
                     entry,
@@ -57,15 +60,15 @@ pub fn api_entries(api: &str) -> Result<Arc<[Entry]>> {
                     home,
                 )?);
             }
-            entries.push((slot.name.clone(), implementations));
+            entries.push((slot.name.clone(), implementations, info.doc.clone()));
         }
     }
     let mut table = IMPLEMENTATIONS.write();
-    for (name, implementations) in entries {
+    for (name, implementations, doc) in entries {
         let first = table.len();
         let count = implementations.len();
         table.extend(implementations.into_iter().map(Arc::new));
-        made.push(Entry { name, implementations: (first..first + count).collect() });
+        made.push(Entry { name, implementations: (first..first + count).collect(), doc });
     }
     let made: Arc<[Entry]> = made.into();
     by_api.get_or_insert_with(HashMap::new).insert(api.to_owned(), made.clone());

@@ -28,7 +28,8 @@ use trampolines::{widen, Caller, Part, RegisterInvoker, MAX_ARGS};
 
 /// The implementation is a CPython-API stub (`PyObject *` instead of `HPy`, no context).
 pub const FLAG_CAPI: u32 = 1;
-/// The implementation may be called without the GIL. Reserved: nothing sets it yet.
+/// The implementation may be called without the GIL (the provider said so: `HPYBRIDGE_ENTRY_NOGIL`,
+/// `cdict::info`). Python calls of one that takes a pointer release the GIL around the call.
 pub const FLAG_NOGIL: u32 = 2;
 /// The implementation is a foreign C function adopted by `hpybridge.cfunction` (ctypes, cffi,
 /// numba, Cython, SciPy, a capsule or an address): no context, called directly (`cdict::adopt`).
@@ -66,6 +67,10 @@ pub struct Implementation {
     native: bool,
     /// Why Python cannot call it, if it cannot.
     pub refused: Option<String>,
+    /// `FLAG_NOGIL` and a pointer parameter (a buffer, a string, an address: work that grows with
+    /// the data): Python's calls release the GIL around the C call. A NOGIL function of scalars
+    /// keeps it: releasing and taking it back costs more than such a call.
+    releases_gil: bool,
     caller: Caller<'static>,
     /// The signature's register invoker, called directly by `call_native` where there is one.
     invoker: Option<RegisterInvoker>,
@@ -169,12 +174,22 @@ impl Implementation {
             scalar,
             native,
             refused,
+            releases_gil: false,
             invoker: caller.register_invoker(),
             doubles: caller.register_invoker().filter(|_| native && all_doubles),
             caller,
             crossing: OnceLock::new(),
             object_call: OnceLock::new(),
         })
+    }
+
+    /// This implementation with `flags` added (what the provider said of it, checked by
+    /// `cdict::info`: `FLAG_NOGIL` only for a signature without context, handles or objects).
+    pub fn with_flags(mut self, flags: u32) -> Implementation {
+        self.flags |= flags;
+        let pointer = |k: &Kind| matches!(k, Kind::Text | Kind::Array { .. } | Kind::Address { .. });
+        self.releases_gil = self.flags & FLAG_NOGIL != 0 && self.params.iter().any(pointer);
+        self
     }
 
     /// The provider's home context (null for an adopted foreign function).
@@ -432,6 +447,17 @@ impl Implementation {
             // SAFETY: `home` is the provider's home context, of the family `entry` is for;
             // `waiting` is null or the runtime's valid debug context; the caller holds the GIL.
             unsafe { enter(entry, self.home, waiting, call) };
+            word
+        } else if self.releases_gil {
+            // Buffers and strings stay held by `m`, so their memory outlives the call; the function
+            // touches no Python object (`cdict::info` refused NOGIL for those signatures).
+            // SAFETY: `ctx` is valid for the current call, which holds the GIL; it is taken back
+            // before anything else uses `ctx`.
+            let state = unsafe { hpy!(ctx, ctx_LeavePythonExecution) };
+            // SAFETY: `function` has this signature, and the words its arguments.
+            let word = unsafe { self.caller.call(self.function, m.words.as_mut_slice()) };
+            // SAFETY: `state` is what leaving gave, on this thread.
+            unsafe { hpy!(ctx, ctx_ReenterPythonExecution, state) };
             word
         } else {
             // SAFETY: `function` has this signature, and the words its arguments.

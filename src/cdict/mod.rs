@@ -3,7 +3,7 @@
 //! entry and its prepared call), `entries` (the implementations of every exported API's slots),
 //! `dispatch` (which implementation a call takes), `function`
 //! (a `CFunction`'s data: its implementations, resolved), `boxing` (`hpybridge.box` / `unbox`),
-//! `adopt` (foreign C functions as implementations: `hpybridge.cfunction`), `export` (the foreign
+//! `info` (a provider's flags and doc string for an entry), `adopt` (foreign C functions as implementations: `hpybridge.cfunction`), `export` (the foreign
 //! form: a plain C function pointer for ctypes, cffi, SciPy, numba).
 
 pub mod adopt;
@@ -13,4 +13,5 @@ pub mod entries;
 pub mod export;
 pub mod function;
 pub mod implementation;
+pub mod info;
 pub mod marshal;

@@ -12,9 +12,9 @@ use crate::registry::lookup_cache;
 use hpy_sys::{HPy, HPyContext};
 
 /// `cdict_entries(api)`: the entries of the registered API `api`, in slot order, as a list of
-/// `(name, implementations)`, each implementation a tuple `(signature, index, family, provider,
+/// `(name, implementations, doc)`, each implementation a tuple `(signature, index, family, provider,
 /// flags, refused)` (`family` None for a CPython-API stub, `refused` None or why Python cannot
-/// call it).
+/// call it), `doc` the provider's doc string or None.
 ///
 /// # Safety
 /// Called by module.c with the context of the call and a live handle in it.
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn hpybridge_cdict_entries(ctx: *mut HPyContext, api: HPy)
                         ])
                     })
                     .collect::<Vec<_>>();
-                b.list([b.str(&entry.name), b.list(implementations)])
+                b.list([b.str(&entry.name), b.list(implementations), b.opt_str(entry.doc.as_deref())])
             }))
         })
     }

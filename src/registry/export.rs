@@ -2,6 +2,7 @@
 //! CPython-API stubs (`crossing::fallback`) in a second capsule, and its functions in the module's
 //! `__cdict__` (docs/cdict.md).
 
+use crate::cdict::info::EntryInfo;
 use crate::crossing::fallback::FallbackStubs;
 use crate::crossing::family::Family;
 use crate::hpy;
@@ -9,6 +10,7 @@ use crate::hpy::boundary::boundary;
 use crate::hpy::error::{check, Error, PyError, Result};
 use crate::hpy::values::{close, str_attr, unicode};
 use crate::registry::{file_of, Api, Capi, Published, REGISTRY};
+use capsules::wire::abi::HPyBridge_EntryInfo;
 use capsules::wire::{attribute_name, capi_attribute_name, read_table, HPyBridge_APITable, Role};
 use hpy_sys::{HPy, HPyContext, HPy_NULL};
 use std::ffi::{c_int, CStr};
@@ -33,22 +35,43 @@ pub unsafe extern "C" fn export_api(
     home: *mut HPyContext,
 ) -> c_int {
     // SAFETY: the caller's contract is `export`'s.
-    unsafe { boundary(ctx, || export(ctx, module, table, home).map(|()| 0)) }
+    unsafe { boundary(ctx, || export(ctx, module, table, home, std::ptr::null()).map(|()| 0)) }
 }
 
-/// `export_api` below the boundary.
+/// `export_api` with what the provider says about each slot (runtime API 1.4,
+/// `HPyBridge_ExportEx`): `info` null or `table`'s slot count of `HPyBridge_EntryInfo`s, each
+/// slot's flags and doc string, which its `__cdict__` entry shows (`cdict::info`).
 ///
 /// # Safety
-/// As `export_api`.
+/// As `export_api`; `info` null or pointing to one `HPyBridge_EntryInfo` per slot of `table`,
+/// their docs null or NUL-terminated strings.
+pub unsafe extern "C" fn export_api_ex(
+    ctx: *mut HPyContext,
+    module: HPy,
+    table: *const HPyBridge_APITable,
+    home: *mut HPyContext,
+    info: *const HPyBridge_EntryInfo,
+) -> c_int {
+    // SAFETY: the caller's contract is `export`'s.
+    unsafe { boundary(ctx, || export(ctx, module, table, home, info).map(|()| 0)) }
+}
+
+/// `export_api_ex` below the boundary.
+///
+/// # Safety
+/// As `export_api_ex`.
 pub unsafe fn export(
     ctx: *mut HPyContext,
     module: HPy,
     table: *const HPyBridge_APITable,
     home: *mut HPyContext,
+    info: *const HPyBridge_EntryInfo,
 ) -> Result<()> {
     // SAFETY: `table` is null or points to an `HPyBridge_APITable` (the caller's contract).
     let decl = unsafe { read_table(table, Role::Provider) }
         .map_err(|e| Error::new(PyError::APIRegistrationError, format!("cannot export an API: {e}")))?;
+    // SAFETY: `info` is null or holds one per slot of `table` (the caller's contract).
+    let info = unsafe { EntryInfo::of_slots(info, &decl.name, &decl.slots)? };
     // SAFETY: `ctx` is valid for the current call and `module` lives in it.
     let module_name = unsafe { str_attr(ctx, module, c"__name__") }.unwrap_or_else(|| "?".to_owned());
     let home = if home.is_null() { ctx } else { home };
@@ -104,6 +127,7 @@ pub unsafe fn export(
         consumers: Vec::new(),
         plans: Default::default(),
         capi: Capi { stubs, published: capi, consumers: Vec::new() },
+        info,
     });
     drop(apis);
     // SAFETY: `ctx` is valid for the current call and `module` lives in it.

@@ -122,6 +122,8 @@ pub struct Api {
     pub consumers: Vec<Consumer>,
     pub plans: CallPlans,
     pub capi: Capi,
+    /// Each slot's flags and doc string (`HPyBridge_ExportEx`; none from `HPyBridge_Export`).
+    pub info: Vec<crate::cdict::info::EntryInfo>,
 }
 
 // SAFETY: the raw pointers of an `Api` point to immutable, process-lifetime data (published

@@ -8,6 +8,7 @@
 use crate::cdict::entries::add_implementation;
 use crate::cdict::function::CFunction;
 use crate::cdict::implementation::Implementation;
+use crate::cdict::info::EntryInfo;
 use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
 use crate::hpy;
@@ -83,7 +84,27 @@ pub unsafe extern "C" fn cdict_set(
     home: *mut HPyContext,
 ) -> c_int {
     // SAFETY: the caller's contract is `set`'s.
-    unsafe { boundary(ctx, || set(ctx, obj, name, signature, function, home).map(|()| 0)) }
+    unsafe { boundary(ctx, || set(ctx, obj, name, signature, function, home, 0, std::ptr::null()).map(|()| 0)) }
+}
+
+/// `cdict_set` with the entry's flags (0 or `HPYBRIDGE_ENTRY_NOGIL`) and doc string (null: none):
+/// runtime API 1.4, `HPyBridge_CDictSetEx` (`cdict::info`).
+///
+/// # Safety
+/// As `cdict_set`; `doc` null or a NUL-terminated string.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn cdict_set_ex(
+    ctx: *mut HPyContext,
+    obj: HPy,
+    name: *const c_char,
+    signature: *const c_char,
+    function: *const c_void,
+    home: *mut HPyContext,
+    flags: u32,
+    doc: *const c_char,
+) -> c_int {
+    // SAFETY: the caller's contract is `set`'s.
+    unsafe { boundary(ctx, || set(ctx, obj, name, signature, function, home, flags, doc).map(|()| 0)) }
 }
 
 /// A C string argument of `HPyBridge_CDictSet` or `HPyBridge_CDictLookup`, or a `TypeError`.
@@ -105,10 +126,11 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-/// `cdict_set` below the boundary.
+/// `cdict_set_ex` below the boundary.
 ///
 /// # Safety
-/// As `cdict_set`.
+/// As `cdict_set_ex`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn set(
     ctx: *mut HPyContext,
     obj: HPy,
@@ -116,6 +138,8 @@ unsafe fn set(
     signature: *const c_char,
     function: *const c_void,
     home: *mut HPyContext,
+    flags: u32,
+    doc: *const c_char,
 ) -> Result<()> {
     const CALL: &str = "HPyBridge_CDictSet()";
     probe_handle(obj)?;
@@ -133,6 +157,8 @@ unsafe fn set(
             format!("{CALL}: entry '{name}' \"{sig}\": the function is NULL"),
         ));
     }
+    // SAFETY: `doc` is null or NUL-terminated (the caller's contract).
+    let info = unsafe { EntryInfo::new(flags, doc, &format!("{CALL}: entry '{name}'"), &sig)? };
     let home = if home.is_null() { ctx } else { home };
     // SAFETY: `home` is the caller's home context or `ctx`, both live.
     let family = unsafe { Family::of(home) };
@@ -140,11 +166,18 @@ unsafe fn set(
     let provider = module_of_file(file.as_deref()).unwrap_or("?").to_owned();
     // SAFETY: `ctx` is valid for the current call and `obj` lives in it.
     let owner = unsafe { owner_name(ctx, obj) };
-    let imp = Implementation::new(format!("{owner}.{name}"), &sig, function, &provider, Some(family.clone()), home)?;
+    let imp = Implementation::new(format!("{owner}.{name}"), &sig, function, &provider, Some(family.clone()), home)?
+        .with_flags(info.flags);
     let (flags, refused) = (imp.flags, imp.refused.clone());
     let entry = ObjectEntry { signature: sig, function, family: Some(family.clone()), home, bound: None };
     let implementation = add_implementation(imp);
-    let about = About { family: Some(&family.to_string()), provider: &provider, flags, refused: refused.as_deref() };
+    let about = About {
+        family: Some(&family.to_string()),
+        provider: &provider,
+        flags,
+        refused: refused.as_deref(),
+        doc: info.doc.as_deref(),
+    };
     // SAFETY: the caller's contract.
     unsafe { insert(ctx, obj, &name, entry, implementation, about) }
 }
@@ -155,6 +188,8 @@ struct About<'a> {
     provider: &'a str,
     flags: u32,
     refused: Option<&'a str>,
+    /// The entry's doc string, if the provider gave one.
+    doc: Option<&'a str>,
 }
 
 /// Adds `entry`, of implementation `implementation`, as `name` to `obj`'s own `__cdict__`: a new
@@ -203,6 +238,7 @@ unsafe fn insert(
                 Value::Str(about.provider),
                 Value::Int(i64::from(about.flags)),
                 Value::OptStr(about.refused),
+                Value::OptStr(about.doc),
             ],
         )
     };
@@ -246,6 +282,7 @@ pub unsafe fn set_function(ctx: *mut HPyContext, obj: HPy, name: &str, function:
             provider: &imp.provider,
             flags: imp.flags,
             refused: imp.refused.as_deref(),
+            doc: None,
         };
         // SAFETY: the caller's contract.
         unsafe { insert(ctx, obj, name, entry, *index, about)? };

@@ -1,13 +1,13 @@
-//! The runtime's own C API, "hpybridge" 1.3, exported like any provider's: registered in the
+//! The runtime's own C API, "hpybridge" 1.4, exported like any provider's: registered in the
 //! registry and published as the capsule `hpybridge._runtime._hpybridge_API`, which `hpybridge.h`
 //! bootstraps from. Slot order and signatures are those `hpybridge.h` expects.
 
 use crate::hpy::error::Result;
 use crate::registry::cdict_lookup::{cdict_lookup, cdict_lookup_site};
-use crate::registry::export::{export, export_api};
+use crate::registry::export::{export, export_api, export_api_ex};
 use crate::registry::import::import_api;
 use crate::registry::import_foreign::import_foreign;
-use crate::registry::object_cdict::cdict_set;
+use crate::registry::object_cdict::{cdict_set, cdict_set_ex};
 use capsules::wire::{HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION, HPYBRIDGE_MAGIC};
 use hpy_sys::{HPy, HPyContext};
 
@@ -15,7 +15,7 @@ struct Static<T>(T);
 // SAFETY: immutable data pointing only to other statics (strings and functions).
 unsafe impl<T> Sync for Static<T> {}
 
-static SLOTS: Static<[HPyBridge_Slot; 6]> = Static([
+static SLOTS: Static<[HPyBridge_Slot; 8]> = Static([
     HPyBridge_Slot {
         name: c"export_api".as_ptr(),
         signature: c"int (HPyContext *, HPy, void *, HPyContext *)".as_ptr(),
@@ -49,6 +49,17 @@ static SLOTS: Static<[HPyBridge_Slot; 6]> = Static([
         signature: c"void * (HPyContext *, HPy, char *, char *, void *)".as_ptr(),
         function: cdict_lookup_site as *mut _,
     },
+    // Since 1.4.
+    HPyBridge_Slot {
+        name: c"export_api_ex".as_ptr(),
+        signature: c"int (HPyContext *, HPy, void *, HPyContext *, void *)".as_ptr(),
+        function: export_api_ex as *mut _,
+    },
+    HPyBridge_Slot {
+        name: c"cdict_set_ex".as_ptr(),
+        signature: c"int (HPyContext *, HPy, char *, char *, void *, HPyContext *, uint32_t, char *)".as_ptr(),
+        function: cdict_set_ex as *mut _,
+    },
 ]);
 
 static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
@@ -56,8 +67,8 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
     layout_version: HPYBRIDGE_LAYOUT_VERSION,
     api_name: c"hpybridge".as_ptr(),
     major: 1,
-    minor: 3,
-    slot_count: 6,
+    minor: 4,
+    slot_count: 8,
     flags: 0,
     provider_ctx: std::ptr::null_mut(),
     slots: SLOTS.0.as_ptr(),
@@ -69,5 +80,5 @@ static DECLARATION: Static<HPyBridge_APITable> = Static(HPyBridge_APITable {
 /// `ctx` valid for the current call, `module` the runtime module.
 pub unsafe fn publish(ctx: *mut HPyContext, module: HPy, home: *mut HPyContext) -> Result<()> {
     // SAFETY: the caller's contract; `DECLARATION` is a valid API table.
-    unsafe { export(ctx, module, &DECLARATION.0, home) }
+    unsafe { export(ctx, module, &DECLARATION.0, home, std::ptr::null()) }
 }

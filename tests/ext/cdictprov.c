@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include <hpy.h>
 #include "cdt_export.h"
 
@@ -148,6 +149,31 @@ HPy_ssize_t cdt_count_handles(HPyContext *ctx, HPy *items, HPy_ssize_t n)
     (void)ctx;
     (void)items;
     return n;
+}
+
+/* Sets state[0], then polls state[1] every 100 us: another Python thread sets it, which it can only
+   do while this one does not hold the GIL. */
+int cdt_wait_flag(int *state, double seconds)
+{
+    volatile int *f = state;
+    struct timespec pause = {0, 100000};
+    f[0] = 1;
+    for (long i = 0; i < (long)(seconds * 10000); i++) {
+        if (f[1])
+            return 1;
+        nanosleep(&pause, NULL);
+    }
+    return f[1] != 0;
+}
+
+int cdt_wait_flag_gil(int *state, double seconds)
+{
+    return cdt_wait_flag(state, seconds);
+}
+
+double cdt_twice(double x)
+{
+    return 2 * x;
 }
 
 HPyDef_SLOT(exec, HPy_mod_exec)

@@ -117,4 +117,15 @@ typedef struct {
     uint64_t version;                     /* its value when the answer was looked up */
 } HPyBridge_CDictSite;
 
+/* What a provider says about an entry beyond its slot (runtime API 1.4): flags and a doc string.
+ * HPyBridge_ExportEx takes an array of them parallel to the table's slots, HPyBridge_CDictSetEx one.
+ * HPYBRIDGE_ENTRY_NOGIL: the function may be called without the GIL. Only for signatures without
+ * HPyContext *, HPy or PyObject * (those need the interpreter); Python calls of such an entry that
+ * take a pointer (a buffer, a string, an address) release the GIL around the call (docs/cdict.md §2). */
+#define HPYBRIDGE_ENTRY_NOGIL 2u
+typedef struct {
+    uint32_t flags;           /* 0 or HPYBRIDGE_ENTRY_NOGIL */
+    const char *doc;          /* UTF-8 text for CFunction.doc, or NULL */
+} HPyBridge_EntryInfo;
+
 #endif /* HPYBRIDGE_ABI_H */
