@@ -134,4 +134,4 @@ def test_oldest_supported_python(tmp_path):
     inspect = subprocess.run([py, "-m", "hpybridge", "inspect", "hpybridge._runtime"], capture_output=True, text=True,
                              env=env)
     assert inspect.returncode == 0, inspect.stderr
-    assert inspect.stdout.startswith("hpybridge 1.3  provided by hpybridge._runtime in universal/CPython")
+    assert inspect.stdout.startswith("hpybridge 1.4  provided by hpybridge._runtime in universal/CPython")

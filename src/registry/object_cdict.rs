@@ -83,8 +83,8 @@ pub unsafe extern "C" fn cdict_set(
     function: *const c_void,
     home: *mut HPyContext,
 ) -> c_int {
-    // SAFETY: the caller's contract is `set`'s.
-    unsafe { boundary(ctx, || set(ctx, obj, name, signature, function, home, 0, std::ptr::null()).map(|()| 0)) }
+    // SAFETY: the caller's contract is `cdict_set_ex`'s, without flags or doc.
+    unsafe { cdict_set_ex(ctx, obj, name, signature, function, home, 0, std::ptr::null()) }
 }
 
 /// `cdict_set` with the entry's flags (0 or `HPYBRIDGE_ENTRY_NOGIL`) and doc string (null: none):
