@@ -6,7 +6,6 @@
 use crate::cdict::implementation::Implementation;
 use crate::hpy::error::{Error, Exception, Result};
 use crate::registry::REGISTRY;
-use capsules::fallback::is_own_fallback;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,7 +38,7 @@ pub fn api_entries(api: &str) -> Result<Arc<[Entry]>> {
             return Err(Error::new(Exception::ValueError, format!("no API named {api:?} is registered")));
         };
         let home = a.published.table.provider_ctx;
-        for ((slot, stub), info) in a.decl.slots.iter().zip(a.capi.stubs.decl.slots.iter()).zip(&a.info) {
+        for ((_, slot, stub), info) in a.slot_forms().zip(&a.info) {
             let entry = format!("{}.{}", a.module, slot.name);
             let mut implementations = vec![Implementation::new(
                 entry.clone(),
@@ -50,7 +49,7 @@ pub fn api_entries(api: &str) -> Result<Arc<[Entry]>> {
                 home,
             )?
             .with_flags(info.flags)];
-            if !stub.function.is_null() && !is_own_fallback(&slot.signature) {
+            if let Some(stub) = stub {
                 implementations.push(Implementation::new(
                     entry,
                     &stub.signature,

@@ -8,9 +8,10 @@ use crate::crossing::fallback::FallbackStubs;
 use crate::crossing::family::Family;
 use crate::crossing::plan::CallPlans;
 use crate::crossing::table::ConsumerTable;
+use capsules::fallback::is_own_fallback;
 use capsules::wire::abi::HPYBRIDGE_TABLE_CAPI;
 use capsules::wire::{
-    capi_capsule_name, capsule_name, ApiDecl, HPyBridge_APITable, HPyBridge_Slot, HPYBRIDGE_LAYOUT_VERSION,
+    capi_capsule_name, capsule_name, ApiDecl, HPyBridge_APITable, HPyBridge_Slot, SlotDecl, HPYBRIDGE_LAYOUT_VERSION,
     HPYBRIDGE_MAGIC,
 };
 use hpy_sys::HPyContext;
@@ -129,6 +130,18 @@ pub struct Api {
 // SAFETY: the raw pointers of an `Api` point to immutable, process-lifetime data (published
 // tables, functions); the registry's mutex serialises every access to the `Api`s themselves.
 unsafe impl Send for Api {}
+
+impl Api {
+    /// Each slot, with its CPython-API stub where that is another function of another form (a slot
+    /// that is its own fallback, one without `HPyContext *` or `HPy`, has none): the implementations
+    /// the API's `__cdict__` entries have, in slot order (`cdict::entries`, `module_lookup`).
+    pub fn slot_forms(&self) -> impl Iterator<Item = (usize, &SlotDecl, Option<&SlotDecl>)> {
+        self.decl.slots.iter().zip(self.capi.stubs.decl.slots.iter()).enumerate().map(|(i, (slot, stub))| {
+            let other = !stub.function.is_null() && !is_own_fallback(&slot.signature);
+            (i, slot, other.then_some(stub))
+        })
+    }
+}
 
 pub static REGISTRY: Mutex<Vec<Api>> = Mutex::new(Vec::new());
 

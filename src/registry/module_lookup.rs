@@ -11,7 +11,6 @@ use crate::hpy;
 use crate::hpy::error::{PyError, Result};
 use crate::hpy::values::{close, items, str_arg};
 use crate::registry::REGISTRY;
-use capsules::fallback::is_own_fallback;
 use hpy_sys::{HPy, HPyContext};
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -43,14 +42,13 @@ fn entries(api: &str) -> Option<Arc<ApiEntries>> {
         let registry = REGISTRY.lock();
         let a = registry.iter().find(|a| a.decl.name == api)?;
         let mut made = ApiEntries::new();
-        for (i, (slot, stub)) in a.decl.slots.iter().zip(a.capi.stubs.decl.slots.iter()).enumerate() {
+        for (i, slot, stub) in a.slot_forms() {
             let forms = made.entry(slot.name.clone()).or_default();
             if !forms.is_empty() {
                 continue; // a name's first slot is its entry, as in `cdict::entries`
             }
             forms.push((slot.signature.to_canonical(), Form::Hpy(i)));
-            // As `cdict::entries::api_entries`: the stub where it is another function of another form.
-            if !stub.function.is_null() && !is_own_fallback(&slot.signature) {
+            if let Some(stub) = stub {
                 forms.push((stub.signature.to_canonical(), Form::Capi(i)));
             }
         }
