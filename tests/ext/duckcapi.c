@@ -11,11 +11,11 @@ typedef PyObject *(*scaled_fn)(PyObject *, double);
 typedef long (*tag_fn)(long);
 typedef PyObject *(*point_fn)(double, double);
 
-/* norm(obj): the object's norm entry's result, or None if it has none. */
-static PyObject *norm(PyObject *self, PyObject *obj)
+/* The entry `name`, "double (PyObject *)", of `owner` applied to obj: its result, the provider's
+   exception, or None if `owner` has no such entry. */
+static PyObject *apply_norm(PyObject *owner, const char *name, PyObject *obj)
 {
-    (void)self;
-    norm_fn f = (norm_fn)HPyBridge_CDictLookup_CAPI(obj, "norm", "double (PyObject *)");
+    norm_fn f = (norm_fn)HPyBridge_CDictLookup_CAPI(owner, name, "double (PyObject *)");
     if (f == NULL) {
         if (PyErr_Occurred())
             return NULL;
@@ -25,6 +25,13 @@ static PyObject *norm(PyObject *self, PyObject *obj)
     if (PyErr_Occurred())
         return NULL;
     return PyFloat_FromDouble(r);
+}
+
+/* norm(obj): the object's norm entry's result, or None if it has none. */
+static PyObject *norm(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return apply_norm(obj, "norm", obj);
 }
 
 /* total(seq): the sum of the norms of the items, each looked up once per item. */
@@ -114,16 +121,7 @@ static PyObject *module_radius(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "OO", &module, &obj))
         return NULL;
-    norm_fn f = (norm_fn)HPyBridge_CDictLookup_CAPI(module, "radius", "double (PyObject *)");
-    if (f == NULL) {
-        if (PyErr_Occurred())
-            return NULL;
-        Py_RETURN_NONE;
-    }
-    double r = f(obj);
-    if (PyErr_Occurred())
-        return NULL;
-    return PyFloat_FromDouble(r);
+    return apply_norm(module, "radius", obj);
 }
 
 /* lookup(obj, name, signature): the address, or None (for the error cases). */
