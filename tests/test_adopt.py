@@ -16,13 +16,14 @@ import math
 import os
 import re
 import threading
+import time
 
 import pytest
 
 import hpybridge
-from conftest import EXT, IS_PYPY, build, run_modules
+from conftest import EXT, IS_PYPY, build, build_with_headers, generate_headers, read_text, run_modules
 from hpybridge import devel
-from hpybridge.cdict import FLAG_FOREIGN
+from hpybridge.cdict import FLAG_FOREIGN, FLAG_NOGIL
 from hpybridge.errors import SignatureSyntaxError
 
 NO_NUMBA = "numba has no PyPy 7.3.19 build here (it needs llvmlite and NumPy's C API)"
@@ -428,6 +429,58 @@ def test_adopting_again_reuses_the_implementation(libm):
     for _ in range(20):
         hpybridge.cfunction(cos)
     assert {k: list(v) for k, v in adopt._KEEP.items()} == before
+
+
+@pytest.fixture(scope="module")
+def cdictprov_lib():
+    """tests/ext/cdictprov.c's shared object, opened by ctypes (not as a module): its plain C
+    functions, `cdt_wait_flag` among them, are foreign functions like any library's."""
+    path = build_with_headers("cdictprov", "cdictprov.c",
+                              generate_headers(read_text(os.path.join(EXT, "cdict.toml")), "cdt"), libraries=["m"])
+    return ctypes.CDLL(path)
+
+
+def waits(function, seconds):
+    """What `function(state, seconds)` (cdt_wait_flag) returns when another thread sets state[1] as
+    soon as it sees state[0]: 1 if the call let the GIL go, 0 if it held it for `seconds`."""
+    state = array.array("i", [0, 0])
+    out = []
+    t = threading.Thread(target=lambda: out.append(function(state, seconds)))
+    t.start()
+    while not state[0] and t.is_alive():  # runs only while the other thread lets the GIL go
+        time.sleep(0.001)
+    state[1] = 1
+    t.join()
+    return out[0]
+
+
+def test_nogil(cdictprov_lib):
+    """`nogil=True` adopts with FLAG_NOGIL: a Python call that passes a buffer releases the GIL (the
+    other thread sets the flag the function waits for), while the same function adopted without it
+    keeps the GIL (the wait times out: 0). Both adoptions are kept apart (the flags are part of
+    what an adoption is), and nogil is refused where it cannot hold."""
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_double)
+    wait = proto(("cdt_wait_flag", cdictprov_lib))
+    free, held = hpybridge.cfunction(wait, nogil=True), hpybridge.cfunction(wait)
+    assert (one(free).flags, one(held).flags) == (FLAG_FOREIGN | FLAG_NOGIL, FLAG_FOREIGN)
+    assert free.signatures == held.signatures == ("int (int *, double)",)
+    assert waits(free, 20.0) == 1
+    assert waits(held, 0.2) == 0
+    assert one(hpybridge.cfunction(wait, nogil=True)).flags == FLAG_FOREIGN | FLAG_NOGIL  # the same again
+    # A function of scalars only keeps the GIL even with nogil: nothing it is passed needs releasing.
+    twice = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(("cdt_twice", cdictprov_lib))
+    assert hpybridge.cfunction(twice, nogil=True)(21.0) == 42.0
+    with pytest.raises(TypeError, match=r"^cfunction\(\) nogil: expected a bool, got int$"):
+        hpybridge.cfunction(wait, nogil=1)
+    with pytest.raises(TypeError, match=r"^cfunction\(\): nogil= applies to a foreign C callable being adopted"):
+        hpybridge.cfunction(free, nogil=True)
+    if not IS_PYPY:
+        same = ctypes.pythonapi.Py_NewRef if hasattr(ctypes.pythonapi, "Py_NewRef") else None
+        if same is not None:
+            same.restype, same.argtypes = ctypes.py_object, [ctypes.py_object]
+            with pytest.raises(ValueError, match=r"HPYBRIDGE_ENTRY_NOGIL needs a signature without HPyContext \*, "
+                                                 r"HPy or PyObject \* \(they need the GIL\), found PyObject \*"):
+                hpybridge.cfunction(same, nogil=True)
 
 
 def test_threads(adoptcy, libm):

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
-from .cdict import FLAG_FOREIGN  # noqa: F401  (re-exported for readers of this module)
+from .cdict import FLAG_FOREIGN, FLAG_NOGIL  # noqa: F401  (FLAG_FOREIGN: re-exported for readers)
 from .errors import SignatureSyntaxError
 
 #: What keeps each adopted implementation's code alive, by implementation index.
@@ -41,18 +41,24 @@ def _parse(text: str) -> str:
     return _runtime().parse_signature(text)
 
 
-def cfunction(obj: Any, signature: str | None = None, *, name: str | None = None) -> Any:
+def cfunction(obj: Any, signature: str | None = None, *, name: str | None = None, nogil: bool = False) -> Any:
     """`obj`, a foreign C callable, as a `hpybridge.CFunction` of one implementation (its
     `provider` says where it came from: "ctypes", "cffi", "numba", "cython:<module>", "scipy",
     "capsule", "address"). `signature` is required for an int address and a capsule whose name is
     not a signature; for anything else it must agree with what `obj` describes. `name` names the
-    entry (default: the callable's own name where it has one). A `CFunction` is returned as it is,
+    entry (default: the callable's own name where it has one). `nogil=True` says the function may
+    run without the GIL (`FLAG_NOGIL`, refused for a `PyObject *` signature): Python calls of it that
+    pass a buffer or a pointer release the GIL around the call. A `CFunction` is returned as it is,
     or `.select(signature)`."""
     if signature is not None and not isinstance(signature, str):
         raise TypeError("cfunction() signature: expected a str, got %s" % type(signature).__name__)
     if name is not None and not isinstance(name, str):
         raise TypeError("cfunction() name: expected a str, got %s" % type(name).__name__)
+    flags = _flags(nogil, "cfunction()")
     if isinstance(obj, _runtime().CFunction):
+        if nogil:
+            raise TypeError("cfunction(): nogil= applies to a foreign C callable being adopted; got a CFunction, "
+                            "whose implementations have their flags already")
         return obj if signature is None else obj.select(signature)
     kind = _recognise(obj)
     if kind is None:
@@ -60,13 +66,14 @@ def cfunction(obj: Any, signature: str | None = None, *, name: str | None = None
             "cfunction(): expected a C callable (a ctypes or cffi function pointer, a numba @cfunc, a Cython "
             "__pyx_capi__ capsule, a scipy.LowLevelCallable, a PyCapsule named by its C signature, or an int "
             "address with a signature), got %s" % _describe(obj))
-    return kind(obj, signature, name)
+    return _make(kind(obj, signature, name), flags)
 
 
-def cfunction_from_cython(module: Any, name: str) -> Any:
+def cfunction_from_cython(module: Any, name: str, *, nogil: bool = False) -> Any:
     """The `cdef api` or `cpdef api` function `name` of the Cython module `module` (a module or
     its name), from its `__pyx_capi__`, as a `CFunction` (provider "cython:<module>"); a `cpdef`'s
-    `__pyx_skip_dispatch` is bound to 0."""
+    `__pyx_skip_dispatch` is bound to 0. `nogil` as for `cfunction` (a Cython `nogil` function)."""
+    flags = _flags(nogil, "cfunction_from_cython()")
     if isinstance(module, str):
         import importlib
 
@@ -80,8 +87,14 @@ def cfunction_from_cython(module: Any, name: str) -> Any:
     if name not in capi:
         raise KeyError("cfunction_from_cython(): module %r has no function %r in its __pyx_capi__ (it has %s)"
                        % (module_name, name, ", ".join(sorted(capi)[:20]) + (", ..." if len(capi) > 20 else "")))
-    return _from_capsule(capi[name], None, "%s.%s" % (module_name, name), provider="cython:%s" % module_name,
-                         keep=module)
+    return _make(_from_capsule(capi[name], None, "%s.%s" % (module_name, name), provider="cython:%s" % module_name,
+                               keep=module), flags)
+
+
+def _flags(nogil: Any, what: str) -> int:
+    if not isinstance(nogil, bool):
+        raise TypeError("%s nogil: expected a bool, got %s" % (what, type(nogil).__name__))
+    return FLAG_NOGIL if nogil else 0
 
 
 # -- what an object is ----------------------------------------------------------------------------
@@ -116,12 +129,26 @@ def _describe(obj: Any) -> str:
     return "%s.%s" % (t.__module__, t.__qualname__) if t.__module__ != "builtins" else t.__qualname__
 
 
-def _make(entry: str, provider: str, address: int, text: str, bound: tuple[int, ...], keep: Any,
-          doc: str, wanted: str | None) -> Any:
-    """The CFunction of the foreign function at `address` of the full signature `text` (its last
-    `len(bound)` parameters bound); `wanted`, if given, must be its visible signature."""
+class _Adoption(NamedTuple):
+    """What a recogniser found: the foreign function at `address` of the full signature `text` (its
+    last `len(bound)` parameters bound), what keeps its code alive, its doc, and the visible
+    signature the caller asked for (None: any)."""
+
+    entry: str
+    provider: str
+    address: int
+    text: str
+    bound: tuple[int, ...]
+    keep: Any
+    doc: str
+    wanted: str | None
+
+
+def _make(adoption: _Adoption, flags: int) -> Any:
+    """The CFunction of `adoption`'s function, its implementation with `flags`."""
+    entry, provider, address, text, bound, keep, doc, wanted = adoption
     rt = _runtime()
-    index = rt.cdict_adopt(entry, provider, address, text, bound)
+    index = rt.cdict_adopt(entry, provider, address, text, bound, flags)
     function = rt.cdict_function(entry, (index,), doc)
     if wanted is not None and _parse(wanted) != function.signatures[0]:
         raise ValueError("%s: signature %r given, but the %s function is %r" % (
@@ -195,7 +222,7 @@ def _from_ctypes(obj: Any, signature: str | None, name: str | None) -> Any:
     if not address:
         raise ValueError("cfunction(): ctypes function %s is a NULL function pointer" % label)
     doc = _doc(entry, "ctypes", "a ctypes function pointer", text, None)
-    return _make(entry, "ctypes", address, text, (), obj, doc, signature)
+    return _Adoption(entry, "ctypes", address, text, (), obj, doc, signature)
 
 
 # -- cffi -----------------------------------------------------------------------------------------
@@ -235,7 +262,7 @@ def _from_cffi(obj: Any, signature: str | None, name: str | None) -> Any:
     if not address:
         raise ValueError("cfunction(): cffi function %s is a NULL function pointer" % entry)
     doc = _doc(entry, "cffi", "a cffi function pointer", text, None)
-    return _make(entry, "cffi", address, text, (), obj, doc, signature)
+    return _Adoption(entry, "cffi", address, text, (), obj, doc, signature)
 
 
 # -- numba ----------------------------------------------------------------------------------------
@@ -251,7 +278,7 @@ def _from_numba(obj: Any, signature: str | None, name: str | None) -> Any:
     args = [_ctypes_name(t, "%s argument %d" % (entry, i + 1)) for i, t in enumerate(proto.argtypes)]
     text = "%s (%s)" % (_ctypes_name(proto.restype, "%s result" % entry), ", ".join(args) or "void")
     doc = _doc(entry, "numba", "numba @cfunc %s" % obj._sig, text, None)
-    return _make(entry, "numba", obj.address, text, (), obj, doc, signature)
+    return _Adoption(entry, "numba", obj.address, text, (), obj, doc, signature)
 
 
 # -- capsules: Cython, SciPy, any capsule named by a signature ------------------------------------
@@ -288,7 +315,7 @@ def _from_capsule(obj: Any, signature: str | None, name: str | None, provider: s
         bound, binds = (0,), "%s = 0" % _SKIP_DISPATCH
     what = "a Cython __pyx_capi__ function" if provider.startswith("cython:") else "a PyCapsule's function"
     doc = _doc(entry, provider, what, full, binds)
-    return _make(entry, provider, address, text, bound, keep if keep is not None else obj, doc, wanted)
+    return _Adoption(entry, provider, address, text, bound, keep if keep is not None else obj, doc, wanted)
 
 
 def _from_lowlevelcallable(obj: Any, signature: str | None, name: str | None) -> Any:
@@ -311,7 +338,7 @@ def _from_lowlevelcallable(obj: Any, signature: str | None, name: str | None) ->
         raise ValueError("cfunction(): the LowLevelCallable has user_data but its signature %r has no trailing "
                          "void * to pass it in" % own)
     doc = _doc(entry, "scipy", "a scipy.LowLevelCallable", full, binds)
-    return _make(entry, "scipy", address, own, bound, (obj, capsule, function, user_data), doc, signature)
+    return _Adoption(entry, "scipy", address, own, bound, (obj, capsule, function, user_data), doc, signature)
 
 
 # -- an address -----------------------------------------------------------------------------------
@@ -324,7 +351,7 @@ def _from_address(obj: int, signature: str | None, name: str | None) -> Any:
         raise ValueError("cfunction(): address %#x is not a function address (1 to 2**64-1)" % obj)
     entry = name or "address.0x%x" % obj
     doc = _doc(entry, "address", "the C function at %#x" % obj, signature, None)
-    return _make(entry, "address", obj, signature, (), None, doc, None)
+    return _Adoption(entry, "address", obj, signature, (), None, doc, None)
 
 
 def cdict_set(obj: Any, name: str, function: Any) -> None:

@@ -10,22 +10,25 @@
 
 use crate::cdict::entries::add_implementation;
 use crate::cdict::implementation::Implementation;
+use crate::cdict::info::EntryInfo;
 use crate::hpy::error::{Error, Exception, PyError, Result};
 use capsules::signature::{CType, Pointee, Scalar, Signature};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::c_void;
 
-/// What an adoption is keyed by: entry name, provider, address, full canonical signature, bound words.
-type Key = (String, String, usize, String, Vec<u64>);
+/// What an adoption is keyed by: entry name, provider, address, full canonical signature, bound
+/// words, flags.
+type Key = (String, String, usize, String, Vec<u64>, u32);
 
 /// The implementations made by `adopt`, by what made them.
 static ADOPTED: Mutex<Option<HashMap<Key, usize>>> = Mutex::new(None);
 
 /// The index of an implementation of `entry` by the foreign function at `address`, of the
 /// signature `text` (its last `bound.len()` parameters filled in with `bound`, hidden from
-/// Python), adopted from `provider`.
-pub fn adopt(entry: &str, provider: &str, address: u64, text: &str, bound: &[u64]) -> Result<usize> {
+/// Python), adopted from `provider`, with `flags` (0 or `FLAG_NOGIL`: the caller says it may run
+/// without the GIL, checked as a provider's `HPyBridge_EntryInfo` is).
+pub fn adopt(entry: &str, provider: &str, address: u64, text: &str, bound: &[u64], flags: u32) -> Result<usize> {
     let full = Signature::parse(text).map_err(|e| {
         Error::new(PyError::SignatureSyntaxError, format!("{entry}: signature \"{text}\": {e}\n{}", e.caret()))
     })?;
@@ -58,13 +61,16 @@ pub fn adopt(entry: &str, provider: &str, address: u64, text: &str, bound: &[u64
             ),
         ));
     }
-    let key = (entry.to_owned(), provider.to_owned(), address as usize, full.to_canonical(), bound.to_vec());
+    // SAFETY: no doc string (null).
+    let info = unsafe { EntryInfo::new(flags, std::ptr::null(), entry, &full) }?;
+    let key = (entry.to_owned(), provider.to_owned(), address as usize, full.to_canonical(), bound.to_vec(), flags);
     let mut adopted = ADOPTED.lock();
     if let Some(&index) = adopted.get_or_insert_with(HashMap::new).get(&key) {
         return Ok(index);
     }
     let function = address as usize as *const c_void;
-    let index = add_implementation(Implementation::foreign(entry.to_owned(), &full, bound, function, provider)?);
+    let implementation = Implementation::foreign(entry.to_owned(), &full, bound, function, provider)?;
+    let index = add_implementation(implementation.with_flags(info.flags));
     adopted.get_or_insert_with(HashMap::new).insert(key, index);
     Ok(index)
 }

@@ -41,9 +41,9 @@ unsafe fn word_arg(ctx: *mut HPyContext, h: HPy, what: &str) -> Result<u64> {
     }
 }
 
-/// `cdict_adopt(name, provider, address, signature, bound)`: the index of an implementation of
-/// entry `name` by the foreign C function at `address` of `signature`, whose last `len(bound)`
-/// parameters are filled in with the ints `bound` (`cdict::adopt`).
+/// `cdict_adopt(name, provider, address, signature, bound, flags)`: the index of an implementation
+/// of entry `name` by the foreign C function at `address` of `signature`, whose last `len(bound)`
+/// parameters are filled in with the ints `bound`, with `flags` (`cdict::adopt`).
 ///
 /// # Safety
 /// Called by module.c with the context of the call and `n` live handles at `args`.
@@ -52,8 +52,8 @@ pub unsafe extern "C" fn hpybridge_cdict_adopt(ctx: *mut HPyContext, args: *cons
     // SAFETY: `ctx` is valid for this call and `args` holds `n` live handles of it.
     unsafe {
         boundary(ctx, || {
-            let [name, provider, address, signature, bound] =
-                fixed_args(args, n, "cdict_adopt(name, provider, address, signature, bound)")?;
+            let [name, provider, address, signature, bound, flags] =
+                fixed_args(args, n, "cdict_adopt(name, provider, address, signature, bound, flags)")?;
             let name = str_arg(ctx, *name, "cdict_adopt() name")?;
             let provider = str_arg(ctx, *provider, "cdict_adopt() provider")?;
             let address = word_arg(ctx, *address, "cdict_adopt() address")?;
@@ -64,7 +64,14 @@ pub unsafe extern "C" fn hpybridge_cdict_adopt(ctx: *mut HPyContext, args: *cons
                 close(ctx, item);
                 words.push(word?);
             }
-            let index = adopt(&name, &provider, address, &signature, &words)?;
+            let flags = word_arg(ctx, *flags, "cdict_adopt() flags")?;
+            let flags = u32::try_from(flags).map_err(|_| {
+                Error::new(
+                    Exception::ValueError,
+                    format!("cdict_adopt() flags: expected a 32-bit mask, got {flags:#x}"),
+                )
+            })?;
+            let index = adopt(&name, &provider, address, &signature, &words, flags)?;
             Builder(ctx).int(index as i64)
         })
     }

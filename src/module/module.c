@@ -143,7 +143,7 @@ static HPy cdict_function_impl(HPyContext *ctx, HPy self, const HPy *args, size_
 }
 
 HPyDef_METH(cdict_adopt, "cdict_adopt", HPyFunc_VARARGS,
-            .doc = "cdict_adopt(name, provider, address, signature, bound) -> int: the index of an implementation "
+            .doc = "cdict_adopt(name, provider, address, signature, bound, flags) -> int: the index of an implementation "
                    "of the foreign C function at `address` (hpybridge.cfunction, docs/cdict.md, section 10).")
 static HPy cdict_adopt_impl(HPyContext *ctx, HPy self, const HPy *args, size_t n)
 {
