@@ -162,7 +162,7 @@ def test_spec_nogil_errors(tmp_path):
         "%s: [[functions]] #1 'f': nogil: expected true or false, found an integer 1" % (tmp_path / "bad.toml"))
     assert spec_error(f % ("double (HPyContext *ctx, HPy o)", "true")) == (
         '%s: [[functions]] #1 \'f\': nogil: expected a signature without HPyContext *, HPy or PyObject * (they '
-        'need the GIL), found HPyContext in "double (HPyContext *, HPy)"' % (tmp_path / "bad.toml"))
+        'need the GIL), found HPyContext * in "double (HPyContext *, HPy)"' % (tmp_path / "bad.toml"))
     entry = ('[[functions]]\nname = "f"\nsignature = "void (void)"\n[[types]]\nname = "P"\n'
              '[[types.entries]]\nname = "n"\nsignature = "void (HPy *items)"\nnogil = true\n')
-    assert spec_error(entry).endswith('found HPy in "void (HPy *)"')
+    assert spec_error(entry).endswith('found HPy * in "void (HPy *)"')

@@ -260,10 +260,6 @@ def _doc(where, table):
     return doc.strip()
 
 
-# What needs the interpreter, so the GIL: a context, a handle (or a pointer to handles), an object.
-_NEEDS_GIL = re.compile(r"\b(HPyContext|HPy|PyObject|cpy_PyObject)\b")
-
-
 def _nogil(where, table, canonical):
     """The entry's `nogil` key: False if absent; True only for a signature that needs no interpreter."""
     if "nogil" not in table:
@@ -271,10 +267,14 @@ def _nogil(where, table, canonical):
     value = table["nogil"]
     if not isinstance(value, bool):
         raise SpecError("%s: nogil: expected true or false, found %s" % (where, _found(value)))
-    found = _NEEDS_GIL.search(canonical)
-    if value and found:
-        raise SpecError('%s: nogil: expected a signature without HPyContext *, HPy or PyObject * (they need the '
-                        'GIL), found %s in "%s"' % (where, found.group(1), canonical))
+    if value:
+        # The runtime's own rule (the one HPyBridge_ExportEx checks), before anything is built.
+        import hpybridge
+
+        found = hpybridge._runtime.needs_interpreter(canonical)
+        if found is not None:
+            raise SpecError('%s: nogil: expected a signature without HPyContext *, HPy or PyObject * (they need '
+                            'the GIL), found %s in "%s"' % (where, found, canonical))
     return value
 
 

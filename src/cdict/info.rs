@@ -80,7 +80,7 @@ impl EntryInfo {
 }
 
 /// The first type of `sig` that needs the interpreter (a context, a handle, a Python object), if any.
-fn needs_interpreter(sig: &Signature) -> Option<String> {
+pub fn needs_interpreter(sig: &Signature) -> Option<String> {
     std::iter::once(&sig.ret)
         .chain(&sig.args)
         .find(|t| match t {

@@ -1,6 +1,7 @@
 //! The functions `hpybridge._runtime` offers Python (defined as methods in module.c), and its exec
 //! slot. Each goes through the FFI boundary (`hpy::boundary`).
 
+use crate::cdict::info::needs_interpreter;
 use crate::crossing::family::Family;
 use crate::crossing::plan::trampolines;
 use crate::crossing::table::{ConsumerTable, COUNTING};
@@ -64,6 +65,25 @@ pub unsafe extern "C" fn hpybridge_parse_signature(ctx: *mut HPyContext, text: H
             let sig = Signature::parse(&text)
                 .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
             Builder(ctx).str(&sig.to_canonical())
+        })
+    }
+}
+
+/// `needs_interpreter(text)`: the first type of the signature that needs the interpreter, hence the
+/// GIL (`HPyContext *`, `HPy`, `PyObject *`, a pointer to handles), or None: the rule `FLAG_NOGIL`
+/// is checked by (`cdict::info`), for the generator to check a spec's `nogil` with before any build.
+///
+/// # Safety
+/// Called by module.c with the context of the call and a live handle in it.
+#[no_mangle]
+pub unsafe extern "C" fn hpybridge_needs_interpreter(ctx: *mut HPyContext, text: HPy) -> HPy {
+    // SAFETY: `ctx` is valid for this call and `text` lives in it.
+    unsafe {
+        boundary(ctx, || {
+            let text = str_arg(ctx, text, "needs_interpreter()")?;
+            let sig = Signature::parse(&text)
+                .map_err(|e| Error::new(PyError::SignatureSyntaxError, format!("{e}\n{}", e.caret())))?;
+            Builder(ctx).opt_str(needs_interpreter(&sig).as_deref())
         })
     }
 }

@@ -31,6 +31,15 @@ static HPy parse_signature_impl(HPyContext *ctx, HPy self, HPy text)
     return hpybridge_parse_signature(ctx, text);
 }
 
+HPyDef_METH(needs_interpreter, "needs_interpreter", HPyFunc_O,
+            .doc = "needs_interpreter(text) -> str | None: the first type of a C signature that needs the "
+                   "interpreter (so the GIL): HPyContext *, HPy, PyObject *; None if it has none.")
+static HPy needs_interpreter_impl(HPyContext *ctx, HPy self, HPy text)
+{
+    (void)self;
+    return hpybridge_needs_interpreter(ctx, text);
+}
+
 HPyDef_METH(qualified_signature, "qualified_signature", HPyFunc_O,
             .doc = "qualified_signature(text) -> str: the canonical spelling of a C signature with const "
                    "pointer targets kept, e.g. 'int (const double *, double *)'.")
@@ -190,7 +199,7 @@ static int exec_impl(HPyContext *ctx, HPy module)
     return hpybridge_exec(ctx, module);
 }
 
-static HPyDef *module_defines[] = {&abi_info, &parse_signature, &qualified_signature, &fallback_signature, &foreign_signature,
+static HPyDef *module_defines[] = {&abi_info, &parse_signature, &needs_interpreter, &qualified_signature, &fallback_signature, &foreign_signature,
                                      &import_capi, &apis, &count_calls, &call_counts, &trampoline_info, &lookup_cache_info,
                                      &cdict_entries,
                                      &cdict_call, &cdict_function, &cdict_adopt, &capsule_contents, &cdict_set,

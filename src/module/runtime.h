@@ -5,6 +5,7 @@
 
 HPy hpybridge_abi_info(HPyContext *ctx);
 HPy hpybridge_parse_signature(HPyContext *ctx, HPy text);
+HPy hpybridge_needs_interpreter(HPyContext *ctx, HPy text);
 HPy hpybridge_qualified_signature(HPyContext *ctx, HPy text);
 HPy hpybridge_fallback_signature(HPyContext *ctx, HPy text);
 HPy hpybridge_foreign_signature(HPyContext *ctx, HPy text);
