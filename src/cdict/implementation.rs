@@ -80,7 +80,7 @@ pub struct Implementation {
     /// How calls cross from the runtime's family to the provider's and back, found on the first
     /// call (it needs a valid runtime context).
     crossing: OnceLock<Crossing>,
-    /// The object-call stub of `double` and `HPy` signatures on CPython (`object_call`), made by
+    /// The object-call stub of scalar and `HPy` signatures on CPython (`object_call`), made by
     /// the first instance that asks: its address, or `None` if there is none.
     object_call: OnceLock<Option<usize>>,
 }
@@ -340,15 +340,17 @@ impl Implementation {
     }
 
     /// The object-call stub of this implementation (src/module/cfunction_vectorcall.rs), made on
-    /// first use, for `call_native`'s signatures of `double` and `HPy` parameters only and a
-    /// `double` or `HPy` result, nothing bound: a CPython vectorcall function that takes exactly
-    /// the calls `call_native` takes of them (no keywords, the right count, every `double`
-    /// argument exactly a `float`), calls the function directly (a context argument is the
-    /// provider's home context, a handle the object's address plus one) and sends every other call
-    /// to `general`, HPy's trampoline of the call slot; `null_result` makes the error of an `HPy`
-    /// result NULL without an exception. `None` for other signatures, a context that needs a
-    /// crossing, or a backend without such stubs (libffi): the instance then gets the runtime's
-    /// general vectorcall function.
+    /// first use, for `call_native`'s signatures of `double`, integer, `bool` and `HPy`
+    /// parameters only and a `double`, integer, `bool`, `void` or `HPy` result, nothing bound: a
+    /// CPython vectorcall function that takes calls `call_native` takes of them (no keywords, the
+    /// right count, every `double` argument exactly a `float`, every integer one an exact `int`
+    /// of one digit whose value the C type holds, every `bool` one `True` or `False`), calls the
+    /// function directly (a context argument is the provider's home context, a handle the
+    /// object's address plus one) and sends every other call to `general`, HPy's trampoline of
+    /// the call slot; `null_result` makes the error of an `HPy` result NULL without an exception.
+    /// `None` for other signatures (`float`, pointers), integer parameters where CPython's `int`
+    /// layout did not check out, a context that needs a crossing, or a backend without such stubs
+    /// (libffi): the instance then gets the runtime's general vectorcall function.
     ///
     /// # Safety
     /// `ctx` is the runtime's context, a CPython universal or trace context (the caller checked),
@@ -362,13 +364,15 @@ impl Implementation {
         general: *const c_void,
     ) -> Option<*const c_void> {
         let code = self.object_call.get_or_init(|| {
-            let part = |kind: &Kind| match kind {
+            let part = |kind: &Kind| match *kind {
                 Kind::Double => Some(Part::Double),
                 Kind::Handle => Some(Part::Object),
+                Kind::Int { bytes, signed, .. } => Some(Part::Int { bits: 8 * bytes as u8, signed }),
+                Kind::Bool => Some(Part::Bool),
                 _ => None,
             };
             let params = self.params.iter().map(part).collect::<Option<Vec<_>>>()?;
-            let ret = part(&self.ret)?;
+            let ret = if self.ret == Kind::Void { Part::Void } else { part(&self.ret)? };
             if !self.native || !self.bound.is_empty() {
                 return None;
             }

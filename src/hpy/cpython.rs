@@ -6,13 +6,16 @@
 //!
 //! The layout it reads (the object header's `ob_type`, a `float`'s `ob_fval`) is checked once on a
 //! real `float` made by `PyFloat_FromDouble`, never assumed: a build with another header (a debug
-//! build's extra fields, say) gets `None`, and calls keep HPy's path.
+//! build's extra fields, say) gets `None`, and calls keep HPy's path. The layout of a small `int`
+//! that object-call stubs read (`ints`) is checked likewise on real `int`s; where it does not hold
+//! (CPython 3.12's `lv_tag`, say) there are no stubs with integer parameters, and nothing else
+//! changes.
 
 use crate::hpy::host::symbol;
 use hpy_sys::cpy_PyObject;
-use std::ffi::{c_double, c_int, c_longlong, c_ulonglong, c_void, CStr};
+use std::ffi::{c_double, c_int, c_long, c_longlong, c_ulonglong, c_void, CStr};
 use std::sync::OnceLock;
-use trampolines::{ObjectCall, Part};
+use trampolines::{IntLayout, ObjectCall, Part};
 
 type Object = *mut cpy_PyObject;
 
@@ -30,13 +33,26 @@ pub struct CPython {
     long_from_long_long: unsafe extern "C" fn(c_longlong) -> Object,
     long_from_unsigned_long_long: unsafe extern "C" fn(c_ulonglong) -> Object,
     long_as_long_long_and_overflow: unsafe extern "C" fn(Object, *mut c_int) -> c_longlong,
+    bool_from_long: unsafe extern "C" fn(c_long) -> Object,
+    /// `Py_NewRef`: a function since CPython 3.10.
+    new_ref: unsafe extern "C" fn(Object) -> Object,
     err_occurred: unsafe extern "C" fn() -> Object,
     inc_ref: unsafe extern "C" fn(Object),
     dec_ref: unsafe extern "C" fn(Object),
     /// Byte offset of `ob_type` in an object, and of `ob_fval` in a `float`.
     type_at: usize,
     fval_at: usize,
+    /// Where a small `int` keeps its size and digit (`int_layout`), if that held on real `int`s.
+    ints: Option<IntLayout>,
 }
+
+/// CPython 3.11's `PyLongObject`: `ob_size` after the two-word header (the digit count, negative
+/// for a negative value), then the 30-bit digits, of which every `int` has room for at least one
+/// (`_PyLong_New`), 0 included. The object-call stubs read a small one's value as size times the
+/// first digit; `int_layout` checks these numbers on real `int`s before any stub is made.
+const LONG_SIZE_AT: i32 = 16;
+const LONG_DIGIT_AT: i32 = 24;
+const LONG_DIGIT_BITS: u32 = 30;
 
 // SAFETY: addresses of process-lifetime objects and functions, only read.
 unsafe impl Send for CPython {}
@@ -75,14 +91,19 @@ fn find() -> Option<CPython> {
             long_from_long_long: function(c"PyLong_FromLongLong")?,
             long_from_unsigned_long_long: function(c"PyLong_FromUnsignedLongLong")?,
             long_as_long_long_and_overflow: function(c"PyLong_AsLongLongAndOverflow")?,
+            bool_from_long: function(c"PyBool_FromLong")?,
+            new_ref: function(c"Py_NewRef")?,
             err_occurred: function(c"PyErr_Occurred")?,
             inc_ref: function(c"Py_IncRef")?,
             dec_ref: function(c"Py_DecRef")?,
             type_at: 8,
             fval_at: 16,
+            ints: None,
         }
     };
-    api.layout_holds().then_some(api)
+    let mut api = api.layout_holds().then_some(api)?;
+    api.ints = api.int_layout();
+    Some(api)
 }
 
 impl CPython {
@@ -104,11 +125,58 @@ impl CPython {
         }
     }
 
+    /// The layout of a small `int` if `int`s made by `PyLong_FromLongLong` have it: values of one
+    /// digit read back through `LONG_SIZE_AT` and `LONG_DIGIT_AT` (0 as the size 0, whatever its
+    /// digit), and the first values past one digit have a size word other than -1, 0 and 1, so
+    /// that a digit holds at most `LONG_DIGIT_BITS` bits.
+    fn int_layout(&self) -> Option<IntLayout> {
+        let one_digit = (1i64 << LONG_DIGIT_BITS) - 1;
+        let probes = [0, 1, -1, 5, -5, 255, -256, one_digit, -one_digit, one_digit + 1, -one_digit - 1];
+        for v in probes {
+            // SAFETY: only called while importing the runtime or making a `CFunction`, with the
+            // GIL held; the int is a new reference, released once; its size word is read only
+            // if its type is `PyLong_Type` (every object has the two-word header, `layout_holds`
+            // checked), and an `int` of CPython 3.11 or 3.12 is at least 28 bytes long (a header,
+            // a size or tag word, one digit), so both reads stay inside it.
+            let holds = unsafe {
+                let obj = (self.long_from_long_long)(v);
+                if obj.is_null() {
+                    return None;
+                }
+                let at = |offset: i32| obj.cast::<u8>().offset(offset as isize);
+                let holds = self.type_of(obj) == self.long_type && {
+                    let size = at(LONG_SIZE_AT).cast::<isize>().read() as i64;
+                    let digit = i64::from(at(LONG_DIGIT_AT).cast::<u32>().read());
+                    if v.unsigned_abs() > one_digit as u64 {
+                        !(-1..=1).contains(&size)
+                    } else {
+                        size == v.signum() && size * digit == v
+                    }
+                };
+                (self.dec_ref)(obj);
+                holds
+            };
+            if !holds {
+                return None;
+            }
+        }
+        Some(IntLayout {
+            exact_type: self.long_type as u64,
+            size_at: LONG_SIZE_AT,
+            digit_at: LONG_DIGIT_AT,
+            digit_bits: LONG_DIGIT_BITS,
+        })
+    }
+
     /// An object-call stub's request (`trampolines::ObjectCall`) for CPython's vectorcall, its
-    /// `float`s and a context whose handles are objects' addresses plus one: `double` arguments
-    /// exactly of `PyFloat_Type`, their value where `layout_holds` found it, `PyErr_Occurred` after
-    /// the call, `PyFloat_FromDouble` and `Py_DecRef` for results; `null_result` makes the error of
-    /// a NULL handle result, `general` takes every other call.
+    /// `float`s, `int`s and `bool`s and a context whose handles are objects' addresses plus one:
+    /// `double` arguments exactly of `PyFloat_Type`, their value where `layout_holds` found it,
+    /// integer arguments small exact `int`s of the layout `int_layout` found (none if it found
+    /// none: then the trampolines refuse integer parameters), `bool` ones `Py_False` or `Py_True`;
+    /// `PyErr_Occurred` after the call; `PyFloat_FromDouble`, `PyLong_FromLongLong`,
+    /// `PyLong_FromUnsignedLongLong`, `PyBool_FromLong`, `Py_NewRef(Py_None)` and `Py_DecRef`
+    /// for results; `null_result` makes the error of a NULL handle result, `general` takes every
+    /// other call.
     pub fn object_call(
         &self,
         target: *const c_void,
@@ -126,9 +194,16 @@ impl CPython {
             type_at: self.type_at as i32,
             exact_type: self.float_type as u64,
             value_at: self.fval_at as i32,
+            ints: self.ints,
+            bools: Some([self.false_ as u64, self.true_ as u64]),
             object_add: 1,
             failed: self.err_occurred as *const c_void,
-            box_result: self.float_from_double as *const c_void,
+            box_double: self.float_from_double as *const c_void,
+            box_signed: self.long_from_long_long as *const c_void,
+            box_unsigned: self.long_from_unsigned_long_long as *const c_void,
+            box_bool: self.bool_from_long as *const c_void,
+            box_void: self.new_ref as *const c_void,
+            void_object: self.none as u64,
             release: self.dec_ref as *const c_void,
             null_result,
             general,

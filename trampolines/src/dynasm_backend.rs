@@ -20,7 +20,7 @@ use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::bind::Bind;
 use crate::code_memory::CodeMemory;
 use crate::drop_first::DropFirst;
-use crate::object_call::{ObjectCall, Part};
+use crate::object_call::{IntLayout, ObjectCall, Part};
 use crate::prepend::Prepend;
 use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Mark, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
@@ -449,8 +449,9 @@ fn adjust(ops: &mut VecAssembler<X64Relocation>, reg: Rq, a: Adjust) {
 
 /// The object-call stub of `request` (see `object_call`). Entered with the vectorcall
 /// convention's rdi, rsi, rdx, rcx, which it leaves untouched until it has accepted the call (rax,
-/// r11 and the argument xmm registers are scratch), so that a refused call tail-calls the general
-/// function with its arguments in place. Addresses are read RIP-relative from after the code.
+/// r8 to r11 and the argument xmm registers are scratch), so that a refused call tail-calls the
+/// general function with its arguments in place. Addresses are read RIP-relative from after the
+/// code.
 fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
     let mut ops = assembler();
     dynasm!(ops
@@ -472,18 +473,81 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
         );
     }
     dynasm!(ops ; jne ->general);
-    // The checks (and loads) of the doubles first, while the caller's arguments are in place.
-    let doubles = request.params.iter().enumerate().filter(|(_, p)| **p == Part::Double);
-    for (k, (i, _)) in doubles.enumerate() {
-        if k == 0 {
-            dynasm!(ops ; mov r11, QWORD request.exact_type as i64);
+    // The checks (and the doubles' loads) first, while the caller's arguments are in place: r11
+    // holds the double type, r10 the integer type, once loaded.
+    let ints = request.ints.unwrap_or(IntLayout { exact_type: 0, size_at: 0, digit_at: 0, digit_bits: 0 });
+    let (mut doubles, mut int_type) = (0, false);
+    for (i, part) in request.params.iter().enumerate() {
+        let at = 8 * i as i32;
+        match *part {
+            Part::Double => {
+                if doubles == 0 {
+                    dynasm!(ops ; mov r11, QWORD request.exact_type as i64);
+                }
+                dynasm!(ops
+                    ; mov rax, [rsi + at]
+                    ; cmp [rax + request.type_at], r11
+                    ; jne ->general
+                    ; movq Rx(XMM_REGS[doubles]), QWORD [rax + request.value_at]
+                );
+                doubles += 1;
+            }
+            Part::Int { bits, signed } => {
+                if !int_type {
+                    dynasm!(ops ; mov r10, QWORD ints.exact_type as i64);
+                    int_type = true;
+                }
+                dynasm!(ops
+                    ; mov rax, [rsi + at]
+                    ; cmp [rax + request.type_at], r10
+                    ; jne ->general
+                );
+                if signed {
+                    // size + 1 in 0..=2, compared unsigned.
+                    dynasm!(ops
+                        ; mov r8, [rax + ints.size_at]
+                        ; add r8, 1
+                        ; cmp r8, 2
+                        ; ja ->general
+                    );
+                } else {
+                    // 0 or 1: -1 (a negative value) is above 1 unsigned.
+                    dynasm!(ops
+                        ; cmp QWORD [rax + ints.size_at], 1
+                        ; ja ->general
+                    );
+                }
+                // The digit's bits, and a sign bit for a signed type: a narrower type checks that
+                // the value survives its own widening.
+                if ints.digit_bits + u32::from(signed) > u32::from(bits) {
+                    dynasm!(ops
+                        ; mov r8d, DWORD [rax + ints.digit_at]
+                        ; imul r8, QWORD [rax + ints.size_at]
+                    );
+                    match (bits, signed) {
+                        (8, true) => dynasm!(ops ; movsx r9, r8b),
+                        (8, false) => dynasm!(ops ; movzx r9d, r8b),
+                        (16, true) => dynasm!(ops ; movsx r9, r8w),
+                        (16, false) => dynasm!(ops ; movzx r9d, r8w),
+                        (32, true) => dynasm!(ops ; movsxd r9, r8d),
+                        _ => dynasm!(ops ; mov r9d, r8d),
+                    }
+                    dynasm!(ops
+                        ; cmp r9, r8
+                        ; jne ->general
+                    );
+                }
+            }
+            Part::Bool => dynasm!(ops
+                ; mov rax, [rsi + at]
+                ; cmp rax, QWORD [->true_object]
+                ; je >bool_ok
+                ; cmp rax, QWORD [->false_object]
+                ; jne ->general
+                ; bool_ok:
+            ),
+            Part::Object | Part::Void => {}
         }
-        dynasm!(ops
-            ; mov rax, [rsi + 8 * i as i32]
-            ; cmp [rax + request.type_at], r11
-            ; jne ->general
-            ; movq Rx(XMM_REGS[k]), QWORD [rax + request.value_at]
-        );
     }
     // Accepted. Entered with rsp = 8 (mod 16): after the push and two slots (the result, the
     // callable), 0 for the calls.
@@ -495,18 +559,35 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
     if request.ret == Part::Object {
         dynasm!(ops ; mov [rsp + 8], rdi);
     }
-    let objects = request.params.iter().enumerate().filter(|(_, p)| **p == Part::Object);
+    // The integer-class arguments, in order after `first`. The argument array's register, rsi,
+    // is register 1: once an argument takes it, the array is read through a copy in r11.
+    let words: Vec<_> = request.params.iter().enumerate().filter(|(_, p)| !matches!(p, Part::Double)).collect();
     let first = usize::from(request.first.is_some());
-    for (k, (i, _)) in objects.enumerate() {
-        // The argument array's register, rsi, is register 1: loaded last if it is an argument's.
-        if k == 0 {
+    for (k, &(i, part)) in words.iter().enumerate() {
+        let (reg, at) = (GPR_REGS[first + k], 8 * i as i32);
+        let array = if first + k <= 1 { Rq::RSI } else { Rq::R11 };
+        if reg == Rq::RSI && k + 1 < words.len() {
             dynasm!(ops ; mov r11, rsi);
         }
-        let reg = GPR_REGS[first + k];
-        dynasm!(ops
-            ; mov Rq(reg), [r11 + 8 * i as i32]
-            ; add Rq(reg), request.object_add
-        );
+        match part {
+            Part::Object => dynasm!(ops
+                ; mov Rq(reg), [Rq(array) + at]
+                ; add Rq(reg), request.object_add
+            ),
+            // Checked above: the size word is -1, 0 or 1, whatever the digit of a 0.
+            Part::Int { .. } => dynasm!(ops
+                ; mov rax, [Rq(array) + at]
+                ; mov Rd(reg), DWORD [rax + ints.digit_at]
+                ; imul Rq(reg), QWORD [rax + ints.size_at]
+            ),
+            Part::Bool => dynasm!(ops
+                ; mov rax, [Rq(array) + at]
+                ; cmp rax, QWORD [->true_object]
+                ; sete al
+                ; movzx Rd(reg), al
+            ),
+            Part::Double | Part::Void => unreachable!("filtered out, or refused by `check`"),
+        }
     }
     if let Some(word) = request.first {
         dynasm!(ops ; mov rdi, QWORD word as i64);
@@ -519,6 +600,36 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
             ; test rax, rax
             ; jnz ->fail
             ; movq xmm0, QWORD [rsp]
+            ; leave
+            ; jmp QWORD [->box_result]
+        ),
+        Part::Int { .. } | Part::Bool => {
+            dynasm!(ops
+                ; mov [rsp], rax
+                ; call QWORD [->failed]
+                ; test rax, rax
+                ; jnz ->fail
+            );
+            // The target left the bits above the result's width undefined: widen as it is loaded.
+            match request.ret {
+                Part::Int { bits: 8, signed: true } => dynasm!(ops ; movsx rdi, BYTE [rsp]),
+                Part::Int { bits: 8, signed: false } | Part::Bool => dynasm!(ops ; movzx edi, BYTE [rsp]),
+                Part::Int { bits: 16, signed: true } => dynasm!(ops ; movsx rdi, WORD [rsp]),
+                Part::Int { bits: 16, signed: false } => dynasm!(ops ; movzx edi, WORD [rsp]),
+                Part::Int { bits: 32, signed: true } => dynasm!(ops ; movsxd rdi, DWORD [rsp]),
+                Part::Int { bits: 32, signed: false } => dynasm!(ops ; mov edi, DWORD [rsp]),
+                _ => dynasm!(ops ; mov rdi, QWORD [rsp]),
+            }
+            dynasm!(ops
+                ; leave
+                ; jmp QWORD [->box_result]
+            );
+        }
+        Part::Void => dynasm!(ops
+            ; call QWORD [->failed]
+            ; test rax, rax
+            ; jnz ->fail
+            ; mov rdi, QWORD [->void_object]
             ; leave
             ; jmp QWORD [->box_result]
         ),
@@ -546,6 +657,7 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
             ; jmp QWORD [->null_result]
         ),
     }
+    let [false_object, true_object] = request.bools.unwrap_or_default();
     dynasm!(ops
         ; ->fail:
         ; xor eax, eax
@@ -559,13 +671,19 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
         ; ->failed:
         ; .u64 request.failed as u64
         ; ->box_result:
-        ; .u64 request.box_result as u64
+        ; .u64 request.box_result() as u64
         ; ->release_fn:
         ; .u64 request.release as u64
         ; ->null_result:
         ; .u64 request.null_result as u64
         ; ->general_fn:
         ; .u64 request.general as u64
+        ; ->true_object:
+        ; .u64 true_object
+        ; ->false_object:
+        ; .u64 false_object
+        ; ->void_object:
+        ; .u64 request.void_object
     );
     ops.finalize().expect("the stub's labels are defined")
 }

@@ -16,7 +16,8 @@
 //!   fixed words for them (see `bind`).
 //!
 //! - [`Trampolines::object_call`]: a vectorcall-convention function that calls a C function of
-//!   `double`s and objects with its argument objects, for an object model described by the caller
+//!   `double`s, integers, `bool`s and objects with its argument objects, for an object model
+//!   described by the caller
 //!   (see `object_call`); dynasm only.
 //!
 //! And the other direction, for Rust that calls C: [`Trampolines::caller`] prepares calls of any
@@ -51,7 +52,7 @@ pub use abi::{widen, Value, MAX_ARGS};
 pub use capsules::signature::Signature;
 pub use dynasm_backend::RegisterInvoker;
 pub use error::Error;
-pub use object_call::{ObjectCall, Part, MAX_DOUBLES, MAX_OBJECTS};
+pub use object_call::{IntLayout, ObjectCall, Part, MAX_DOUBLES, MAX_OBJECTS};
 pub use prepend::Adjust;
 
 /// One intercepted call, as a handler sees it. Argument `i` is the `i`-th C parameter of the
