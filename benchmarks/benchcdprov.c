@@ -11,6 +11,10 @@ double benchcd_ctx_cosine(HPyContext *ctx, double x) { (void)ctx; return cos(x);
 
 HPy benchcd_same(HPyContext *ctx, HPy x) { return HPy_Dup(ctx, x); }
 
+long benchcd_negate(long x) { return -x; }
+
+int benchcd_add(int a, int b) { return a + b; }
+
 HPyDef_METH(benchcdprov_meth_addresses, "addresses", HPyFunc_NOARGS)
 static HPy benchcdprov_meth_addresses_impl(HPyContext *ctx, HPy self)
 {

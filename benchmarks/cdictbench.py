@@ -2,10 +2,11 @@
 against a builtin, a C-API method, ctypes and cffi calling the same C function, in one process.
 
 `benchcdprov` (benchcdprov.c, API benchcd.toml) provides `double cosine(double)` and `double
-ctx_cosine(HPyContext *, double)` (both libm's `cos`) and `HPy same(HPyContext *, HPy)` (a new
-handle to its argument); the runtime and the provider load in universal mode. `benchcdcapi`
-(benchcdcapi.c, built for the interpreter with `devel.compile_capi_extension`) has METH_O methods
-`cosine` (libm's `cos`) and `same`, and callgrind client requests. See METHOD.
+ctx_cosine(HPyContext *, double)` (both libm's `cos`), `HPy same(HPyContext *, HPy)` (a new
+handle to its argument), `long negate(long)` and `int add(int, int)`; the runtime and the provider
+load in universal mode. `benchcdcapi` (benchcdcapi.c, built for the interpreter with
+`devel.compile_capi_extension`) has METH_O methods `cosine` (libm's `cos`) and `same`, and callgrind
+client requests. See METHOD.
 """
 
 import json
@@ -32,6 +33,8 @@ CALLS = [
     ("capi.same", "C-API method (METH_O) returning its argument", "object"),
     ("ctypes.same", "ctypes `PYFUNCTYPE(py_object, py_object)`, a C `same`", "object"),
     ("cdict.same", "`cd[\"same\"](obj)`, `HPy (HPyContext *, HPy)`", "object"),
+    ("cdict.negate", "`cd[\"negate\"](12345)`, `long (long)`", "int"),
+    ("cdict.add", "`cd[\"add\"](12345, 12345)`, `int (int, int)`", "int2"),
 ]
 
 _BUILD = r"""
@@ -95,35 +98,42 @@ def loop(f, a, n):
     for _ in range(n):
         f(a)
 
+def loop2(f, a, n):
+    for _ in range(n):
+        f(a, a)
+
+A = {"float": 0.5, "object": OBJ, "int": 12345, "int2": 12345}
+WANT = {"float": math.cos(0.5), "int": -12345, "int2": 24690}
+
 calls = {}
 for key, kind in cfg["calls"]:
     try:
-        f = make(key)
-        a = 0.5 if kind == "float" else OBJ
-        assert f(a) is OBJ if kind == "object" else f(a) == math.cos(0.5), "wrong result"
-        loop(f, a, 2000)
-        calls[key] = (f, a)
+        f, a = make(key), A[kind]
+        run = loop2 if kind == "int2" else loop
+        assert f(a) is OBJ if kind == "object" else (f(a, a) if kind == "int2" else f(a)) == WANT[kind], "wrong"
+        run(f, a, 2000)
+        calls[key] = (f, a, run)
     except Exception as e:
         out["errors"][key] = "%s: %s" % (type(e).__name__, e)
 
 if cfg["kind"] == "time":
     n = {}
-    for key, (f, a) in calls.items():
+    for key, (f, a, run) in calls.items():
         k = 1000
         while True:
-            t = time.perf_counter_ns(); loop(f, a, k); t = time.perf_counter_ns() - t
+            t = time.perf_counter_ns(); run(f, a, k); t = time.perf_counter_ns() - t
             if t >= cfg["target_ns"]: break
             k *= 2
         n[key] = k
     best = {key: float("inf") for key in calls}
     for _ in range(cfg["reps"]):
-        for key, (f, a) in calls.items():  # interleaved
-            t = time.perf_counter_ns(); loop(f, a, n[key]); t = time.perf_counter_ns() - t
+        for key, (f, a, run) in calls.items():  # interleaved
+            t = time.perf_counter_ns(); run(f, a, n[key]); t = time.perf_counter_ns() - t
             best[key] = min(best[key], t / n[key])
     out["ns"] = best
 else:
-    for key, (f, a) in calls.items():
-        capi.toggle(); loop(f, a, cfg["calls_per_loop"]); capi.toggle()
+    for key, (f, a, run) in calls.items():
+        capi.toggle(); run(f, a, cfg["calls_per_loop"]); capi.toggle()
         capi.dump("cdictbench " + key)
 print("RESULT " + json.dumps(out))
 """
@@ -253,7 +263,8 @@ def adopt_target(r):
 METHOD = """\
 Method: `benchcdprov` (benchmarks/benchcdprov.c, API benchmarks/benchcd.toml) exports `double
 cosine(double)` and `double ctx_cosine(HPyContext *, double)`, both returning libm's `cos(x)`, and
-`HPy same(HPyContext *, HPy)` (`HPy_Dup` of its argument); the runtime and the provider run in
+`HPy same(HPyContext *, HPy)` (`HPy_Dup` of its argument), `long negate(long)` and `int add(int,
+int)` (integer signatures: no comparison of their own); the runtime and the provider run in
 universal mode. One process per interpreter calls each of them from Python through its `__cdict__`
 entry, `cd[name](arg)`, against: `math.cos`; `benchcdcapi` (benchmarks/benchcdcapi.c, a plain C-API
 extension built for the interpreter with `devel.compile_capi_extension`), whose METH_O `cosine` calls
@@ -263,7 +274,7 @@ restype set, a `CDLL`-style function that releases the GIL) at `cosine`'s own ad
 `PYFUNCTYPE(py_object, py_object)` at a C `PyObject *same(PyObject *)` of benchcdcapi (cffi's ABI
 mode has no way to pass a Python object as a `PyObject *`); and the ctypes function at `cosine`'s
 address adopted with `hpybridge.cfunction` (issue 10: the same address as a `CFunction`). The
-argument is 0.5 (a float) or an `object()`.
+argument is 0.5 (a float), an `object()` or the int 12345 (`add`: twice, `f(a, a)`).
 
 **Time**: a Python `for` loop in a function, `f(a)` per iteration (the loop's own cost included,
 about 10 ns on CPython), timed with `time.perf_counter_ns`; iterations calibrated to >= 25 ms per
