@@ -346,22 +346,26 @@ impl Implementation {
     /// right count, every `double` argument exactly a `float`, every integer one an exact `int`
     /// of one digit whose value the C type holds, every `bool` one `True` or `False`), calls the
     /// function directly (a context argument is the provider's home context, a handle the
-    /// object's address plus one) and sends every other call to `general`, HPy's trampoline of
-    /// the call slot; `null_result` makes the error of an `HPy` result NULL without an exception.
+    /// object's address plus one) and sends every other call on: with integer parameters to
+    /// `native`, the runtime's vectorcall function (whose `call_native` takes the integers of more
+    /// than one digit), else to `fallback`, HPy's trampoline of the call slot (`call_native` would
+    /// take none of them); `null_result` makes the error of an `HPy` result NULL without an
+    /// exception.
     /// `None` for other signatures (`float`, pointers), integer parameters where CPython's `int`
     /// layout did not check out, a context that needs a crossing, or a backend without such stubs
     /// (libffi): the instance then gets the runtime's general vectorcall function.
     ///
     /// # Safety
     /// `ctx` is the runtime's context, a CPython universal or trace context (the caller checked),
-    /// valid now; `general` a vectorcall function for every call of this implementation's
-    /// instances, `null_result` a function of `trampolines::ObjectCall::null_result`'s type.
+    /// valid now; `native` and `fallback` vectorcall functions for every call of this
+    /// implementation's instances, `null_result` a function of
+    /// `trampolines::ObjectCall::null_result`'s type.
     pub unsafe fn object_call(
         &self,
         ctx: *mut HPyContext,
         api: &CPython,
         null_result: *const c_void,
-        general: *const c_void,
+        (native, fallback): (*const c_void, *const c_void),
     ) -> Option<*const c_void> {
         let code = self.object_call.get_or_init(|| {
             let part = |kind: &Kind| match *kind {
@@ -382,6 +386,8 @@ impl Implementation {
             } else {
                 None
             };
+            let ints = params.iter().any(|p| matches!(p, Part::Int { .. }));
+            let general = if ints { native } else { fallback };
             let request = api.object_call(self.function, first, (params, ret), null_result, general);
             // A factory that cannot make it (code memory exhausted, say) leaves the general path.
             trampolines().ok()?.object_call(&request).ok()?.map(|code| code as usize)

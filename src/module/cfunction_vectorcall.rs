@@ -13,15 +13,18 @@
 //! for every later one (an instance that differs keeps HPy's path). Debug-mode runtimes and PyPy
 //! never enable it.
 //!
-//! An instance whose (first) implementation has only `double` and `HPy` parameters and a `double`
-//! or `HPy` result (`double ([HPyContext *,] double, ...)`, `HPy (HPyContext *, HPy)`, ...),
-//! callable at the provider's home context, gets an object-call stub instead
-//! (`Implementation::object_call`, made once per implementation by the trampolines' dynasm
-//! backend): it checks the call's shape and the `double` arguments' exact `float` type, calls the
-//! C function directly and makes its result with CPython's own functions, and sends every call it
-//! does not take to HPy's trampoline, as `call_native` here would. The stub is generated code: it
+//! An instance whose (first) implementation has only `double`, integer, `bool` and `HPy`
+//! parameters and such a result or `void` (`double ([HPyContext *,] double, ...)`, `HPy
+//! (HPyContext *, HPy)`, `long (long)`, `void (HPyContext *, int, bool)`, ...), callable at the
+//! provider's home context, gets an object-call stub instead (`Implementation::object_call`, made
+//! once per implementation by the trampolines' dynasm backend): it checks the call's shape, the
+//! `double` arguments' exact `float` type, the integer ones' exact `int` type, one digit and range
+//! (where `hpy::cpython` found CPython's `int` layout), the `bool` ones' identity, calls the C
+//! function directly and makes its result with CPython's own functions, and sends every call it
+//! does not take on: to `hpybridge_cfunction_vectorcall` when it has integer parameters (larger
+//! integers), else to HPy's trampoline, as `call_native` here would. The stub is generated code: it
 //! cannot panic, and raises nothing itself but through `hpybridge_cfunction_null_result` (an
-//! exception it reports was set by the provider or `PyFloat_FromDouble`).
+//! exception it reports was set by the provider or a boxing function).
 
 use crate::cdict::function::CFunction;
 use crate::cdict::implementation::{null_without_exception, Native as Outcome};
@@ -99,7 +102,8 @@ unsafe fn enable(ctx: *mut HPyContext, h: HPy, data: *const c_void, fallback: Ve
     let stub = unsafe {
         let f = &**data.cast::<*const CFunction>();
         let null_result = hpybridge_cfunction_null_result as *const c_void;
-        f.implementations[0].1.object_call(ctx, native.api, null_result, fallback as *const c_void)
+        let general = (hpybridge_cfunction_vectorcall as *const c_void, fallback as *const c_void);
+        f.implementations[0].1.object_call(ctx, native.api, null_result, general)
     };
     let Some(code) = stub else { return Some(hpybridge_cfunction_vectorcall) };
     // SAFETY: an object-call stub has the vectorcall convention (`trampolines::ObjectCall`).
