@@ -34,8 +34,8 @@ pub struct CPython {
     long_from_unsigned_long_long: unsafe extern "C" fn(c_ulonglong) -> Object,
     long_as_long_long_and_overflow: unsafe extern "C" fn(Object, *mut c_int) -> c_longlong,
     bool_from_long: unsafe extern "C" fn(c_long) -> Object,
-    /// `Py_NewRef`: a function since CPython 3.10.
-    new_ref: unsafe extern "C" fn(Object) -> Object,
+    /// `Py_NewRef`, a function since CPython 3.10: without it, no stubs with a `void` result.
+    new_ref: Option<unsafe extern "C" fn(Object) -> Object>,
     err_occurred: unsafe extern "C" fn() -> Object,
     inc_ref: unsafe extern "C" fn(Object),
     dec_ref: unsafe extern "C" fn(Object),
@@ -92,7 +92,7 @@ fn find() -> Option<CPython> {
             long_from_unsigned_long_long: function(c"PyLong_FromUnsignedLongLong")?,
             long_as_long_long_and_overflow: function(c"PyLong_AsLongLongAndOverflow")?,
             bool_from_long: function(c"PyBool_FromLong")?,
-            new_ref: function(c"Py_NewRef")?,
+            new_ref: function(c"Py_NewRef"),
             err_occurred: function(c"PyErr_Occurred")?,
             inc_ref: function(c"Py_IncRef")?,
             dec_ref: function(c"Py_DecRef")?,
@@ -202,7 +202,7 @@ impl CPython {
             box_signed: self.long_from_long_long as *const c_void,
             box_unsigned: self.long_from_unsigned_long_long as *const c_void,
             box_bool: self.bool_from_long as *const c_void,
-            box_void: self.new_ref as *const c_void,
+            box_void: self.new_ref.map_or(std::ptr::null(), |f| f as *const c_void),
             void_object: self.none as u64,
             release: self.dec_ref as *const c_void,
             null_result,

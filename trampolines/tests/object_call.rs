@@ -264,6 +264,10 @@ struct IntObj {
     digit: u32,
 }
 
+// The requests below describe these layouts by their offsets.
+const _: () = assert!(std::mem::offset_of!(Obj, ty) == 8 && std::mem::offset_of!(Obj, value) == 16);
+const _: () = assert!(std::mem::offset_of!(IntObj, size) == 16 && std::mem::offset_of!(IntObj, digit) == 24);
+
 static INT: u8 = 0;
 /// Digits of 30 bits, as CPython's.
 const INTS: IntLayout = IntLayout { exact_type: 0, size_at: 16, digit_at: 24, digit_bits: 30 };
