@@ -20,7 +20,7 @@ use crate::abi::{widen, Shape, Value, MAX_ARGS};
 use crate::bind::Bind;
 use crate::code_memory::CodeMemory;
 use crate::drop_first::DropFirst;
-use crate::object_call::{IntLayout, ObjectCall, Part};
+use crate::object_call::{ObjectCall, Part};
 use crate::prepend::Prepend;
 use crate::{Adjust, Backend, Call, Error, Handler, Hook, Invoke, Mark, Signature};
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
@@ -475,7 +475,8 @@ fn object_call_stub(request: &ObjectCall) -> Vec<u8> {
     dynasm!(ops ; jne ->general);
     // The checks (and the doubles' loads) first, while the caller's arguments are in place: r11
     // holds the double type, r10 the integer type, once loaded.
-    let ints = request.ints.unwrap_or(IntLayout { exact_type: 0, size_at: 0, digit_at: 0, digit_bits: 0 });
+    // `check` refused integer parameters without a layout.
+    let ints = request.ints.unwrap_or_default();
     let (mut doubles, mut int_type) = (0, false);
     for (i, part) in request.params.iter().enumerate() {
         let at = 8 * i as i32;

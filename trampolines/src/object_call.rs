@@ -16,9 +16,9 @@
 //!
 //! The dynasm backend assembles it (`dynasm_backend::object_call_stub`): two tests and a doubled
 //! (or masked) compare for the call's shape, four instructions per `double` argument (load, type
-//! compare, branch, value load), two per object, five to eleven per integer (the type, the size
+//! compare, branch, value load), two per object, eight to fifteen per integer (the type, the size
 //! word's range, a narrow type's value range, then its value: the digit times the size word),
-//! eight per `bool`, the call, the error check, and the result (an integer result widened from its
+//! nine per `bool`, the call, the error check, and the result (an integer result widened from its
 //! width as it is loaded: the callee leaves the upper bits undefined). libffi has no such stub
 //! (`None`): the caller keeps its general function.
 
@@ -69,7 +69,7 @@ impl Part {
 /// `exact_type`, the signed word at `size_at` is -1, 0 or 1, and the unsigned 32-bit digit at
 /// `digit_at` is below `1 << digit_bits`; its value is the size word times the digit. Any other
 /// integer (a larger one, an instance of another type) is not accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IntLayout {
     pub exact_type: u64,
     pub size_at: i32,
