@@ -474,13 +474,12 @@ def test_nogil(cdictprov_lib):
         hpybridge.cfunction(wait, nogil=1)
     with pytest.raises(TypeError, match=r"^cfunction\(\): nogil= applies to a foreign C callable being adopted"):
         hpybridge.cfunction(free, nogil=True)
-    if not IS_PYPY:
-        same = ctypes.pythonapi.Py_NewRef if hasattr(ctypes.pythonapi, "Py_NewRef") else None
-        if same is not None:
-            same.restype, same.argtypes = ctypes.py_object, [ctypes.py_object]
-            with pytest.raises(ValueError, match=r"HPYBRIDGE_ENTRY_NOGIL needs a signature without HPyContext \*, "
-                                                 r"HPy or PyObject \* \(they need the GIL\), found PyObject \*"):
-                hpybridge.cfunction(same, nogil=True)
+    # Refused at adoption, before any call: any address will do for a PyObject * signature.
+    objects = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)(address(wait))
+    with pytest.raises(ValueError, match=r"^ctypes.function \"PyObject \* \(PyObject \*\)\": nogil "
+                                         r"\(HPYBRIDGE_ENTRY_NOGIL\) needs a signature without HPyContext \*, HPy or "
+                                         r"PyObject \* \(they need the GIL\), found PyObject \*$"):
+        hpybridge.cfunction(objects, nogil=True)
 
 
 def test_threads(adoptcy, libm):

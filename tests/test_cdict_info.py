@@ -129,8 +129,8 @@ def test_refused_flags(infoprov, mode):
     r = run_modules([("infoprov", infoprov, mode)], REFUSALS)
     assert r["ok"] == [["ok", None], "halves\n\nBox.half: double (double)", NOGIL, 1.5, ["ok", None],
                        "Box.n: double (HPyContext *, HPy)"]
-    need = ("HPYBRIDGE_ENTRY_NOGIL needs a signature without HPyContext *, HPy or PyObject * (they need the GIL), "
-            "found HPyContext *")
+    need = ("nogil (HPYBRIDGE_ENTRY_NOGIL) needs a signature without HPyContext *, HPy or PyObject * (they need "
+            "the GIL), found HPyContext *")
     assert r["set"] == [
         ["ValueError", "HPyBridge_CDictSet(): entry 'n' \"double (HPyContext *, HPy)\": " + need],
         ["ValueError", "HPyBridge_CDictSet(): entry 'h' \"double (double)\": expected flags 0 or "

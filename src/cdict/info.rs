@@ -41,7 +41,7 @@ impl EntryInfo {
                 return Err(Error::new(
                     Exception::ValueError,
                     format!(
-                        "{what} \"{sig}\": HPYBRIDGE_ENTRY_NOGIL needs a signature without HPyContext *, HPy \
+                        "{what} \"{sig}\": nogil (HPYBRIDGE_ENTRY_NOGIL) needs a signature without HPyContext *, HPy \
                          or PyObject * (they need the GIL), found {t}"
                     ),
                 ));
